@@ -1,0 +1,276 @@
+/*
+ * skiff's C shim: the only code that runs between clone and execve.
+ *
+ * Swift decides everything before the clone and fills a `skiff_plan`; the
+ * child executes it step by step using async-signal-safe calls only (no
+ * allocation, no stdio, no locks: the child is a copy of one thread and any
+ * lock held at the instant of the clone stays held forever).
+ *
+ * This header is the single definition of the wire between the parent and
+ * the child (the sync protocol and the failure record). Swift imports it.
+ */
+#ifndef SKIFF_SHIM_H
+#define SKIFF_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/openat2.h>     /* RESOLVE_*, for Swift */
+#include <linux/personality.h> /* PER_*, for Swift */
+#include <linux/sched.h> /* CLONE_NEW*: Swift's Glibc hides them (_GNU_SOURCE) */
+
+#define SKIFF_PLAN_VERSION 1
+
+/* ------------------------------------------------------------------------
+ * Sync protocol. Every message is one fixed-size `skiff_msg` on a
+ * SOCK_SEQPACKET socket pair (the child's end is close-on-exec, so end of
+ * file after START means execve succeeded). Messages are named in pairs.
+ * ---------------------------------------------------------------------- */
+enum skiff_sync {
+    SKIFF_SYNC_NONE = 0,
+    /* parent -> child: uid/gid maps of the new user namespace are written */
+    SKIFF_SYNC_USERMAP_ACK = 1,
+    /* child -> parent: every step before execve is done; waiting */
+    SKIFF_SYNC_READY = 2,
+    /* parent -> child (create): state is recorded; wait for `start` on the
+     * start socket */
+    SKIFF_SYNC_COMMIT = 3,
+    /* parent or `start` -> child: execve now */
+    SKIFF_SYNC_START = 4,
+    /* child -> parent or `start`: a step failed; see step/error/index */
+    SKIFF_SYNC_ERROR = 5,
+};
+
+/* Steps of the child, in the order it runs them. Carried in a failure
+ * record so that the parent can name the step and the object. */
+enum skiff_step {
+    SKIFF_STEP_NONE = 0,
+    SKIFF_STEP_PROTOCOL,          /* unexpected message */
+    SKIFF_STEP_FDS,               /* mark inherited fds close-on-exec */
+    SKIFF_STEP_SIGNALS,           /* reset dispositions and mask */
+    SKIFF_STEP_USERNS_ROOT,       /* become root in the new user namespace */
+    SKIFF_STEP_SETNS,             /* join namespace [index] */
+    SKIFF_STEP_TIMENS,            /* create the time namespace */
+    SKIFF_STEP_TIMENS_OFFSETS,    /* write timens_offsets */
+    SKIFF_STEP_TIMENS_ENTER,      /* enter time_for_children */
+    SKIFF_STEP_ROOT_PROPAGATION,  /* make "/" slave or private */
+    SKIFF_STEP_ROOTFS_BIND,       /* bind the rootfs onto itself */
+    SKIFF_STEP_ROOTFS_OPEN,       /* open the rootfs */
+    SKIFF_STEP_MOUNT_TARGET,      /* resolve/create the target of mount [index] */
+    SKIFF_STEP_MOUNT_SOURCE,      /* open the source tree of bind mount [index] */
+    SKIFF_STEP_MOUNT,             /* mount [index] */
+    SKIFF_STEP_MOUNT_IDMAP,       /* idmap mount [index] */
+    SKIFF_STEP_MOUNT_ATTR,        /* set attributes of mount [index] */
+    SKIFF_STEP_MOUNT_PROPAGATION, /* set propagation of mount [index] */
+    SKIFF_STEP_DEVICE_DIR,        /* create directory [index] */
+    SKIFF_STEP_DEVICE,            /* create device [index] */
+    SKIFF_STEP_SYMLINK,           /* create link [index] */
+    SKIFF_STEP_PIVOT_ROOT,        /* pivot_root into the rootfs */
+    SKIFF_STEP_ROOTFS_PROPAGATION,/* linux.rootfsPropagation */
+    SKIFF_STEP_SYSCTL,            /* write sysctl [index] */
+    SKIFF_STEP_MASK,              /* mask path [index] */
+    SKIFF_STEP_READONLY_PATH,     /* make path [index] read-only */
+    SKIFF_STEP_ROOTFS_READONLY,   /* root.readonly */
+    SKIFF_STEP_HOSTNAME,
+    SKIFF_STEP_DOMAINNAME,
+    SKIFF_STEP_LOOPBACK,          /* bring lo up */
+    SKIFF_STEP_RLIMIT,            /* set rlimit [index] */
+    SKIFF_STEP_PERSONALITY,
+    SKIFF_STEP_CAP_BOUNDING,      /* drop capability [index] from the bounding set */
+    SKIFF_STEP_KEEPCAPS,
+    SKIFF_STEP_SETGROUPS,
+    SKIFF_STEP_SETGID,
+    SKIFF_STEP_SETUID,
+    SKIFF_STEP_CAPSET,
+    SKIFF_STEP_CAP_AMBIENT,       /* raise ambient capability [index] */
+    SKIFF_STEP_NO_NEW_PRIVS,
+    SKIFF_STEP_CHDIR,
+    SKIFF_STEP_CWD_VERIFY,        /* cwd is outside the container root */
+    SKIFF_STEP_START_WAIT,        /* waiting for start */
+    SKIFF_STEP_SECCOMP,
+    SKIFF_STEP_EXEC,              /* execve of candidate [index] */
+    SKIFF_STEP_COUNT
+};
+
+/* The failure (or sync) record. Fixed size: no parsing in the child. */
+typedef struct skiff_msg {
+    uint32_t type;   /* enum skiff_sync */
+    uint32_t step;   /* enum skiff_step, for SKIFF_SYNC_ERROR */
+    int32_t  error;  /* errno, for SKIFF_SYNC_ERROR */
+    int32_t  index;  /* which mount/device/path/namespace, or -1 */
+} skiff_msg;
+
+/* ------------------------------------------------------------------------
+ * The plan. All memory is allocated by the parent before the clone; the
+ * child gets a copy of it (no CLONE_VM), so pointers stay valid.
+ * ---------------------------------------------------------------------- */
+
+enum skiff_mount_kind {
+    SKIFF_MOUNT_FS = 1,     /* mount(2) of a filesystem */
+    SKIFF_MOUNT_BIND = 2,   /* open_tree + mount_setattr + move_mount */
+    SKIFF_MOUNT_ATTR = 3,   /* mount_setattr on the mount already at target
+                             * (a tmpfs made read-only after the mounts below it) */
+};
+
+enum skiff_mount_flags {
+    SKIFF_MF_RECURSIVE = 1 << 0,   /* rbind: clone the whole tree */
+    SKIFF_MF_KEEP_LOCKED = 1 << 1, /* in a user namespace: keep the flags the
+                                    * kernel locks on an inherited mount */
+};
+
+struct skiff_mount {
+    uint32_t kind;            /* enum skiff_mount_kind */
+    uint32_t flags;           /* enum skiff_mount_flags */
+    const char *source;       /* fs source, or absolute host path of a bind */
+    const char *target;       /* below the rootfs, relative ("dev/pts") */
+    const char *fstype;       /* SKIFF_MOUNT_FS */
+    const char *data;         /* SKIFF_MOUNT_FS: fs-specific options or NULL */
+    unsigned long ms_flags;   /* SKIFF_MOUNT_FS: MS_* for mount(2) */
+    uint64_t attr_set;        /* mount_setattr on the mount itself */
+    uint64_t attr_clr;
+    uint64_t rattr_set;       /* mount_setattr with AT_RECURSIVE */
+    uint64_t rattr_clr;
+    uint64_t propagation;     /* MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE or 0 */
+    uint32_t propagation_recursive;
+    int32_t userns_fd;        /* idmapped mount: user namespace fd, or -1 */
+    uint32_t idmap_recursive;
+};
+
+enum skiff_device_flags {
+    SKIFF_DEV_BIND = 1 << 0,  /* bind-mount host_path (no mknod in a user ns) */
+};
+
+struct skiff_device {
+    const char *path;         /* below the rootfs, relative */
+    uint32_t mode;            /* S_IFCHR/S_IFBLK/S_IFIFO | permissions */
+    uint64_t rdev;            /* makedev(major, minor) */
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t flags;           /* enum skiff_device_flags */
+    const char *host_path;    /* SKIFF_DEV_BIND */
+};
+
+struct skiff_symlink {
+    const char *target;       /* what the link points to */
+    const char *path;         /* below the rootfs, relative */
+};
+
+struct skiff_rlimit {
+    int32_t resource;
+    uint64_t soft;
+    uint64_t hard;
+};
+
+struct skiff_join {
+    int32_t fd;               /* namespace fd opened by the parent */
+    int32_t nstype;           /* CLONE_NEW* */
+};
+
+struct skiff_plan {
+    uint32_t version;
+
+    /* --- process stage -------------------------------------------------- */
+    const char *stage_name;   /* PR_SET_NAME, seen by ps */
+    int32_t sync_fd;          /* child's end of the sync socket pair */
+    int32_t start_fd;         /* listening socket `start` connects to, or -1 */
+    uint64_t clone_flags;     /* CLONE_NEW* created by clone3 */
+    int32_t cgroup_fd;        /* CLONE_INTO_CGROUP, or -1 */
+    uint32_t preserve_fds;    /* fds 3 .. 3+n-1 reach the container */
+    uint32_t wait_usermap;    /* a new user namespace: wait for its maps */
+    uint32_t userns_root;     /* then become root in it (0 is mapped) */
+
+    uint32_t n_joins;         /* setns, in this order (user first) */
+    const struct skiff_join *joins;
+
+    uint32_t new_timens;      /* unshare a time namespace */
+    const char *timens_offsets; /* text for /proc/self/timens_offsets, or NULL */
+
+    /* --- filesystem (always in a mount namespace of our own) ------------ */
+    const char *rootfs;       /* absolute host path */
+    unsigned long root_propagation;   /* for "/" before anything: MS_SLAVE|MS_REC ... */
+    unsigned long rootfs_propagation; /* for the new "/" after pivot_root, or 0 */
+    uint32_t rootfs_readonly;
+
+    uint32_t n_mounts;
+    const struct skiff_mount *mounts;
+    uint32_t n_devices;
+    const struct skiff_device *devices;
+    uint32_t n_dirs;                  /* directories made after the mounts */
+    const char *const *dirs;          /* below the rootfs, relative */
+    uint32_t n_symlinks;
+    const struct skiff_symlink *symlinks;
+
+    uint32_t n_sysctls;
+    const char *const *sysctl_paths;  /* absolute, inside the container */
+    const char *const *sysctl_values;
+    uint32_t n_masked;
+    const char *const *masked;        /* absolute, inside the container */
+    uint32_t n_readonly;
+    const char *const *readonly;
+
+    /* --- identity and limits -------------------------------------------- */
+    const char *hostname;     /* NULL: leave */
+    const char *domainname;
+    uint32_t loopback_up;
+
+    uint32_t n_rlimits;
+    const struct skiff_rlimit *rlimits;
+    int32_t personality;      /* -1: leave */
+
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t set_groups;      /* 0: setgroups is denied in this user ns */
+    uint32_t n_groups;
+    const gid_t *groups;
+    uint32_t umask;
+
+    uint32_t cap_last;        /* highest capability the kernel knows */
+    uint64_t cap_bounding;
+    uint64_t cap_effective;
+    uint64_t cap_permitted;
+    uint64_t cap_inheritable;
+    uint64_t cap_ambient;
+    uint32_t no_new_privs;
+
+    const void *seccomp_filter; /* struct sock_filter[], or NULL */
+    uint32_t seccomp_len;       /* number of instructions */
+    uint32_t seccomp_flags;     /* SECCOMP_FILTER_FLAG_* */
+    uint32_t seccomp_early;     /* load before the identity change (no
+                                 * no_new_privs: needs CAP_SYS_ADMIN) */
+
+    const char *cwd;
+    /* execve candidates for args[0], in PATH order */
+    uint32_t n_exec_paths;
+    const char *const *exec_paths;
+    const char *const *argv;  /* NULL-terminated */
+    const char *const *envp;  /* NULL-terminated */
+};
+
+/*
+ * Clone the container's first process and run the plan in it.
+ * Returns the child's pid (and its pidfd in *pidfd) in the parent, or
+ * -errno. Never returns in the child.
+ */
+pid_t skiff_spawn(const struct skiff_plan *plan, int *pidfd);
+
+/* Names for messages and logs, defined once. */
+const char *skiff_sync_name(uint32_t type);
+const char *skiff_step_name(uint32_t step);
+
+/* Raw syscalls glibc 2.36 does not wrap, for the Swift side. */
+int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+int skiff_ns_type(int fd);            /* ioctl(NS_GET_NSTYPE), or -errno */
+int skiff_errno(void);                /* errno, read right after a call */
+int skiff_pidfd_open(pid_t pid);      /* close-on-exec by the kernel */
+int skiff_pidfd_send_signal(int pidfd, int sig);
+int skiff_flock(int fd, int op);      /* Swift sees `flock` as the struct */
+
+/* GNU parts of glibc that Swift's Glibc module hides (no _GNU_SOURCE there). */
+extern const int skiff_O_PATH;
+int skiff_setns(int fd, int nstype);
+int skiff_pipe2(int fds[2], int flags);
+int skiff_signalfd(const void *sigset);   /* a sigset_t, close-on-exec */
+int skiff_signalfd_read(int fd);          /* one signal number, or -1 */
+uint64_t skiff_makedev(uint32_t major, uint32_t minor);
+
+#endif
