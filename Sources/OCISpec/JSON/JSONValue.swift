@@ -1,0 +1,176 @@
+import CJSONC
+
+/// A JSON document as a tree. Text is parsed and printed by json-c; this type
+/// only carries the result (skiff writes no JSON parser of its own).
+public enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    /// Integers above `Int64.max` (uint64 fields of the spec).
+    case uint(UInt64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    /// Keys in document order.
+    case object([(String, JSONValue)])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.int(x), .int(y)): return x == y
+        case let (.uint(x), .uint(y)): return x == y
+        case let (.double(x), .double(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        case let (.array(x), .array(y)): return x == y
+        case let (.object(x), .object(y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: return false
+        }
+    }
+
+    /// What a value is, for messages ("expected a string, got a number").
+    public var kindName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .uint, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        guard case let .object(members) = self else { return nil }
+        return members.last(where: { $0.0 == key })?.1
+    }
+}
+
+/// A syntax error in a JSON document, with its line and column.
+public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public var reason: String
+    public var description: String { "line \(line), column \(column): \(reason)" }
+}
+
+extension JSONValue {
+    /// Parses a complete document; trailing non-space text is an error.
+    public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+        guard let tok = json_tokener_new() else {
+            throw JSONSyntaxError(line: 1, column: 1, reason: "out of memory")
+        }
+        defer { json_tokener_free(tok) }
+        let obj: OpaquePointer? = bytes.withUnsafeBufferPointer { buf in
+            buf.withMemoryRebound(to: CChar.self) { json_tokener_parse_ex(tok, $0.baseAddress, Int32(buf.count)) }
+        }
+        let end = Int(json_tokener_get_parse_end(tok))
+        let err = json_tokener_get_error(tok)
+        if err == json_tokener_continue || (obj == nil && err == json_tokener_success) {
+            throw position(bytes, bytes.count, "unexpected end of input")
+        }
+        guard err == json_tokener_success else {
+            let reason = String(cString: json_tokener_error_desc(err))
+            throw position(bytes, max(0, end - 1), reason)
+        }
+        defer { json_object_put(obj) }
+        var rest = end
+        while rest < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[rest]) { rest += 1 }
+        if rest < bytes.count {
+            throw position(bytes, rest, "unexpected text after the document")
+        }
+        return convert(obj)
+    }
+
+    private static func position(_ bytes: [UInt8], _ offset: Int, _ reason: String) -> JSONSyntaxError {
+        var line = 1, column = 1
+        for b in bytes.prefix(offset) {
+            if b == 0x0a { line += 1; column = 1 } else { column += 1 }
+        }
+        return JSONSyntaxError(line: line, column: column, reason: reason)
+    }
+
+    private static func convert(_ obj: OpaquePointer?) -> JSONValue {
+        guard let obj else { return .null }
+        switch json_object_get_type(obj) {
+        case json_type_null:
+            return .null
+        case json_type_boolean:
+            return .bool(json_object_get_boolean(obj) != 0)
+        case json_type_double:
+            return .double(json_object_get_double(obj))
+        case json_type_int:
+            let v = json_object_get_int64(obj)
+            if v == Int64.max {
+                let u = json_object_get_uint64(obj)
+                if u > UInt64(Int64.max) { return .uint(u) }
+            }
+            return .int(v)
+        case json_type_string:
+            let len = Int(json_object_get_string_len(obj))
+            guard let p = json_object_get_string(obj) else { return .string("") }
+            return p.withMemoryRebound(to: UInt8.self, capacity: len) {
+                .string(String(decoding: UnsafeBufferPointer(start: $0, count: len), as: UTF8.self))
+            }
+        case json_type_array:
+            let n = json_object_array_length(obj)
+            var items: [JSONValue] = []
+            items.reserveCapacity(n)
+            for i in 0..<n { items.append(convert(json_object_array_get_idx(obj, i))) }
+            return .array(items)
+        case json_type_object:
+            var members: [(String, JSONValue)] = []
+            var it = json_object_iter_begin(obj)
+            var end = json_object_iter_end(obj)
+            while json_object_iter_equal(&it, &end) == 0 {
+                let key = String(cString: json_object_iter_peek_name(&it))
+                members.append((key, convert(json_object_iter_peek_value(&it))))
+                json_object_iter_next(&it)
+            }
+            return .object(members)
+        default:
+            return .null
+        }
+    }
+
+    /// Prints the value; `pretty` indents with two spaces as runc does.
+    public func serialized(pretty: Bool = true) -> String {
+        let obj = makeObject()
+        defer { json_object_put(obj) }
+        var flags = JSON_C_TO_STRING_NOSLASHESCAPE
+        flags |= pretty ? (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED) : JSON_C_TO_STRING_PLAIN
+        guard let s = json_object_to_json_string_ext(obj, flags) else { return "null" }
+        return String(cString: s)
+    }
+
+    private func makeObject() -> OpaquePointer? {
+        switch self {
+        case .null:
+            return nil
+        case let .bool(b):
+            return json_object_new_boolean(b ? 1 : 0)
+        case let .int(i):
+            return json_object_new_int64(i)
+        case let .uint(u):
+            return json_object_new_uint64(u)
+        case let .double(d):
+            return json_object_new_double(d)
+        case let .string(s):
+            var s = s
+            return s.withUTF8 { buf in
+                buf.withMemoryRebound(to: CChar.self) {
+                    json_object_new_string_len($0.baseAddress, Int32($0.count))
+                }
+            }
+        case let .array(items):
+            let a = json_object_new_array_ext(Int32(items.count))
+            for item in items { json_object_array_add(a, item.makeObject()) }
+            return a
+        case let .object(members):
+            let o = json_object_new_object()
+            for (k, v) in members { json_object_object_add(o, k, v.makeObject()) }
+            return o
+        }
+    }
+}
