@@ -1,0 +1,276 @@
+import CShim
+import Glibc
+
+/// Typed syscall wrappers for the parent side. Names follow the syscalls;
+/// every failure is a `SysError` naming the operation and object.
+public enum Sys {
+    // MARK: files
+
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0) throws(SysError) -> FileDescriptor {
+        let fd = try retrying("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        return FileDescriptor(adopting: fd)
+    }
+
+    public static func openat(_ dir: Int32, _ path: String, _ flags: Int32, mode: mode_t = 0,
+                              display: String? = nil) throws(SysError) -> FileDescriptor {
+        let fd = try retrying("open", display ?? path) { Glibc.openat(dir, path, flags | O_CLOEXEC, mode) }
+        return FileDescriptor(adopting: fd)
+    }
+
+    /// openat2(2): `resolve` is RESOLVE_* (RESOLVE_IN_ROOT keeps a lookup below `dir`).
+    public static func openat2(_ dir: Int32, _ path: String, _ flags: Int32, resolve: UInt64,
+                               display: String? = nil) throws(SysError) -> FileDescriptor {
+        let fd = try retrying("open", display ?? path) {
+            skiff_openat2(dir, path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), 0, resolve)
+        }
+        return FileDescriptor(adopting: fd)
+    }
+
+    public static func read(_ fd: borrowing FileDescriptor, _ path: String? = nil) throws(SysError) -> [UInt8] {
+        var out: [UInt8] = []
+        let size = 16384
+        let chunk = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+        defer { chunk.deallocate() }
+        let raw = fd.raw
+        while true {
+            let n = try retrying("read", path) { Glibc.read(raw, chunk, size) }
+            if n == 0 { return out }
+            out.append(contentsOf: UnsafeRawBufferPointer(start: chunk, count: n))
+        }
+    }
+
+    public static func readFile(_ path: String) throws(SysError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        return try read(fd, path)
+    }
+
+    public static func readFileAt(_ dir: Int32, _ name: String, display: String) throws(SysError) -> [UInt8] {
+        let fd = try openat(dir, name, O_RDONLY, display: display)
+        return try read(fd, display)
+    }
+
+    public static func write(_ fd: Int32, _ bytes: [UInt8], _ path: String? = nil) throws(SysError) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { buf in Glibc.write(fd, buf.baseAddress! + off, buf.count - off) }
+            if n < 0 {
+                let e = Errno.current
+                if e == .EINTR { continue }
+                throw SysError("write", path, errno: e)
+            }
+            off += n
+        }
+    }
+
+    public static func write(_ fd: Int32, _ text: String, _ path: String? = nil) throws(SysError) {
+        try write(fd, Array(text.utf8), path)
+    }
+
+    /// Writes a file in `dir` atomically: a temporary file, fsync, rename.
+    public static func writeAtomically(_ dir: Int32, _ name: String, _ bytes: [UInt8],
+                                       mode: mode_t = 0o644, display: String) throws(SysError) {
+        let tmp = ".\(name).\(getpid()).tmp"
+        let fd = try openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode, display: display)
+        do {
+            try write(fd.raw, bytes, display)
+            _ = try retrying("fsync", display) { Glibc.fsync(fd.raw) }
+            _ = try retrying("rename", display) { Glibc.renameat(dir, tmp, dir, name) }
+        } catch {
+            _ = Glibc.unlinkat(dir, tmp, 0)
+            throw error
+        }
+    }
+
+    public static func mkdir(_ path: String, _ mode: mode_t) throws(SysError) {
+        _ = try retrying("mkdir", path) { Glibc.mkdir(path, mode) }
+    }
+
+    /// mkdir -p; existing directories are fine.
+    public static func mkdirAll(_ path: String, _ mode: mode_t) throws(SysError) {
+        var prefix = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += "/" + part
+            if Glibc.mkdir(prefix, mode) != 0 {
+                let e = Errno.current
+                if e != .EEXIST { throw SysError("mkdir", prefix, errno: e) }
+            }
+        }
+    }
+
+    public static func unlinkat(_ dir: Int32, _ name: String, flags: Int32 = 0, display: String) throws(SysError) {
+        _ = try retrying("remove", display) { Glibc.unlinkat(dir, name, flags) }
+    }
+
+    /// Removes a directory and the files in it (one level: state directories).
+    public static func removeDirectory(_ path: String) throws(SysError) {
+        guard let d = opendir(path) else {
+            let e = Errno.current
+            if e == .ENOENT { return }
+            throw SysError("open", path, errno: e)
+        }
+        let dfd = dirfd(d)
+        var names: [String] = []
+        while let ent = readdir(d) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        for name in names {
+            if Glibc.unlinkat(dfd, name, 0) != 0 {
+                let e = Errno.current
+                if e != .ENOENT { closedir(d); throw SysError("remove", path + "/" + name, errno: e) }
+            }
+        }
+        closedir(d)
+        if Glibc.rmdir(path) != 0 {
+            let e = Errno.current
+            if e != .ENOENT { throw SysError("remove", path, errno: e) }
+        }
+    }
+
+    public static func listDirectory(_ path: String) throws(SysError) -> [String] {
+        guard let d = opendir(path) else { throw SysError("open", path) }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let ent = readdir(d) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public static func stat(_ path: String) throws(SysError) -> stat {
+        var st = Glibc.stat()
+        _ = try retrying("stat", path) { Glibc.fstatat(AT_FDCWD, path, &st, 0) }
+        return st
+    }
+
+    public static func fstat(_ fd: Int32, _ path: String? = nil) throws(SysError) -> stat {
+        var st = Glibc.stat()
+        _ = try retrying("stat", path) { Glibc.fstat(fd, &st) }
+        return st
+    }
+
+    public static func flock(_ fd: Int32, _ op: Int32, _ path: String) throws(SysError) {
+        _ = try retrying("lock", path) { skiff_flock(fd, op) }
+    }
+
+    public static func readlink(_ path: String) throws(SysError) -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = try retrying("readlink", path) { Glibc.readlink(path, &buf, buf.count - 1) }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public static func fcntlFlags(_ fd: Int32) -> Int32? {
+        let r = Glibc.fcntl(fd, F_GETFD)
+        return r < 0 ? nil : r
+    }
+
+    // MARK: processes
+
+    public static func pidfdOpen(_ pid: Int32) throws(SysError) -> FileDescriptor {
+        let fd = try retrying("pidfd_open", "\(pid)") { skiff_pidfd_open(pid) }
+        return FileDescriptor(adopting: fd)
+    }
+
+    public static func pidfdSendSignal(_ pidfd: Int32, _ signal: Int32, _ what: String) throws(SysError) {
+        _ = try retrying("kill", what) { skiff_pidfd_send_signal(pidfd, signal) }
+    }
+
+    /// Waits for the process behind a pidfd to exit (it must be our child)
+    /// and returns its wait status as a shell would: the code, or 128+signal.
+    public static func waitExit(pidfd: Int32, _ what: String) throws(SysError) -> Int32 {
+        var info = siginfo_t()
+        _ = try retrying("wait", what) { Glibc.waitid(idtype_t(rawValue: 3 /* P_PIDFD */), id_t(pidfd), &info, WEXITED) }
+        let code = info._sifields._sigchld.si_status
+        return info.si_code == CLD_EXITED ? code : 128 + code
+    }
+
+    /// Blocks until the pidfd is readable: the process has exited.
+    public static func waitReadable(_ fd: Int32, timeoutMillis: Int32 = -1, _ what: String) throws(SysError) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let n = try retrying("poll", what) { Glibc.poll(&p, 1, timeoutMillis) }
+        return n > 0
+    }
+
+    public static var euid: uid_t { Glibc.geteuid() }
+    public static var egid: gid_t { Glibc.getegid() }
+
+    public static func environment(_ name: String) -> String? {
+        guard let v = getenv(name) else { return nil }
+        return String(cString: v)
+    }
+
+    // MARK: sockets
+
+    /// A SOCK_SEQPACKET pair; the caller owns both fds.
+    public static func socketpair() throws(SysError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        _ = try retrying("socketpair") { Glibc.socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        return (fds[0], fds[1])
+    }
+
+    /// A SOCK_SEQPACKET unix socket bound at `name` in directory `dir` (through
+    /// /proc/self/fd, so the length of the directory path does not matter).
+    public static func listenUnix(dir: Int32, name: String, display: String) throws(SysError) -> FileDescriptor {
+        let fd = try retrying("socket", display) { Glibc.socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let sock = FileDescriptor(adopting: fd)
+        try withUnixAddress("/proc/self/fd/\(dir)/\(name)", display) { (addr, len) throws(SysError) in
+            _ = try retrying("bind", display) { Glibc.bind(sock.raw, addr, len) }
+        }
+        _ = try retrying("listen", display) { Glibc.listen(sock.raw, 4) }
+        return sock
+    }
+
+    public static func connectUnix(dir: Int32, name: String, display: String) throws(SysError) -> FileDescriptor {
+        let fd = try retrying("socket", display) { Glibc.socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let sock = FileDescriptor(adopting: fd)
+        try withUnixAddress("/proc/self/fd/\(dir)/\(name)", display) { (addr, len) throws(SysError) in
+            _ = try retrying("connect", display) { Glibc.connect(sock.raw, addr, len) }
+        }
+        return sock
+    }
+
+    private static func withUnixAddress(_ path: String, _ display: String,
+                                        _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SysError) -> Void) throws(SysError) {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+        guard bytes.count < capacity else { throw SysError("bind", display, errno: Errno(ENAMETOOLONG)) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { buf in
+            for (i, b) in bytes.enumerated() { buf[i] = b }
+            buf[bytes.count] = 0
+        }
+        let len = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+        var result: SysError?
+        withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                do throws(SysError) { try body(sa, len) } catch { result = error }
+            }
+        }
+        if let result { throw result }
+    }
+
+    public static func send(_ fd: Int32, _ msg: skiff_msg, _ what: String) throws(SysError) {
+        var m = msg
+        _ = try retrying("send", what) { Glibc.send(fd, &m, MemoryLayout<skiff_msg>.size, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// One message, or nil at end of file.
+    public static func receive(_ fd: Int32, _ what: String) throws(SysError) -> skiff_msg? {
+        var m = skiff_msg()
+        let n = try retrying("receive", what) { Glibc.recv(fd, &m, MemoryLayout<skiff_msg>.size, 0) }
+        if n == 0 { return nil }
+        guard n == MemoryLayout<skiff_msg>.size else { throw SysError("receive", what, errno: Errno(EPROTO)) }
+        return m
+    }
+
+    // MARK: namespaces
+
+    /// The CLONE_NEW* type of a namespace fd.
+    public static func namespaceType(_ fd: Int32, _ path: String) throws(SysError) -> Int32 {
+        let r = skiff_ns_type(fd)
+        if r < 0 { throw SysError("inspect namespace", path, errno: Errno(-r)) }
+        return r
+    }
+}
