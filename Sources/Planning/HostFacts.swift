@@ -1,0 +1,76 @@
+/// What the planner needs to know about the host. Gathered by Runtime, so
+/// that planning stays a pure function of (spec, host facts, image facts).
+public struct HostFacts: Sendable, Equatable {
+    public var euid: UInt32
+    public var egid: UInt32
+    /// The caller's user name (for messages about /etc/subuid).
+    public var userName: String
+    /// Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap).
+    public var capLast: Int
+    /// The caller's umask, kept when `process.user.umask` is unset.
+    public var umask: UInt32
+    public var cgroups: CgroupLayout
+    /// Ranges of /etc/subuid and /etc/subgid that belong to the caller.
+    public var subUIDs: [SubordinateRange]
+    public var subGIDs: [SubordinateRange]
+    /// newuidmap and newgidmap are installed.
+    public var haveIDMapHelpers: Bool
+
+    public init(euid: UInt32, egid: UInt32, userName: String, capLast: Int, umask: UInt32,
+                cgroups: CgroupLayout, subUIDs: [SubordinateRange] = [], subGIDs: [SubordinateRange] = [],
+                haveIDMapHelpers: Bool = false) {
+        self.euid = euid
+        self.egid = egid
+        self.userName = userName
+        self.capLast = capLast
+        self.umask = umask
+        self.cgroups = cgroups
+        self.subUIDs = subUIDs
+        self.subGIDs = subGIDs
+        self.haveIDMapHelpers = haveIDMapHelpers
+    }
+
+    public var rootless: Bool { euid != 0 }
+}
+
+/// One line of /etc/subuid or /etc/subgid: `count` ids from `start`.
+public struct SubordinateRange: Sendable, Equatable {
+    public var start: UInt32
+    public var count: UInt32
+    public init(start: UInt32, count: UInt32) {
+        self.start = start
+        self.count = count
+    }
+
+    public func contains(_ first: UInt32, size: UInt32) -> Bool {
+        UInt64(first) >= UInt64(start) && UInt64(first) + UInt64(size) <= UInt64(start) + UInt64(count)
+    }
+}
+
+/// How the host mounts cgroups.
+public enum CgroupLayout: Sendable, Equatable {
+    /// cgroup2 alone at /sys/fs/cgroup.
+    case unified
+    /// v1 hierarchies under /sys/fs/cgroup, and cgroup2 at /sys/fs/cgroup/unified if `unified`.
+    case hybrid(v1: [CgroupHierarchy], unified: Bool)
+    /// No cgroup filesystem mounted.
+    case none
+}
+
+/// A cgroup v1 hierarchy: its directory under /sys/fs/cgroup and the mount
+/// data that names it ("cpu", "none,name=systemd").
+public struct CgroupHierarchy: Sendable, Equatable {
+    public var name: String
+    public var options: String
+    public init(name: String, options: String) {
+        self.name = name
+        self.options = options
+    }
+}
+
+/// What the planner learns from the image.
+public struct ImageFacts: Sendable, Equatable {
+    /// Home directories by uid, from the image's /etc/passwd.
+    public var homes: [UInt32: String]
+    public init(homes: [UInt32: String] = [:]) { self.homes = homes }
+}

@@ -1,0 +1,165 @@
+import OCISpec
+
+/// Everything the container's first process will do, decided before the
+/// clone. Runtime turns it into the C shim's flat plan; each step keeps
+/// where it came from (`origin`, a JSON path) so a failure names it.
+public struct LaunchPlan: Sendable {
+    public var namespaces: [NamespacePlan] = []
+    public var userNamespace: UserNamespacePlan?
+    public var timeOffsets: String?
+
+    public var rootfs: String = ""
+    public var rootPropagation: UInt = 0
+    public var rootfsPropagation: UInt = 0
+    public var readonlyRootfs = false
+    public var mounts: [MountPlan] = []
+    public var devices: [DevicePlan] = []
+    public var symlinks: [SymlinkPlan] = []
+    public var directories: [String] = []
+    public var sysctls: [SysctlPlan] = []
+    public var maskedPaths: [String] = []
+    public var readonlyPaths: [String] = []
+
+    public var hostname: String?
+    public var domainname: String?
+    public var loopbackUp = false
+
+    public var rlimits: [RlimitPlan] = []
+    public var personality: PersonalityDomain?
+    public var oomScoreAdj: Int?
+
+    public var uid: UInt32 = 0
+    public var gid: UInt32 = 0
+    public var additionalGids: [UInt32] = []
+    public var setGroups = true
+    public var umask: UInt32 = 0o022
+    public var capabilities = CapabilitySets()
+    public var noNewPrivileges = false
+
+    public var cwd = "/"
+    public var args: [String] = []
+    public var env: [String] = []
+    /// Full paths to try for args[0], in PATH order.
+    public var execPaths: [String] = []
+
+    public var annotations: OrderedMap<String>?
+    /// Things the spec says to warn about (capabilities the kernel lacks).
+    public var warnings: [String] = []
+
+    public init() {}
+
+    public func has(_ type: NamespaceType) -> Bool { namespaces.contains { $0.type == type } }
+    public func creates(_ type: NamespaceType) -> Bool { namespaces.contains { $0.type == type && $0.path == nil } }
+}
+
+public struct NamespacePlan: Sendable, Equatable {
+    public var type: NamespaceType
+    /// Join the namespace at this path; nil: create one.
+    public var path: String?
+    public var origin: String
+}
+
+public struct UserNamespacePlan: Sendable, Equatable {
+    public enum Writer: Sendable, Equatable {
+        /// skiff writes /proc/PID/{uid,gid}_map itself (root, or a single
+        /// mapping of the caller's own ids).
+        case direct
+        /// newuidmap/newgidmap write ranges from /etc/subuid and /etc/subgid.
+        case helpers
+    }
+
+    public var uidMappings: [IDMapping]
+    public var gidMappings: [IDMapping]
+    public var writer: Writer
+    /// setgroups must be denied before an unprivileged gid map is written.
+    public var denySetgroups: Bool
+    /// Container root (0) is mapped: the first process becomes root in it.
+    public var rootMapped: Bool
+}
+
+public struct MountPlan: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// mount(2) of a filesystem.
+        case filesystem(type: String, source: String, flags: UInt, data: String?)
+        /// A bind mount of a host path (absolute).
+        case bind(source: String, recursive: Bool)
+        /// Attributes on the mount already at the target.
+        case attributes
+    }
+
+    public var kind: Kind
+    /// Below the rootfs, normalised, without a leading slash ("dev/pts").
+    public var target: String
+    /// The destination as the config wrote it, for messages.
+    public var destination: String
+    public var attrSet: UInt64 = 0
+    public var attrClear: UInt64 = 0
+    public var recursiveAttrSet: UInt64 = 0
+    public var recursiveAttrClear: UInt64 = 0
+    public var propagation: UInt64 = 0
+    public var propagationRecursive = false
+    /// Keep flags the kernel locks on inherited mounts (user namespaces).
+    public var keepLocked = false
+    public var idmap: IDMapPlan?
+    /// JSON path of the config entry this comes from.
+    public var origin: String
+
+    public var source: String {
+        switch kind {
+        case let .filesystem(type, source, _, _): return source.isEmpty ? type : source
+        case let .bind(source, _): return source
+        case .attributes: return destination
+        }
+    }
+}
+
+/// An idmapped mount: the mappings of a user namespace made for it.
+public struct IDMapPlan: Sendable, Equatable {
+    public var uidMappings: [IDMapping]
+    public var gidMappings: [IDMapping]
+    public var recursive: Bool
+    /// Use the container's own user namespace (no mappings on the mount).
+    public var containerNamespace: Bool
+}
+
+public struct DevicePlan: Sendable, Equatable {
+    /// Below the rootfs, normalised ("dev/null").
+    public var path: String
+    /// S_IF* type and permission bits.
+    public var mode: UInt32
+    public var major: UInt32
+    public var minor: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Bind-mount the host's node (no mknod in a user namespace).
+    public var bindFromHost: String?
+    public var origin: String
+}
+
+public struct SymlinkPlan: Sendable, Equatable {
+    public var target: String
+    public var path: String
+}
+
+public struct SysctlPlan: Sendable, Equatable {
+    public var key: String
+    /// Absolute path inside the container ("/proc/sys/net/ipv4/ip_forward").
+    public var path: String
+    public var value: String
+}
+
+public struct RlimitPlan: Sendable, Equatable {
+    public var name: String
+    public var resource: Int32
+    public var soft: UInt64
+    public var hard: UInt64
+}
+
+public struct CapabilitySets: Sendable, Equatable {
+    public var bounding: UInt64 = 0
+    public var effective: UInt64 = 0
+    public var permitted: UInt64 = 0
+    public var inheritable: UInt64 = 0
+    public var ambient: UInt64 = 0
+    public init() {}
+}

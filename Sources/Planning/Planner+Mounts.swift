@@ -1,0 +1,217 @@
+import Glibc
+import OCISpec
+
+extension Planner {
+    static func lowerMounts(_ spec: Spec, bundle: String, _ host: HostFacts,
+                            _ plan: inout LaunchPlan) throws(SpecError) {
+        let inUserNS = plan.userNamespace != nil || plan.namespaces.contains { $0.type == .user }
+        for (i, m) in (spec.mounts ?? []).enumerated() {
+            let path = "mounts[\(i)]"
+            guard ContainerPath.isAbsolute(m.destination) else {
+                throw SpecError(path: "\(path).destination", "must be an absolute path, got `\(m.destination)`")
+            }
+            let target = ContainerPath.relative(m.destination)
+            if target.isEmpty {
+                throw SpecError(path: "\(path).destination", "cannot mount over the container's root (root.path sets it)")
+            }
+            let opts = try ParsedMountOptions(m.options ?? [], path: "\(path).options")
+            let idmap = try lowerIDMap(m, opts, path: path, plan)
+            if opts.bind != nil || m.type == "bind" {
+                plan.mounts.append(try lowerBind(m, opts, target: target, idmap: idmap, bundle: bundle,
+                                                 keepLocked: inUserNS, path: path))
+            } else if m.type == "cgroup" {
+                try lowerCgroup(m, opts, target: target, host, &plan, path: path)
+            } else {
+                guard let type = m.type, !type.isEmpty else {
+                    throw SpecError(path: "\(path).type", "required for a mount that is not a bind mount")
+                }
+                if opts.remount {
+                    throw SpecError(path: "\(path).options", "`remount` applies to bind mounts only")
+                }
+                if idmap != nil {
+                    throw SpecError(path: "\(path).options", "idmapped mounts are supported for bind mounts only, not `\(type)`")
+                }
+                var mp = MountPlan(kind: .filesystem(type: type, source: m.source ?? type, flags: opts.flagsSet,
+                                                     data: opts.data.isEmpty ? nil : opts.data.joined(separator: ",")),
+                                   target: target, destination: m.destination, origin: path)
+                mp.recursiveAttrSet = opts.recursiveSet
+                mp.recursiveAttrClear = opts.recursiveClear
+                mp.propagation = opts.propagation
+                mp.propagationRecursive = opts.propagationRecursive
+                plan.mounts.append(mp)
+            }
+        }
+    }
+
+    static func lowerIDMap(_ m: Mount, _ opts: ParsedMountOptions, path: String,
+                           _ plan: LaunchPlan) throws(SpecError) -> IDMapPlan? {
+        let hasMaps = m.uidMappings != nil || m.gidMappings != nil
+        if (m.uidMappings == nil) != (m.gidMappings == nil) {
+            throw SpecError(path: m.uidMappings == nil ? "\(path).uidMappings" : "\(path).gidMappings",
+                            "uidMappings and gidMappings must be given together")
+        }
+        guard opts.idmap != nil || hasMaps else { return nil }
+        if hasMaps && opts.idmap == nil {
+            throw SpecError(path: "\(path).options", "mount uidMappings/gidMappings need the `idmap` or `ridmap` option")
+        }
+        if let u = m.uidMappings { try Validation.checkMappings(u, path: "\(path).uidMappings") }
+        if let g = m.gidMappings { try Validation.checkMappings(g, path: "\(path).gidMappings") }
+        let uids = m.uidMappings ?? []
+        let gids = m.gidMappings ?? []
+        if uids.isEmpty || gids.isEmpty {
+            // No mappings of its own: the container's user namespace mapping.
+            guard plan.creates(.user) else {
+                throw SpecError(path: "\(path).options", "`idmap` without mappings needs a new user namespace for the container")
+            }
+            return IDMapPlan(uidMappings: [], gidMappings: [], recursive: opts.idmap == true, containerNamespace: true)
+        }
+        return IDMapPlan(uidMappings: uids, gidMappings: gids, recursive: opts.idmap == true, containerNamespace: false)
+    }
+
+    static func lowerBind(_ m: Mount, _ opts: ParsedMountOptions, target: String, idmap: IDMapPlan?,
+                          bundle: String, keepLocked: Bool, path: String) throws(SpecError) -> MountPlan {
+        guard let source = m.source, !source.isEmpty else {
+            throw SpecError(path: "\(path).source", "a bind mount needs a source")
+        }
+        if let first = opts.dataIndex.first {
+            throw SpecError(path: "\(path).options[\(first)]", "unknown mount option `\(opts.data[0])` (a bind mount takes no filesystem options)")
+        }
+        if opts.flagsSet & MountOption.superblockFlags != 0 {
+            let name = (m.options ?? []).first { o in
+                if case let .flag(set, _)? = MountOption.table[o] { return set & MountOption.superblockFlags != 0 }
+                return false
+            } ?? "?"
+            throw SpecError(path: "\(path).options", "`\(name)` is a filesystem flag; a bind mount cannot change it")
+        }
+        var mp = MountPlan(kind: .bind(source: hostPath(source, relativeTo: bundle), recursive: opts.bind == true),
+                           target: target, destination: m.destination, origin: path)
+        for (ms, attr) in MountOption.bindAttributes {
+            if opts.flagsSet & ms != 0 { mp.attrSet |= attr }
+            if opts.flagsClear & ms != 0 { mp.attrClear |= attr }
+        }
+        let atime = opts.flagsSet & MountOption.atimeFlags
+        if atime != 0 {
+            mp.attrClear |= UInt64(MOUNT_ATTR__ATIME)
+            if atime & UInt(MS_NOATIME) != 0 { mp.attrSet |= UInt64(MOUNT_ATTR_NOATIME) }
+            else if atime & UInt(MS_STRICTATIME) != 0 { mp.attrSet |= UInt64(MOUNT_ATTR_STRICTATIME) }
+        }
+        mp.recursiveAttrSet = opts.recursiveSet
+        mp.recursiveAttrClear = opts.recursiveClear
+        mp.propagation = opts.propagation
+        mp.propagationRecursive = opts.propagationRecursive
+        mp.keepLocked = keepLocked
+        mp.idmap = idmap
+        return mp
+    }
+
+    /// A `cgroup` mount: the host's layout, read from inside the container.
+    static func lowerCgroup(_ m: Mount, _ opts: ParsedMountOptions, target: String, _ host: HostFacts,
+                            _ plan: inout LaunchPlan, path: String) throws(SpecError) {
+        let readonly = opts.flagsSet & UInt(MS_RDONLY) != 0
+        // ro goes on as a mount attribute: a v1 hierarchy is shared with the
+        // host, whose superblock stays read-write.
+        let flags = opts.flagsSet & ~UInt(MS_RDONLY)
+        let ro = readonly ? UInt64(MOUNT_ATTR_RDONLY) : 0
+        func fs(_ type: String, _ sub: String, _ data: String?) -> MountPlan {
+            var mp = MountPlan(kind: .filesystem(type: type, source: type, flags: flags, data: data),
+                               target: sub.isEmpty ? target : "\(target)/\(sub)", destination: m.destination, origin: path)
+            mp.attrSet = ro
+            return mp
+        }
+        let inUserNS = plan.creates(.user)
+        switch host.cgroups {
+        case .unified:
+            plan.mounts.append(fs("cgroup2", "", nil))
+        case let .hybrid(v1, unified) where !inUserNS:
+            var tmpfs = MountPlan(kind: .filesystem(type: "tmpfs", source: "cgroup",
+                                                    flags: UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC),
+                                                    data: "mode=755"),
+                                  target: target, destination: m.destination, origin: path)
+            tmpfs.propagation = opts.propagation
+            plan.mounts.append(tmpfs)
+            for h in v1 { plan.mounts.append(fs("cgroup", h.name, h.options)) }
+            if unified { plan.mounts.append(fs("cgroup2", "unified", nil)) }
+            if readonly {
+                var late = MountPlan(kind: .attributes, target: target, destination: m.destination, origin: path)
+                late.attrSet = ro
+                plan.mounts.append(late)
+            }
+        case .hybrid:
+            // v1 hierarchies cannot be mounted from a user namespace: show the
+            // host's, read-only all the way down (CVE-2023-25809).
+            var mp = MountPlan(kind: .bind(source: "/sys/fs/cgroup", recursive: true), target: target,
+                               destination: m.destination, origin: path)
+            mp.recursiveAttrSet = UInt64(MOUNT_ATTR_RDONLY) | UInt64(MOUNT_ATTR_NOSUID) | UInt64(MOUNT_ATTR_NODEV)
+                | UInt64(MOUNT_ATTR_NOEXEC)
+            mp.keepLocked = true
+            plan.mounts.append(mp)
+        case .none:
+            throw SpecError(path: path, "the host has no cgroup filesystem to show in the container")
+        }
+    }
+
+    // MARK: devices
+
+    static let defaultDevices: [(String, UInt32, UInt32)] = [
+        ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
+    ]
+
+    static func lowerDevices(_ spec: Spec, _ host: HostFacts, _ plan: inout LaunchPlan) throws(SpecError) {
+        // Without mknod (a user namespace) nodes are bind-mounted from the host.
+        let bind = plan.creates(.user) || plan.namespaces.contains { $0.type == .user }
+        let devBound = plan.mounts.contains { mp in
+            if case .bind = mp.kind { return mp.target == "dev" }
+            return false
+        }
+        if !devBound {
+            for (name, major, minor) in defaultDevices {
+                plan.devices.append(DevicePlan(path: "dev/\(name)", mode: UInt32(S_IFCHR) | 0o666, major: major,
+                                               minor: minor, uid: 0, gid: 0,
+                                               bindFromHost: bind ? "/dev/\(name)" : nil, origin: "default device /dev/\(name)"))
+            }
+            plan.directories = ["dev/pts", "dev/shm"]
+            plan.symlinks = [
+                SymlinkPlan(target: "/proc/self/fd", path: "dev/fd"),
+                SymlinkPlan(target: "/proc/self/fd/0", path: "dev/stdin"),
+                SymlinkPlan(target: "/proc/self/fd/1", path: "dev/stdout"),
+                SymlinkPlan(target: "/proc/self/fd/2", path: "dev/stderr"),
+                SymlinkPlan(target: "pts/ptmx", path: "dev/ptmx"),
+            ]
+        }
+        for (i, d) in (spec.linux?.devices ?? []).enumerated() {
+            let path = "linux.devices[\(i)]"
+            guard ContainerPath.isAbsolute(d.path) else {
+                throw SpecError(path: "\(path).path", "must be an absolute path, got `\(d.path)`")
+            }
+            let rel = ContainerPath.relative(d.path)
+            if rel.isEmpty || rel == "dev" { throw SpecError(path: "\(path).path", "`\(d.path)` is not a device path") }
+            var major: UInt32 = 0, minor: UInt32 = 0
+            if d.type != .fifo {
+                guard let ma = d.major else { throw SpecError(path: "\(path).major", "required for a `\(d.type.rawValue)` device") }
+                guard let mi = d.minor else { throw SpecError(path: "\(path).minor", "required for a `\(d.type.rawValue)` device") }
+                guard let ma32 = UInt32(exactly: ma), ma32 < 1 << 12 else {
+                    throw SpecError(path: "\(path).major", "\(ma) is not a device major number (0...4095)")
+                }
+                guard let mi32 = UInt32(exactly: mi), mi32 < 1 << 20 else {
+                    throw SpecError(path: "\(path).minor", "\(mi) is not a device minor number (0...1048575)")
+                }
+                major = ma32
+                minor = mi32
+            }
+            let perm = d.fileMode ?? 0o666
+            guard perm <= 0o7777 else { throw SpecError(path: "\(path).fileMode", "\(perm) is not a file mode") }
+            let type: UInt32 = switch d.type {
+            case .char, .unbuffered: UInt32(S_IFCHR)
+            case .block: UInt32(S_IFBLK)
+            case .fifo: UInt32(S_IFIFO)
+            }
+            let dev = DevicePlan(path: rel, mode: type | perm, major: major, minor: minor, uid: d.uid ?? 0,
+                                 gid: d.gid ?? 0, bindFromHost: bind ? "/" + rel : nil, origin: path)
+            if let j = plan.devices.firstIndex(where: { $0.path == rel }) {
+                plan.devices[j] = dev
+            } else {
+                plan.devices.append(dev)
+            }
+        }
+    }
+}
