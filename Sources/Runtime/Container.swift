@@ -1,0 +1,398 @@
+import CShim
+import Glibc
+import LinuxSys
+import OCISpec
+import Planning
+
+/// The lifecycle operations (runtime.md "Operations") and runc's
+/// extensions. The CLI parses; this does the work.
+public struct Runtime {
+    let store: StateStore
+    public let log: Log
+
+    public init(root: String, log: Log) {
+        self.store = StateStore(root: root)
+        self.log = log
+    }
+
+    /// `--root` when none is given: /run/skiff for root; for anyone else
+    /// $XDG_RUNTIME_DIR/skiff, and an error that says what to set otherwise.
+    public static func defaultRoot() throws(RuntimeError) -> String {
+        if Sys.euid == 0 { return "/run/skiff" }
+        guard let xdg = Sys.environment("XDG_RUNTIME_DIR"), !xdg.isEmpty else {
+            throw .message("XDG_RUNTIME_DIR is not set: set it to a directory you own (e.g. export XDG_RUNTIME_DIR=/run/user/\(Sys.euid), or a private directory) or pass --root DIR")
+        }
+        guard access(xdg, W_OK | X_OK) == 0 else {
+            throw .message("XDG_RUNTIME_DIR `\(xdg)` is not writable by uid \(Sys.euid): set XDG_RUNTIME_DIR to a directory you own or pass --root DIR")
+        }
+        return xdg + "/skiff"
+    }
+
+    // MARK: create
+
+    public struct CreateOptions {
+        public var bundle: String
+        public var pidFile: String?
+        public var preserveFds: UInt32
+        public init(bundle: String, pidFile: String?, preserveFds: UInt32) {
+            self.bundle = bundle
+            self.pidFile = pidFile
+            self.preserveFds = preserveFds
+        }
+    }
+
+    /// Loads, checks and plans a bundle: every error here names the JSON path.
+    func prepare(_ bundleArg: String, preserveFds: UInt32) throws(RuntimeError) -> (bundle: String, plan: LaunchPlan) {
+        let bundle = absolute(bundleArg)
+        let configPath = bundle.hasSuffix("/") ? bundle + "config.json" : bundle + "/config.json"
+        let bytes: [UInt8]
+        do {
+            bytes = try Sys.readFile(configPath)
+        } catch {
+            throw .context("bundle `\(bundle)`", .system(error))
+        }
+        let spec: Spec
+        do {
+            spec = try SpecDecoder.decode(Spec.self, json: bytes)
+        } catch {
+            throw .context(configPath, .spec(error))
+        }
+        let host = HostProbe.facts(for: spec)
+        let needHome = !(spec.process?.env ?? []).contains { $0.hasPrefix("HOME=") }
+        let image = HostProbe.imageFacts(rootfs: hostPath(spec.root?.path ?? "", relativeTo: bundle), needHome: needHome)
+        let plan: LaunchPlan
+        do {
+            plan = try Planner.plan(spec, bundle: bundle, host: host, image: image)
+        } catch {
+            throw .context(configPath, .spec(error))
+        }
+        for w in plan.warnings { log.warn(w) }
+        try checkHostPaths(plan)
+        for fd in 0..<Int32(preserveFds) where Sys.fcntlFlags(3 + fd) == nil {
+            throw .message("--preserve-fds \(preserveFds): fd \(3 + fd) is not open")
+        }
+        return (bundle, plan)
+    }
+
+    /// The rootfs and bind sources exist: found now, before anything is made.
+    func checkHostPaths(_ plan: LaunchPlan) throws(RuntimeError) {
+        let st: stat
+        do {
+            st = try Sys.stat(plan.rootfs)
+        } catch {
+            throw .context("root.path", .system(error))
+        }
+        if st.st_mode & S_IFMT != S_IFDIR {
+            throw .message("root.path: `\(plan.rootfs)` is not a directory")
+        }
+        for m in plan.mounts {
+            guard case let .bind(source, _) = m.kind else { continue }
+            do {
+                _ = try Sys.stat(source)
+            } catch {
+                throw .context("\(m.origin).source", .system(error))
+            }
+        }
+    }
+
+    public func create(id: String, _ options: CreateOptions) throws(RuntimeError) {
+        try StateStore.checkID(id)
+        let (bundle, plan) = try prepare(options.bundle, preserveFds: options.preserveFds)
+        let dir = try store.create(id)
+        var launched: Launched?
+        do {
+            let listener = try sys { () throws(SysError) in
+                try Sys.listenUnix(dir: dir.fd.raw, name: StateStore.startSocket,
+                                   display: dir.path + "/" + StateStore.startSocket)
+            }
+            let child = try Launcher.spawn(plan, .init(id: id, startListener: listener.raw,
+                                                        preserveFds: options.preserveFds), log: log)
+            launched = child
+            try dir.write(record(id: id, bundle: bundle, plan: plan, child))
+            if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
+            try child.send(SKIFF_SYNC_COMMIT)
+            log.debug("created `\(id)`: pid \(child.pid)")
+        } catch {
+            launched?.kill()
+            try cleanUp(dir, after: error)
+        }
+    }
+
+    func record(id: String, bundle: String, plan: LaunchPlan, _ child: Launched) -> ContainerRecord {
+        ContainerRecord(ociVersion: OCISpec.ociVersion, id: id, pid: child.pid, startTime: child.startTime,
+                        bundle: bundle, rootfs: plan.rootfs, created: Time.rfc3339Now(),
+                        annotations: plan.annotations, started: false, ownPidNamespace: plan.creates(.pid),
+                        args: plan.args, execPaths: plan.execPaths)
+    }
+
+    /// Removes what a failed create made and reports both errors if that fails too.
+    func cleanUp(_ dir: ContainerDir, after error: RuntimeError) throws(RuntimeError) -> Never {
+        do {
+            try dir.remove()
+        } catch let also {
+            throw .cleanup(error, also: also)
+        }
+        throw error
+    }
+
+    func writePidFile(_ path: String, _ pid: Int32) throws(RuntimeError) {
+        let full = absolute(path)
+        let slash = full.lastIndex(of: "/") ?? full.startIndex
+        let dirPath = full[..<slash].isEmpty ? "/" : String(full[..<slash])
+        let name = String(full[full.index(after: slash)...])
+        do {
+            let d = try Sys.open(dirPath, skiff_O_PATH | O_DIRECTORY)
+            try Sys.writeAtomically(d.raw, name, Array("\(pid)".utf8), display: full)
+        } catch {
+            throw .context("--pid-file", .system(error))
+        }
+    }
+
+    // MARK: status
+
+    /// Derived, never stored: stopped when the recorded process is gone (or
+    /// its pid now belongs to a process that started at another time).
+    static func status(_ r: ContainerRecord) -> ContainerStatus {
+        guard let st = Proc.stat(r.pid), st.startTime == r.startTime, st.state != "Z", st.state != "X" else {
+            return .stopped
+        }
+        return r.started ? .running : .created
+    }
+
+    /// A pidfd for the container's process, or nil if it is not the same
+    /// process any more. The pidfd pins the pid, so a check after opening it
+    /// cannot be raced by pid reuse.
+    static func pidfd(_ r: ContainerRecord) -> FileDescriptor? {
+        guard let fd = try? Sys.pidfdOpen(r.pid) else { return nil }
+        guard let st = Proc.stat(r.pid), st.startTime == r.startTime, st.state != "Z", st.state != "X" else {
+            return nil
+        }
+        return fd
+    }
+
+    // MARK: start
+
+    public func start(id: String) throws(RuntimeError) {
+        let dir = try store.open(id)
+        var r = try dir.read()
+        let status = Runtime.status(r)
+        guard status == .created else {
+            throw .message("container `\(id)` is \(status.rawValue): only a created container can be started")
+        }
+        let conn = try connectStart(dir)
+        let raw = conn.raw
+        try sys { () throws(SysError) in
+            try Sys.send(raw, skiff_msg(type: SKIFF_SYNC_START.rawValue, step: 0, error: 0, index: -1), "start")
+        }
+        // End of file: the connection closed on execve. A record: it failed.
+        let reply = try sys { () throws(SysError) in try Sys.receive(raw, "start") }
+        if let reply {
+            var plan = LaunchPlan()
+            plan.args = r.args
+            plan.execPaths = r.execPaths
+            throw FailureRenderer(plan: plan, joined: []).render(reply)
+        }
+        r.started = true
+        try dir.write(r)
+        _ = Glibc.unlinkat(dir.fd.raw, StateStore.startSocket, 0)
+    }
+
+    func connectStart(_ dir: ContainerDir) throws(RuntimeError) -> FileDescriptor {
+        do {
+            return try Sys.connectUnix(dir: dir.fd.raw, name: StateStore.startSocket,
+                                       display: dir.path + "/" + StateStore.startSocket)
+        } catch {
+            throw .context("start `\(dir.id)`: the container process is not waiting for start", .system(error))
+        }
+    }
+
+    // MARK: state, list
+
+    func peek(_ id: String) throws(RuntimeError) -> ContainerRecord {
+        try StateStore.checkID(id)
+        let path = store.path(id)
+        let dirfd: FileDescriptor
+        do {
+            dirfd = try Sys.open(path, O_RDONLY | O_DIRECTORY)
+        } catch {
+            if error.errno == .ENOENT { throw .message("container `\(id)` does not exist") }
+            throw .system(error)
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try Sys.readFileAt(dirfd.raw, StateStore.stateFile, display: path + "/" + StateStore.stateFile)
+        } catch {
+            if error.errno == .ENOENT { throw .message("container `\(id)` is being created") }
+            throw .system(error)
+        }
+        do {
+            return try SpecDecoder.decode(ContainerRecord.self, json: bytes)
+        } catch {
+            throw .context(path + "/" + StateStore.stateFile, .spec(error))
+        }
+    }
+
+    func state(_ r: ContainerRecord) -> State {
+        let status = Runtime.status(r)
+        let owner = (try? Sys.stat(store.path(r.id))).map { HostProbe.userName(UInt32($0.st_uid)) }
+        return State(ociVersion: r.ociVersion, id: r.id, status: status, pid: status == .stopped ? 0 : r.pid,
+                     bundle: r.bundle, rootfs: r.rootfs, created: r.created, owner: owner, annotations: r.annotations)
+    }
+
+    public func state(id: String) throws(RuntimeError) -> String {
+        SpecEncoder.serialize(state(try peek(id)))
+    }
+
+    public enum ListFormat: String { case table, json }
+
+    public func ids() -> [String] { store.ids() }
+
+    public func list(format: ListFormat) -> String {
+        let states = store.ids().compactMap { id -> State? in (try? peek(id)).map { state($0) } }
+        switch format {
+        case .json:
+            return SpecEncoder.encode(states).serialized(pretty: false)
+        case .table:
+            var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+            for s in states {
+                rows.append([s.id, "\(s.pid ?? 0)", s.status.rawValue, s.bundle, s.created ?? "", s.owner ?? ""])
+            }
+            var widths = [Int](repeating: 12, count: 6)
+            for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count + 3) } }
+            return rows.map { row in
+                row.enumerated().map { i, c in i == row.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count) }
+                    .joined()
+            }.joined(separator: "\n")
+        }
+    }
+
+    // MARK: kill
+
+    public func kill(id: String, signal: Int32, all: Bool) throws(RuntimeError) {
+        let dir = try store.open(id)
+        let r = try dir.read()
+        guard let pidfd = Runtime.pidfd(r) else {
+            throw .message("container `\(id)` is not running (it is stopped)")
+        }
+        if all {
+            try killAll(r, signal: signal, initPidfd: pidfd.raw)
+        } else {
+            try sys { () throws(SysError) in try Sys.pidfdSendSignal(pidfd.raw, signal, "container `\(id)` (pid \(r.pid))") }
+        }
+    }
+
+    /// Every process in the container's pid namespace, each through a pidfd
+    /// checked after opening (pinned), so a reused pid is never signalled.
+    func killAll(_ r: ContainerRecord, signal: Int32, initPidfd: Int32) throws(RuntimeError) {
+        guard r.ownPidNamespace else {
+            throw .message("kill --all: container `\(r.id)` shares its pid namespace and skiff does not place containers in cgroups yet, so its processes cannot be told apart")
+        }
+        guard let ns = Proc.namespaceInode(r.pid, "pid") else {
+            throw .message("container `\(r.id)` is not running (it is stopped)")
+        }
+        for name in (try? Sys.listDirectory("/proc")) ?? [] {
+            guard let pid = Int32(name), pid != r.pid, Proc.namespaceInode(pid, "pid") == ns,
+                  let fd = try? Sys.pidfdOpen(pid), Proc.namespaceInode(pid, "pid") == ns else { continue }
+            _ = try? Sys.pidfdSendSignal(fd.raw, signal, "pid \(pid)")
+        }
+        try sys { () throws(SysError) in try Sys.pidfdSendSignal(initPidfd, signal, "container `\(r.id)` (pid \(r.pid))") }
+    }
+
+    // MARK: delete
+
+    public func delete(id: String, force: Bool) throws(RuntimeError) {
+        let dir = try store.open(id)
+        let r: ContainerRecord
+        do {
+            r = try dir.read()
+        } catch {
+            // We hold the lock, so no create is in progress: what is left of
+            // one that died is removed.
+            try dir.remove()
+            return
+        }
+        if let pidfd = Runtime.pidfd(r) {
+            guard force else {
+                throw .message("container `\(id)` is \(Runtime.status(r).rawValue): stop it first, or delete it with --force")
+            }
+            try sys { () throws(SysError) in
+                try Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "container `\(id)` (pid \(r.pid))")
+                _ = try Sys.waitReadable(pidfd.raw, "container `\(id)` (pid \(r.pid))")
+            }
+        }
+        try dir.remove()
+    }
+
+    // MARK: run
+
+    public struct RunOptions {
+        public var create: CreateOptions
+        public var detach: Bool
+        public init(create: CreateOptions, detach: Bool) {
+            self.create = create
+            self.detach = detach
+        }
+    }
+
+    /// create + start + wait. Returns the container's exit status (128+N when
+    /// killed by signal N), forwarding SIGTERM, SIGINT and friends meanwhile.
+    public func run(id: String, _ options: RunOptions) throws(RuntimeError) -> Int32 {
+        try StateStore.checkID(id)
+        let (bundle, plan) = try prepare(options.create.bundle, preserveFds: options.create.preserveFds)
+        var dir: ContainerDir? = try store.create(id)
+        var signals: FileDescriptor? = nil
+        var launched: Launched?
+        var rec: ContainerRecord
+        do {
+            if !options.detach { signals = try Signals.blockForwarded() }
+            let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds), log: log)
+            launched = child
+            rec = record(id: id, bundle: bundle, plan: plan, child)
+            try dir?.write(rec)
+            if let pidFile = options.create.pidFile { try writePidFile(pidFile, child.pid) }
+            try child.send(SKIFF_SYNC_START)
+            try child.awaitExec()
+            rec.started = true
+            try dir?.write(rec)
+        } catch {
+            launched?.kill()
+            guard let d = dir else { throw error }
+            try cleanUp(d, after: error)
+        }
+        guard let child = launched else { return 1 }
+        if options.detach { return 0 }
+        dir = nil  // unlock: kill, state and delete work while we wait
+
+        var status: Int32 = 0
+        var fds = [pollfd(fd: child.pidfd.raw, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: signals?.raw ?? -1, events: Int16(POLLIN), revents: 0)]
+        while true {
+            if poll(&fds, 2, -1) < 0 {
+                if Errno.current == .EINTR { continue }
+                throw .system(SysError("poll"))
+            }
+            if fds[1].revents & Int16(POLLIN) != 0, let sig = Signals.read(fds[1].fd) {
+                log.debug("run: forwarding signal \(sig)")
+                _ = try? Sys.pidfdSendSignal(child.pidfd.raw, sig, "container `\(id)`")
+            }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                status = try sys { () throws(SysError) in try Sys.waitExit(pidfd: child.pidfd.raw, "container `\(id)`") }
+                break
+            }
+        }
+        // runc run removes the container once it has exited.
+        if let d = try? store.open(id) { try d.remove() }
+        return status
+    }
+
+    // MARK: helpers
+
+    func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return path }
+        let cwd = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if path.isEmpty || path == "." { return cwd }
+        return (cwd == "/" ? "" : cwd) + "/" + path
+    }
+}

@@ -1,0 +1,146 @@
+import CShim
+import Glibc
+import LinuxSys
+import OCISpec
+import Planning
+
+/// Turns the child's failure record (step, errno, index) into a message with
+/// the plan's context: `mounts[0]: mount `proc` on `/proc`: operation not permitted`.
+struct FailureRenderer {
+    let plan: LaunchPlan
+    /// Namespaces joined by the child, in the order of the C plan's joins.
+    let joined: [NamespacePlan]
+
+    func render(_ m: skiff_msg) -> RuntimeError {
+        let e = Errno(m.error)
+        let i = Int(m.index)
+        let step = skiff_step(rawValue: m.step)
+        func at<T>(_ a: [T]) -> T? { a.indices.contains(i) ? a[i] : nil }
+        func mount(_ what: (MountPlan) -> String) -> String {
+            guard let mp = at(plan.mounts) else { return "mount \(i): \(e)" }
+            return "\(mp.origin): \(what(mp)): \(e)"
+        }
+        let message: String
+        switch step {
+        case SKIFF_STEP_PROTOCOL:
+            if i < 0 {
+                message = "sync with the container process: \(e)"
+            } else {
+                let want = String(cString: skiff_sync_name(UInt32(i >> 16)))
+                let got = String(cString: skiff_sync_name(UInt32(i & 0xffff)))
+                message = "sync with the container process: expected \(want), got \(got)"
+            }
+        case SKIFF_STEP_FDS:
+            message = i < 0 ? "mark inherited fds close-on-exec: \(e)" : "--preserve-fds: fd \(i): \(e)"
+        case SKIFF_STEP_USERNS_ROOT:
+            message = "become root in the new user namespace: \(e)"
+        case SKIFF_STEP_SETNS:
+            if let ns = at(joined) {
+                message = "\(ns.origin).path: join \(ns.type.rawValue) namespace `\(ns.path ?? "")`: \(e)"
+            } else {
+                message = "setns: \(e)"
+            }
+        case SKIFF_STEP_TIMENS:
+            message = "linux.namespaces: create time namespace: \(e)"
+        case SKIFF_STEP_TIMENS_OFFSETS:
+            message = "linux.timeOffsets: write /proc/self/timens_offsets: \(e)"
+        case SKIFF_STEP_TIMENS_ENTER:
+            message = "linux.namespaces: enter time namespace: \(e)"
+        case SKIFF_STEP_ROOT_PROPAGATION:
+            message = "make `/` a \(plan.rootPropagation & UInt(MS_PRIVATE) != 0 ? "private" : "slave") mount: \(e)"
+        case SKIFF_STEP_ROOTFS_BIND:
+            message = "root.path: bind `\(plan.rootfs)` onto itself: \(e)"
+        case SKIFF_STEP_ROOTFS_OPEN:
+            message = "root.path: open `\(plan.rootfs)`: \(e)"
+        case SKIFF_STEP_MOUNT_TARGET:
+            message = mount { "create mount point `\($0.destination)` in the rootfs" }
+        case SKIFF_STEP_MOUNT_SOURCE:
+            message = mount { "open bind source `\($0.source)`" }
+        case SKIFF_STEP_MOUNT:
+            message = mount { "mount `\($0.source)` on `\($0.destination)`" }
+        case SKIFF_STEP_MOUNT_IDMAP:
+            message = mount { "idmap `\($0.destination)`" }
+        case SKIFF_STEP_MOUNT_ATTR:
+            message = mount { "set mount attributes of `\($0.destination)`" }
+        case SKIFF_STEP_MOUNT_PROPAGATION:
+            message = mount { "set propagation of `\($0.destination)`" }
+        case SKIFF_STEP_DEVICE_DIR:
+            message = "create directory `/\(at(plan.directories) ?? "?")`: \(e)"
+        case SKIFF_STEP_DEVICE:
+            if let d = at(plan.devices) {
+                let why = e == .EEXIST ? "a different file exists there" : "\(e)"
+                message = "\(d.origin): create device `/\(d.path)`: \(why)"
+            } else {
+                message = "create device: \(e)"
+            }
+        case SKIFF_STEP_SYMLINK:
+            message = "create symlink `/\(at(plan.symlinks)?.path ?? "?")`: \(e)"
+        case SKIFF_STEP_PIVOT_ROOT:
+            message = "pivot_root into `\(plan.rootfs)`: \(e)"
+        case SKIFF_STEP_ROOTFS_PROPAGATION:
+            message = "linux.rootfsPropagation: \(e)"
+        case SKIFF_STEP_SYSCTL:
+            if let s = at(plan.sysctls) {
+                message = "\(JSONPath.member("linux.sysctl", s.key)): write `\(s.path)`: \(e)"
+            } else {
+                message = "sysctl: \(e)"
+            }
+        case SKIFF_STEP_MASK:
+            let why = e == Errno(ENODEV) ? "/dev/null in the container is not the null device (1:3)" : "\(e)"
+            message = "linux.maskedPaths[\(i)]: mask `\(at(plan.maskedPaths) ?? "?")`: \(why)"
+        case SKIFF_STEP_READONLY_PATH:
+            message = "linux.readonlyPaths[\(i)]: make `\(at(plan.readonlyPaths) ?? "?")` read-only: \(e)"
+        case SKIFF_STEP_ROOTFS_READONLY:
+            message = "root.readonly: make `/` read-only: \(e)"
+        case SKIFF_STEP_HOSTNAME:
+            message = "hostname: sethostname `\(plan.hostname ?? "")`: \(e)"
+        case SKIFF_STEP_DOMAINNAME:
+            message = "domainname: setdomainname `\(plan.domainname ?? "")`: \(e)"
+        case SKIFF_STEP_LOOPBACK:
+            message = "bring up `lo` in the new network namespace: \(e)"
+        case SKIFF_STEP_RLIMIT:
+            if let r = at(plan.rlimits) {
+                message = "process.rlimits[\(i)]: set `\(r.name)` to \(r.soft)/\(r.hard): \(e)"
+            } else {
+                message = "setrlimit: \(e)"
+            }
+        case SKIFF_STEP_PERSONALITY:
+            message = "linux.personality: personality `\(plan.personality?.rawValue ?? "")`: \(e)"
+        case SKIFF_STEP_CAP_BOUNDING:
+            message = "process.capabilities.bounding: drop `\(Capability.name(i) ?? "\(i)")` from the bounding set: \(e)"
+        case SKIFF_STEP_KEEPCAPS:
+            message = "keep capabilities across the uid change: \(e)"
+        case SKIFF_STEP_SETGROUPS:
+            message = "process.user.additionalGids: setgroups \(plan.additionalGids): \(e)"
+        case SKIFF_STEP_SETGID:
+            message = "process.user.gid: setresgid `\(plan.gid)`: \(e)"
+        case SKIFF_STEP_SETUID:
+            message = "process.user.uid: setresuid `\(plan.uid)`: \(e)"
+        case SKIFF_STEP_CAPSET:
+            message = "process.capabilities: capset: \(e)"
+        case SKIFF_STEP_CAP_AMBIENT:
+            let name = Capability.name(i) ?? "\(i)"
+            let hint = e == .EPERM ? " (an ambient capability must also be permitted and inheritable)" : ""
+            message = "process.capabilities.ambient: raise `\(name)`: \(e)\(hint)"
+        case SKIFF_STEP_NO_NEW_PRIVS:
+            message = "process.noNewPrivileges: \(e)"
+        case SKIFF_STEP_CHDIR:
+            message = "process.cwd: chdir `\(plan.cwd)`: \(e)"
+        case SKIFF_STEP_CWD_VERIFY:
+            message = "process.cwd: `\(plan.cwd)` is outside the container's root"
+        case SKIFF_STEP_SECCOMP:
+            message = "linux.seccomp: load the filter: \(e)"
+        case SKIFF_STEP_EXEC:
+            let exitCode: Int32 = e == .ENOENT ? 127 : 126
+            if let path = at(plan.execPaths) {
+                return .child("exec `\(path)`: \(e)", exitCode: exitCode)
+            }
+            let arg0 = plan.args.first ?? ""
+            let searched = arg0.contains("/") ? "" : " (searched \(plan.execPaths.count) PATH entries)"
+            return .child("exec `\(arg0)`: \(e)\(searched)", exitCode: exitCode)
+        default:
+            message = "\(String(cString: skiff_step_name(m.step))): \(e)"
+        }
+        return .child(message, exitCode: 1)
+    }
+}

@@ -1,0 +1,261 @@
+import CShim
+import Glibc
+import LinuxSys
+import OCISpec
+import Planning
+
+/// The container's first process, cloned and waiting before execve.
+final class Launched {
+    let pid: Int32
+    let pidfd: FileDescriptor
+    /// Parent's end of the sync socket.
+    let sync: FileDescriptor
+    fileprivate(set) var startTime: UInt64
+    let plan: LaunchPlan
+    private let renderer: FailureRenderer
+
+    fileprivate init(pid: Int32, pidfd: consuming FileDescriptor, sync: consuming FileDescriptor,
+                     startTime: UInt64, plan: LaunchPlan, renderer: FailureRenderer) {
+        self.pid = pid
+        self.pidfd = pidfd
+        self.sync = sync
+        self.startTime = startTime
+        self.plan = plan
+        self.renderer = renderer
+    }
+
+    func send(_ type: skiff_sync) throws(RuntimeError) {
+        try sys { () throws(SysError) in
+            try Sys.send(sync.raw, skiff_msg(type: type.rawValue, step: 0, error: 0, index: -1), "sync")
+        }
+    }
+
+    /// After START: end of file means execve succeeded; a record means it failed.
+    func awaitExec() throws(RuntimeError) {
+        let msg = try sys { () throws(SysError) in try Sys.receive(sync.raw, "sync") }
+        guard let msg else { return }
+        throw failure(msg)
+    }
+
+    func failure(_ msg: skiff_msg) -> RuntimeError {
+        kill()
+        return renderer.render(msg)
+    }
+
+    /// SIGKILL through the pidfd, then reap: nothing is left behind.
+    func kill() {
+        _ = try? Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "container process")
+        _ = try? Sys.waitExit(pidfd: pidfd.raw, "container process")
+    }
+}
+
+enum Launcher {
+    struct Options {
+        var id: String
+        /// Listening socket `start` connects to (create), or -1 (run).
+        var startListener: Int32 = -1
+        var preserveFds: UInt32 = 0
+    }
+
+    static let cloneFlags: [NamespaceType: Int32] = [
+        .pid: CLONE_NEWPID, .network: CLONE_NEWNET, .mount: CLONE_NEWNS, .ipc: CLONE_NEWIPC,
+        .uts: CLONE_NEWUTS, .user: CLONE_NEWUSER, .cgroup: CLONE_NEWCGROUP, .time: CLONE_NEWTIME,
+    ]
+
+    /// Clones the first process, runs the parent's part of the protocol, and
+    /// returns once it reports READY. On failure the process is gone.
+    static func spawn(_ plan: LaunchPlan, _ options: Options, log: Log) throws(RuntimeError) -> Launched {
+        let fds = FileDescriptorSet()
+        defer { fds.closeAll() }
+        let arena = Arena()
+
+        // Namespaces given by path are opened (and their type checked) here,
+        // the user namespace first. A pid namespace is joined by the parent:
+        // setns(CLONE_NEWPID) only affects children, so the clone lands in it.
+        var joins: [skiff_join] = []
+        var joined: [NamespacePlan] = []
+        var pidJoin: Int32 = -1
+        for ns in plan.namespaces.sorted(by: { ($0.type == .user ? 0 : 1) < ($1.type == .user ? 0 : 1) }) {
+            guard let path = ns.path, let flag = cloneFlags[ns.type] else { continue }
+            let fd = try openNamespace(path, ns, flag)
+            let raw = fds.adopt(fd)
+            if ns.type == .pid {
+                pidJoin = raw
+            } else {
+                joins.append(skiff_join(fd: raw, nstype: flag))
+                joined.append(ns)
+            }
+        }
+
+        let (parentEnd, childEnd) = try sys { () throws(SysError) in try Sys.socketpair() }
+        let sync = FileDescriptor(adopting: parentEnd)
+        let childSync = FileDescriptor(adopting: childEnd)
+
+        var c = skiff_plan()
+        c.version = UInt32(SKIFF_PLAN_VERSION)
+        c.stage_name = arena.string("skiff:[INIT]")
+        c.sync_fd = childSync.raw
+        c.start_fd = options.startListener
+        c.cgroup_fd = -1
+        c.preserve_fds = options.preserveFds
+        var flags: UInt64 = 0
+        for ns in plan.namespaces where ns.path == nil && ns.type != .time {
+            if let f = cloneFlags[ns.type] { flags |= UInt64(UInt32(bitPattern: f)) }
+        }
+        c.clone_flags = flags
+        c.wait_usermap = plan.userNamespace == nil ? 0 : 1
+        c.userns_root = plan.userNamespace?.rootMapped == true ? 1 : 0
+        c.n_joins = UInt32(joins.count)
+        c.joins = arena.array(joins)
+        c.new_timens = plan.creates(.time) ? 1 : 0
+        c.timens_offsets = arena.string(plan.timeOffsets)
+
+        c.rootfs = arena.string(plan.rootfs)
+        c.root_propagation = plan.rootPropagation
+        c.rootfs_propagation = plan.rootfsPropagation
+        c.rootfs_readonly = plan.readonlyRootfs ? 1 : 0
+        c.n_mounts = UInt32(plan.mounts.count)
+        c.mounts = arena.array(plan.mounts.map { cMount($0, arena) })
+        c.n_dirs = UInt32(plan.directories.count)
+        c.dirs = arena.strings(plan.directories)
+        c.n_devices = UInt32(plan.devices.count)
+        c.devices = arena.array(plan.devices.map { d in
+            skiff_device(path: arena.string(d.path), mode: d.mode, rdev: skiff_makedev(d.major, d.minor),
+                         uid: d.uid, gid: d.gid, flags: d.bindFromHost == nil ? 0 : UInt32(SKIFF_DEV_BIND.rawValue),
+                         host_path: arena.string(d.bindFromHost))
+        })
+        c.n_symlinks = UInt32(plan.symlinks.count)
+        c.symlinks = arena.array(plan.symlinks.map { skiff_symlink(target: arena.string($0.target), path: arena.string($0.path)) })
+        c.n_sysctls = UInt32(plan.sysctls.count)
+        c.sysctl_paths = arena.strings(plan.sysctls.map(\.path))
+        c.sysctl_values = arena.strings(plan.sysctls.map(\.value))
+        c.n_masked = UInt32(plan.maskedPaths.count)
+        c.masked = arena.strings(plan.maskedPaths)
+        c.n_readonly = UInt32(plan.readonlyPaths.count)
+        c.readonly = arena.strings(plan.readonlyPaths)
+
+        c.hostname = arena.string(plan.hostname)
+        c.domainname = arena.string(plan.domainname)
+        c.loopback_up = plan.loopbackUp ? 1 : 0
+        c.n_rlimits = UInt32(plan.rlimits.count)
+        c.rlimits = arena.array(plan.rlimits.map { skiff_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) })
+        switch plan.personality {
+        case .linux?: c.personality = Int32(PER_LINUX)
+        case .linux32?: c.personality = Int32(PER_LINUX32)
+        case nil: c.personality = -1
+        }
+        c.uid = plan.uid
+        c.gid = plan.gid
+        c.set_groups = plan.setGroups ? 1 : 0
+        c.n_groups = UInt32(plan.additionalGids.count)
+        c.groups = arena.array(plan.additionalGids.map { gid_t($0) })
+        c.umask = plan.umask
+        c.cap_last = UInt32(HostProbe.capLast())
+        c.cap_bounding = plan.capabilities.bounding
+        c.cap_effective = plan.capabilities.effective
+        c.cap_permitted = plan.capabilities.permitted
+        c.cap_inheritable = plan.capabilities.inheritable
+        c.cap_ambient = plan.capabilities.ambient
+        c.no_new_privs = plan.noNewPrivileges ? 1 : 0
+        c.cwd = arena.string(plan.cwd)
+        c.n_exec_paths = UInt32(plan.execPaths.count)
+        c.exec_paths = arena.strings(plan.execPaths)
+        c.argv = arena.strings(plan.args)
+        c.envp = arena.strings(plan.env)
+
+        // Single-threaded at the clone: the child is a copy of this one thread.
+        let threads = Proc.threadCount()
+        log.debug("spawn: threads=\(threads) clone_flags=0x\(String(flags, radix: 16)) mounts=\(plan.mounts.count)")
+        guard threads == 1 else {
+            throw .message("refusing to clone: skiff has \(threads) threads (it must be single-threaded at the clone)")
+        }
+        if pidJoin >= 0, skiff_setns(pidJoin, CLONE_NEWPID) != 0 {
+            let ns = plan.namespaces.first { $0.type == .pid }
+            throw .context(ns?.origin ?? "linux.namespaces", .system(SysError("join pid namespace", ns?.path, errno: .current)))
+        }
+
+        var pidfdRaw: Int32 = -1
+        let pid = withExtendedLifetime(arena) { skiff_spawn(&c, &pidfdRaw) }
+        // The child has its own copy of its end of the socket pair; ours goes.
+        _ = consume childSync
+        guard pid > 0 else { throw .system(SysError("clone3", nil, errno: Errno(-pid))) }
+        let launched = Launched(pid: pid, pidfd: FileDescriptor(adopting: pidfdRaw), sync: sync,
+                                startTime: 0, plan: plan, renderer: FailureRenderer(plan: plan, joined: joined))
+        do throws(RuntimeError) {
+            if let userns = plan.userNamespace {
+                try IDMaps.write(userns, pid: pid, log: log)
+                try launched.send(SKIFF_SYNC_USERMAP_ACK)
+            }
+            if let adj = plan.oomScoreAdj {
+                let path = "/proc/\(pid)/oom_score_adj"
+                try sys { () throws(SysError) in
+                    let fd = try Sys.open(path, O_WRONLY)
+                    try Sys.write(fd.raw, "\(adj)", path)
+                }
+            }
+            let msg = try sys { () throws(SysError) in try Sys.receive(launched.sync.raw, "sync") }
+            guard let msg else {
+                let status = (try? Sys.waitExit(pidfd: launched.pidfd.raw, "container process")) ?? -1
+                throw RuntimeError.message("the container process exited during setup (status \(status))")
+            }
+            if msg.type != SKIFF_SYNC_READY.rawValue { throw launched.failure(msg) }
+            guard let st = Proc.stat(pid) else {
+                throw RuntimeError.message("the container process \(pid) vanished after setup")
+            }
+            launched.startTime = st.startTime
+        } catch {
+            launched.kill()
+            throw error
+        }
+        return launched
+    }
+
+    static func openNamespace(_ path: String, _ ns: NamespacePlan, _ flag: Int32) throws(RuntimeError) -> FileDescriptor {
+        let fd: FileDescriptor
+        do {
+            fd = try Sys.open(path, O_RDONLY)
+        } catch {
+            throw .context("\(ns.origin).path", .system(error))
+        }
+        let type: Int32
+        do {
+            type = try Sys.namespaceType(fd.raw, path)
+        } catch {
+            throw .context("\(ns.origin).path", .system(error))
+        }
+        if type != flag {
+            let actual = cloneFlags.first { $0.value == type }?.key.rawValue ?? "unknown"
+            throw .message("\(ns.origin).path: `\(path)` is a \(actual) namespace, not \(ns.type.rawValue)")
+        }
+        return fd
+    }
+
+    static func cMount(_ m: MountPlan, _ arena: Arena) -> skiff_mount {
+        var c = skiff_mount()
+        switch m.kind {
+        case let .filesystem(type, source, flags, data):
+            c.kind = UInt32(SKIFF_MOUNT_FS.rawValue)
+            c.fstype = arena.string(type)
+            c.source = arena.string(source)
+            c.ms_flags = flags
+            c.data = arena.string(data)
+        case let .bind(source, recursive):
+            c.kind = UInt32(SKIFF_MOUNT_BIND.rawValue)
+            c.source = arena.string(source)
+            if recursive { c.flags |= UInt32(SKIFF_MF_RECURSIVE.rawValue) }
+        case .attributes:
+            c.kind = UInt32(SKIFF_MOUNT_ATTR.rawValue)
+        }
+        if m.keepLocked { c.flags |= UInt32(SKIFF_MF_KEEP_LOCKED.rawValue) }
+        c.target = arena.string(m.target)
+        c.attr_set = m.attrSet
+        c.attr_clr = m.attrClear
+        c.rattr_set = m.recursiveAttrSet
+        c.rattr_clr = m.recursiveAttrClear
+        c.propagation = m.propagation
+        c.propagation_recursive = m.propagationRecursive ? 1 : 0
+        c.userns_fd = -1
+        return c
+    }
+}
+

@@ -1,0 +1,74 @@
+import Glibc
+import LinuxSys
+import OCISpec
+
+/// skiff's one logger, set up once at the top from `--log`, `--log-format`
+/// and `--debug`. Errors also go to stderr (engines read either).
+public final class Log {
+    public enum Format: String, Sendable { case text, json }
+
+    let fd: Int32
+    let format: Format
+    public let debugEnabled: Bool
+
+    /// Logs to stderr only.
+    public init(debug: Bool = false) {
+        format = .text
+        debugEnabled = debug
+        fd = -1
+    }
+
+    /// Logs to `path` (appending) in `format`; errors also go to stderr.
+    public init(path: String, format: Format, debug: Bool) throws(RuntimeError) {
+        self.format = format
+        self.debugEnabled = debug
+        let raw = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        if raw < 0 { throw .context("--log", .system(SysError("open", path))) }
+        fd = raw
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    public func error(_ message: String) {
+        write("error", message)
+        if fd >= 0 { stderr(message) }
+    }
+
+    public func warn(_ message: String) { write("warning", message) }
+
+    public func debug(_ message: @autoclosure () -> String) {
+        if debugEnabled { write("debug", message()) }
+    }
+
+    private func write(_ level: String, _ message: String) {
+        guard fd >= 0 else {
+            stderr(level == "error" ? message : "\(level): \(message)")
+            return
+        }
+        let line: String
+        switch format {
+        case .json:
+            line = JSONValue.object([("level", .string(level)), ("msg", .string(message)),
+                                     ("time", .string(Time.rfc3339Now()))]).serialized(pretty: false)
+        case .text:
+            let escaped = message.replacingOccurrencesOfQuote()
+            line = "time=\"\(Time.rfc3339Now())\" level=\(level) msg=\"\(escaped)\""
+        }
+        _ = try? Sys.write(fd, line + "\n")
+    }
+
+    private func stderr(_ message: String) {
+        _ = try? Sys.write(2, message + "\n")
+    }
+}
+
+extension String {
+    func replacingOccurrencesOfQuote() -> String {
+        var out = ""
+        for c in self {
+            if c == "\"" || c == "\\" { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+}

@@ -1,0 +1,39 @@
+import Glibc
+import LinuxSys
+
+/// What /proc says about a process.
+enum Proc {
+    struct Stat {
+        var state: Character
+        /// Clock ticks after boot at which the process started (field 22).
+        var startTime: UInt64
+    }
+
+    /// /proc/PID/stat, parsed after the command name (which may hold spaces
+    /// and parentheses). nil if the process is gone.
+    static func stat(_ pid: Int32) -> Stat? {
+        guard let bytes = try? Sys.readFile("/proc/\(pid)/stat"),
+              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        // fields[0] is field 3 (state); field 22 is fields[19].
+        guard fields.count > 19, let state = fields[0].first,
+              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        return Stat(state: Character(Unicode.Scalar(state)), startTime: start)
+    }
+
+    /// Threads of this process: must be 1 when it clones (DESIGN: only C
+    /// runs in the child, and a lock held by another thread would stay held).
+    static func threadCount() -> Int {
+        guard let bytes = try? Sys.readFile("/proc/self/stat"),
+              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return -1 }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 17 else { return -1 }
+        return Int(String(decoding: fields[17], as: UTF8.self)) ?? -1
+    }
+
+    /// The inode of a process's namespace of a kind ("pid", "net").
+    static func namespaceInode(_ pid: Int32, _ kind: String) -> UInt64? {
+        guard let st = try? Sys.stat("/proc/\(pid)/ns/\(kind)") else { return nil }
+        return UInt64(st.st_ino)
+    }
+}

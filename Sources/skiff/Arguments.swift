@@ -1,0 +1,78 @@
+/// runc's command line, parsed by hand: swift-argument-parser links
+/// FoundationEssentials, which alone costs more resident memory than a whole
+/// `crun run` (see DESIGN.md, "Dependencies").
+///
+/// Accepted forms, as urfave/cli (runc) accepts them: `--name value`,
+/// `--name=value`, `-name value`, short aliases (`-b dir`), boolean flags
+/// (`--detach`, `--detach=false`), `--` to end options.
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+struct Option {
+    let names: [String]
+    let takesValue: Bool
+    let help: String
+    var canonical: String { names[0] }
+
+    static func value(_ names: String..., help: String) -> Option { Option(names: names, takesValue: true, help: help) }
+    static func flag(_ names: String..., help: String) -> Option { Option(names: names, takesValue: false, help: help) }
+}
+
+struct Parsed {
+    var values: [String: String] = [:]
+    var positionals: [String] = []
+
+    func value(_ name: String) -> String? { values[name] }
+    func flag(_ name: String) -> Bool { values[name] == "true" }
+}
+
+enum Arguments {
+    /// Parses options and positionals of one command (or the global ones,
+    /// with `stopAtPositional`: the first positional is the command name).
+    static func parse(_ args: ArraySlice<String>, _ options: [Option], command: String,
+                      stopAtPositional: Bool) throws(UsageError) -> (Parsed, rest: ArraySlice<String>) {
+        var parsed = Parsed()
+        var i = args.startIndex
+        while i < args.endIndex {
+            let arg = args[i]
+            if arg == "--" {
+                parsed.positionals += args[(i + 1)...]
+                return (parsed, [])
+            }
+            guard arg.hasPrefix("-"), arg != "-" else {
+                if stopAtPositional { return (parsed, args[i...]) }
+                parsed.positionals.append(arg)
+                i += 1
+                continue
+            }
+            var name = String(arg.drop { $0 == "-" })
+            var inline: String?
+            if let eq = name.firstIndex(of: "=") {
+                inline = String(name[name.index(after: eq)...])
+                name = String(name[..<eq])
+            }
+            guard let option = options.first(where: { $0.names.contains(name) }) else {
+                throw UsageError("\(command): unknown option `\(arg)`")
+            }
+            if option.takesValue {
+                if let inline {
+                    parsed.values[option.canonical] = inline
+                } else {
+                    i += 1
+                    guard i < args.endIndex else { throw UsageError("\(command): option --\(option.canonical) needs a value") }
+                    parsed.values[option.canonical] = args[i]
+                }
+            } else {
+                switch inline {
+                case nil, "true"?: parsed.values[option.canonical] = "true"
+                case "false"?: parsed.values[option.canonical] = "false"
+                case let v?: throw UsageError("\(command): option --\(option.canonical) takes true or false, not `\(v)`")
+                }
+            }
+            i += 1
+        }
+        return (parsed, [])
+    }
+}

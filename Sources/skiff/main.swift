@@ -1,0 +1,212 @@
+import Glibc
+import Runtime
+
+// skiff: parses runc's command line, logs once, maps errors to exit codes.
+// All the work is in the Runtime module.
+
+let globalOptions: [Option] = [
+    .value("root", help: "directory for container state (default /run/skiff, or $XDG_RUNTIME_DIR/skiff)"),
+    .value("log", help: "append log messages to this file"),
+    .value("log-format", help: "log format: text or json"),
+    .flag("debug", help: "log debug messages"),
+    .flag("systemd-cgroup", help: "use systemd to manage cgroups (not supported yet)"),
+    .flag("help", "h", help: "show help"),
+    .flag("version", "v", help: "show the version"),
+]
+
+struct Command {
+    let name: String
+    let arguments: String
+    let summary: String
+    let options: [Option]
+    let positionals: ClosedRange<Int>
+}
+
+let createOptions: [Option] = [
+    .value("bundle", "b", help: "bundle directory (default: the current directory)"),
+    .value("pid-file", help: "write the container's pid to this file"),
+    .value("preserve-fds", help: "pass this many fds after stdio (3, 4, ...) to the container"),
+    .value("console-socket", help: "(not supported yet)"),
+    .flag("no-pivot", help: "(not supported: skiff always pivot_roots)"),
+    .flag("no-new-keyring", help: "do not make a session keyring (skiff never does)"),
+]
+
+let commands: [Command] = [
+    Command(name: "create", arguments: "<container-id>", summary: "create a container; its process waits for `start`",
+            options: createOptions, positionals: 1...1),
+    Command(name: "start", arguments: "<container-id>", summary: "start a created container", options: [],
+            positionals: 1...1),
+    Command(name: "state", arguments: "<container-id>", summary: "print the state of a container", options: [],
+            positionals: 1...1),
+    Command(name: "kill", arguments: "<container-id> [signal]", summary: "send a signal (default TERM)",
+            options: [.flag("all", "a", help: "signal every process of the container")], positionals: 1...2),
+    Command(name: "delete", arguments: "<container-id>", summary: "delete a stopped container",
+            options: [.flag("force", "f", help: "kill the container first if it runs")], positionals: 1...1),
+    Command(name: "run", arguments: "<container-id>", summary: "create, start and wait for a container",
+            options: createOptions + [.flag("detach", "d", help: "return once the container runs")],
+            positionals: 1...1),
+    Command(name: "list", arguments: "", summary: "list containers",
+            options: [.value("format", "f", help: "table or json"), .flag("quiet", "q", help: "ids only")],
+            positionals: 0...0),
+    Command(name: "spec", arguments: "", summary: "write a default config.json",
+            options: [.value("bundle", "b", help: "bundle directory (default: the current directory)"),
+                      .flag("rootless", help: "a config for an unprivileged user")],
+            positionals: 0...0),
+    Command(name: "features", arguments: "", summary: "print the features document", options: [],
+            positionals: 0...0),
+]
+
+func usage() -> String {
+    var s = "usage: skiff [global options] <command> [options] [arguments]\n\ncommands:\n"
+    for c in commands {
+        s += "  \(c.name) \(c.arguments)".padding(34) + c.summary + "\n"
+    }
+    s += "\nglobal options:\n"
+    for o in globalOptions { s += "  --\(o.names[0])\(o.takesValue ? " VALUE" : "")".padding(34) + o.help + "\n" }
+    return s
+}
+
+extension String {
+    func padding(_ n: Int) -> String { count >= n ? self + " " : self + String(repeating: " ", count: n - count) }
+}
+
+func fail(_ message: String, _ code: Int32 = 1, log: Log? = nil) -> Never {
+    if let log { log.error(message) } else { _ = write(2, message + "\n", (message + "\n").utf8.count) }
+    exit(code)
+}
+
+/// One invocation: the global options, the command and its options.
+struct Invocation {
+    let global: Parsed
+    let name: String
+    let command: Command
+    let parsed: Parsed
+    let log: Log
+
+    static func parse(_ argv: [String]) -> Invocation {
+        let global: Parsed
+        let rest: ArraySlice<String>
+        do {
+            (global, rest) = try Arguments.parse(argv.dropFirst(), globalOptions, command: "skiff", stopAtPositional: true)
+        } catch {
+            fail("\(error)")
+        }
+        if global.flag("version") {
+            print("skiff version \(skiffVersion)\nspec: \(ociVersionSupported)")
+            exit(0)
+        }
+        guard let name = rest.first, !global.flag("help") else {
+            print(usage(), terminator: "")
+            exit(global.flag("help") ? 0 : 1)
+        }
+        guard let command = commands.first(where: { $0.name == name }) else {
+            fail("skiff: unknown command `\(name)` (see skiff --help)")
+        }
+        let log: Log
+        do {
+            let format: Log.Format
+            switch global.value("log-format") ?? "text" {
+            case "text": format = .text
+            case "json": format = .json
+            case let other: fail("--log-format: must be `text` or `json`, not `\(other)`")
+            }
+            if let path = global.value("log") {
+                log = try Log(path: path, format: format, debug: global.flag("debug"))
+            } else {
+                log = Log(debug: global.flag("debug"))
+            }
+        } catch {
+            fail("\(error)")
+        }
+        let parsed: Parsed
+        do {
+            (parsed, _) = try Arguments.parse(rest.dropFirst(), command.options + [.flag("help", "h", help: "")],
+                                              command: name, stopAtPositional: false)
+        } catch {
+            fail("\(error)", log: log)
+        }
+        if parsed.flag("help") {
+            print("usage: skiff \(command.name) [options] \(command.arguments)\n\n\(command.summary)\n")
+            for o in command.options {
+                print("  --\(o.names.joined(separator: ", -"))\(o.takesValue ? " VALUE" : "")".padding(34) + o.help)
+            }
+            exit(0)
+        }
+        if !command.positionals.contains(parsed.positionals.count) {
+            let what = command.arguments.isEmpty ? "no arguments" : command.arguments
+            fail("\(name): expected \(what), got \(parsed.positionals.count) argument(s) (see skiff \(name) --help)", log: log)
+        }
+        if global.flag("systemd-cgroup") { fail("--systemd-cgroup is not supported yet", log: log) }
+        if parsed.value("console-socket") != nil {
+            fail("\(name): --console-socket is not supported yet (terminals come with process.terminal)", log: log)
+        }
+        if parsed.flag("no-pivot") { fail("\(name): --no-pivot is not supported: skiff always uses pivot_root", log: log) }
+        return Invocation(global: global, name: name, command: command, parsed: parsed, log: log)
+    }
+
+    func makeRuntime() throws(RuntimeError) -> Runtime {
+        if let root = global.value("root") { return Runtime(root: root, log: log) }
+        return Runtime(root: try Runtime.defaultRoot(), log: log)
+    }
+
+    func createOptions() -> Runtime.CreateOptions {
+        var preserve: UInt32 = 0
+        if let v = parsed.value("preserve-fds") {
+            guard let n = UInt32(v), n < 1 << 20 else { fail("\(name): --preserve-fds: `\(v)` is not a number of fds", log: log) }
+            preserve = n
+        }
+        return Runtime.CreateOptions(bundle: parsed.value("bundle") ?? ".", pidFile: parsed.value("pid-file"),
+                                     preserveFds: preserve)
+    }
+
+    /// Runs the command; returns skiff's exit status.
+    func run() throws(RuntimeError) -> Int32 {
+        let id = parsed.positionals.first ?? ""
+        switch name {
+        case "create":
+            try makeRuntime().create(id: id, createOptions())
+        case "start":
+            try makeRuntime().start(id: id)
+        case "state":
+            print(try makeRuntime().state(id: id))
+        case "kill":
+            let text = parsed.positionals.count > 1 ? parsed.positionals[1] : "TERM"
+            guard let signal = Signals.parse(text) else { throw .message("kill: unknown signal `\(text)`") }
+            try makeRuntime().kill(id: id, signal: signal, all: parsed.flag("all"))
+        case "delete":
+            try makeRuntime().delete(id: id, force: parsed.flag("force"))
+        case "run":
+            return try makeRuntime().run(id: id, .init(create: createOptions(), detach: parsed.flag("detach")))
+        case "list":
+            let format = parsed.value("format") ?? "table"
+            guard let f = Runtime.ListFormat(rawValue: format) else {
+                throw .message("list: --format must be `table` or `json`, not `\(format)`")
+            }
+            let runtime = try makeRuntime()
+            if parsed.flag("quiet") {
+                for id in runtime.ids() { print(id) }
+            } else {
+                print(runtime.list(format: f))
+            }
+        case "spec":
+            try Runtime.writeSpec(bundle: parsed.value("bundle") ?? ".", rootless: parsed.flag("rootless"))
+        case "features":
+            print(Runtime.features())
+        default:
+            throw .message("skiff: unknown command `\(name)`")
+        }
+        return 0
+    }
+}
+
+/// fds 0-2 are open: nothing skiff opens may land on stdio.
+for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
+    _ = open("/dev/null", O_RDWR)
+}
+
+let invocation = Invocation.parse(CommandLine.arguments)
+do {
+    exit(try invocation.run())
+} catch {
+    fail(error.description, error.exitCode, log: invocation.log)
+}
