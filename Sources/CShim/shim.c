@@ -43,9 +43,6 @@
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 /* struct clone_args, CLONE_ARGS_SIZE_VER2 (with cgroup). */
 struct skiff_clone_args {
@@ -296,6 +293,7 @@ static int open_in_root(int rootfd, const char *path, int create)
     }
     memcpy(buf, path, len + 1);
     size_t start = 0;
+    int links = 0;
     for (;;) {
         size_t end = start;
         while (buf[end] != '\0' && buf[end] != '/')
@@ -324,13 +322,69 @@ static int open_in_root(int rootfd, const char *path, int create)
             } else {
                 r = mkdirat(parent, buf + start, 0755);
             }
+            if (r < 0 && errno == EEXIST) {
+                /* A dangling symlink: create its target instead, as runc
+                 * does (an image's /etc/resolv.conf -> ../run/...). The new
+                 * path is resolved inside the root like any other. */
+                char link[PATH_MAX];
+                ssize_t n = readlinkat(parent, buf + start, link, sizeof link - 1);
+                int err = errno;
+                close(parent);
+                if (n < 0) {
+                    errno = err == EINVAL ? EEXIST : err;
+                    return -1;
+                }
+                if (++links > 40) {
+                    errno = ELOOP;
+                    return -1;
+                }
+                link[n] = '\0';
+                /* buf becomes: <dir of the link>/<link>/<rest>, or <link>/<rest>
+                 * for an absolute link (absolute means the container's root). */
+                char next[PATH_MAX];
+                size_t off = 0;
+                const char *l = link;
+                if (link[0] == '/') {
+                    while (*l == '/')
+                        l++;
+                } else if (start > 0) {
+                    memcpy(next, buf, start);
+                    off = start;
+                }
+                size_t ll = strlen(l), rest = last ? 0 : strlen(buf + end + 1);
+                if (off + ll + 1 + rest + 1 > sizeof next) {
+                    errno = ENAMETOOLONG;
+                    return -1;
+                }
+                memcpy(next + off, l, ll);
+                off += ll;
+                if (!last) {
+                    next[off++] = '/';
+                    memcpy(next + off, buf + end + 1, rest);
+                    off += rest;
+                }
+                next[off] = '\0';
+                /* No empty components: drop leading, doubled and trailing slashes. */
+                size_t w = 0;
+                for (size_t r2 = 0; r2 < off; r2++) {
+                    if (next[r2] == '/' && (w == 0 || buf[w - 1] == '/'))
+                        continue;
+                    buf[w++] = next[r2];
+                }
+                while (w > 0 && buf[w - 1] == '/')
+                    w--;
+                buf[w] = '\0';
+                if (w == 0)
+                    return sys_openat2(rootfd, ".", &how);
+                start = 0;
+                continue;
+            }
             int err = errno;
             close(parent);
-            if (r < 0 && err != EEXIST) {
+            if (r < 0) {
                 errno = err;
                 return -1;
             }
-            /* A dangling symlink in the image stays ENOENT here. */
             fd = sys_openat2(rootfd, buf, &how);
             if (fd < 0)
                 return -1;
@@ -764,10 +818,23 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     if (p->stage_name)
         prctl(PR_SET_NAME, p->stage_name, 0, 0, 0);
 
-    /* Descriptors first: whatever the caller leaked into skiff must not
-     * reach the container (CVE-2024-21626). skiff's own are close-on-exec. */
-    if (close_range(3 + p->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        fail(SKIFF_STEP_FDS, -1);
+    /* Descriptors first: the child keeps stdio, the preserved fds and the
+     * ones the plan names. Whatever the caller leaked into skiff never
+     * reaches the container (CVE-2024-21626), and a copy of the parent's
+     * state-directory fd would hold its lock until execve. */
+    {
+        unsigned int lo = 3 + p->preserve_fds;
+        for (uint32_t i = 0; i < p->n_keep_fds; i++) {
+            unsigned int k = (unsigned int)p->keep_fds[i];
+            if (k < lo)
+                continue;
+            if (k > lo && close_range(lo, k - 1, 0) < 0)
+                fail(SKIFF_STEP_FDS, -1);
+            lo = k + 1;
+        }
+        if (close_range(lo, ~0U, 0) < 0)
+            fail(SKIFF_STEP_FDS, -1);
+    }
     for (uint32_t i = 0; i < p->preserve_fds; i++) {
         int fd = 3 + (int)i;
         int fl = fcntl(fd, F_GETFD);

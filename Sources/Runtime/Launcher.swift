@@ -98,6 +98,11 @@ enum Launcher {
         c.start_fd = options.startListener
         c.cgroup_fd = -1
         c.preserve_fds = options.preserveFds
+        var keep = [childSync.raw] + joins.map(\.fd)
+        if options.startListener >= 0 { keep.append(options.startListener) }
+        keep.sort()
+        c.n_keep_fds = UInt32(keep.count)
+        c.keep_fds = arena.array(keep)
         var flags: UInt64 = 0
         for ns in plan.namespaces where ns.path == nil && ns.type != .time {
             if let f = cloneFlags[ns.type] { flags |= UInt64(UInt32(bitPattern: f)) }

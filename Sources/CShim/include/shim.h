@@ -176,6 +176,9 @@ struct skiff_plan {
     uint64_t clone_flags;     /* CLONE_NEW* created by clone3 */
     int32_t cgroup_fd;        /* CLONE_INTO_CGROUP, or -1 */
     uint32_t preserve_fds;    /* fds 3 .. 3+n-1 reach the container */
+    uint32_t n_keep_fds;      /* skiff's own fds the child uses (sorted, all
+                               * close-on-exec); every other fd is closed */
+    const int32_t *keep_fds;
     uint32_t wait_usermap;    /* a new user namespace: wait for its maps */
     uint32_t userns_root;     /* then become root in it (0 is mapped) */
 
