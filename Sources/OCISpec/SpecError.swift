@@ -4,19 +4,40 @@
 /// for the document itself. The description is "path: message", the shape
 /// every skiff message takes.
 public struct SpecError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The value is wrong: "path: message".
+        case invalid
+        /// The value is fine but skiff does not apply it yet:
+        /// "`path` is not supported yet" and the message, if any.
+        case unsupported
+    }
+
     public var path: String
     public var message: String
+    public var kind: Kind
 
     public init(path: String, _ message: String) {
         self.path = path
         self.message = message
+        self.kind = .invalid
     }
 
     public init(codingPath: [any CodingKey], _ message: String) {
         self.init(path: JSONPath.format(codingPath), message)
     }
 
-    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+    public static func unsupported(_ path: String, _ detail: String = "") -> SpecError {
+        var e = SpecError(path: path, detail)
+        e.kind = .unsupported
+        return e
+    }
+
+    public var description: String {
+        switch kind {
+        case .unsupported: return "`\(path)` is not supported yet\(message)"
+        case .invalid: return path.isEmpty ? message : "\(path): \(message)"
+        }
+    }
 }
 
 /// Formats coding paths the way a person writes them in jq or a message:

@@ -90,7 +90,7 @@ struct ParsedMountOptions {
         for (i, o) in options.enumerated() {
             if o.isEmpty { throw SpecError(path: "\(path)[\(i)]", "empty mount option") }
             guard let option = MountOption.table[o] else {
-                if o == "tmpcopyup" { throw SpecError(path: "\(path)[\(i)]", "`tmpcopyup` is not supported yet") }
+                if o == "tmpcopyup" { throw SpecError.unsupported("\(path)[\(i)]", " (`tmpcopyup`)") }
                 data.append(o)
                 dataIndex.append(i)
                 continue

@@ -72,7 +72,7 @@ public enum Validation {
 
     static func checkUnsupported(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
         func refuse(_ path: String, _ why: String = "") throws(SpecError) {
-            throw SpecError(path: path, "is not supported yet\(why)")
+            throw SpecError.unsupported(path, why)
         }
         if let hooks = spec.hooks {
             for (name, list) in hooks.all where !(list ?? []).isEmpty { try refuse("hooks.\(name)") }

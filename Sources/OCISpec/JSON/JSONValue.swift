@@ -62,6 +62,8 @@ extension JSONValue {
             throw JSONSyntaxError(line: 1, column: 1, reason: "out of memory")
         }
         defer { json_tokener_free(tok) }
+        // Strict: no trailing commas, no single quotes (as Go's encoding/json, which runc uses).
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT)
         let obj: OpaquePointer? = bytes.withUnsafeBufferPointer { buf in
             buf.withMemoryRebound(to: CChar.self) { json_tokener_parse_ex(tok, $0.baseAddress, Int32(buf.count)) }
         }
@@ -72,7 +74,7 @@ extension JSONValue {
         }
         guard err == json_tokener_success else {
             let reason = String(cString: json_tokener_error_desc(err))
-            throw position(bytes, max(0, end - 1), reason)
+            throw position(bytes, end, reason)
         }
         defer { json_object_put(obj) }
         var rest = end
@@ -80,7 +82,40 @@ extension JSONValue {
         if rest < bytes.count {
             throw position(bytes, rest, "unexpected text after the document")
         }
-        return convert(obj)
+        var saturated = false
+        let value = convert(obj, &saturated)
+        if saturated, let offset = overflowingInteger(bytes) {
+            throw position(bytes, offset, "integer out of range (-9223372036854775808...18446744073709551615)")
+        }
+        return value
+    }
+
+    /// json-c clamps integers beyond 64 bits to the limits. When a limit
+    /// shows up, find the literal in the text that did not fit, if any.
+    private static func overflowingInteger(_ bytes: [UInt8]) -> Int? {
+        var i = 0
+        var inString = false
+        while i < bytes.count {
+            let b = bytes[i]
+            if inString {
+                if b == UInt8(ascii: "\\") { i += 2; continue }
+                if b == UInt8(ascii: "\"") { inString = false }
+                i += 1
+                continue
+            }
+            if b == UInt8(ascii: "\"") { inString = true; i += 1; continue }
+            guard b == UInt8(ascii: "-") || (b >= 0x30 && b <= 0x39) else { i += 1; continue }
+            let start = i
+            let negative = b == UInt8(ascii: "-")
+            if negative { i += 1 }
+            let digitsStart = i
+            while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
+            if i < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[i]) { continue }
+            let digits = String(decoding: bytes[digitsStart..<i], as: UTF8.self)
+            let fits = negative ? (Int64("-" + digits) != nil) : (UInt64(digits) != nil)
+            if !fits && !digits.isEmpty { return start }
+        }
+        return nil
     }
 
     private static func position(_ bytes: [UInt8], _ offset: Int, _ reason: String) -> JSONSyntaxError {
@@ -91,7 +126,7 @@ extension JSONValue {
         return JSONSyntaxError(line: line, column: column, reason: reason)
     }
 
-    private static func convert(_ obj: OpaquePointer?) -> JSONValue {
+    private static func convert(_ obj: OpaquePointer?, _ saturated: inout Bool) -> JSONValue {
         guard let obj else { return .null }
         switch json_object_get_type(obj) {
         case json_type_null:
@@ -102,8 +137,10 @@ extension JSONValue {
             return .double(json_object_get_double(obj))
         case json_type_int:
             let v = json_object_get_int64(obj)
+            if v == Int64.min { saturated = true }
             if v == Int64.max {
                 let u = json_object_get_uint64(obj)
+                if u == UInt64.max { saturated = true }
                 if u > UInt64(Int64.max) { return .uint(u) }
             }
             return .int(v)
@@ -117,7 +154,7 @@ extension JSONValue {
             let n = json_object_array_length(obj)
             var items: [JSONValue] = []
             items.reserveCapacity(n)
-            for i in 0..<n { items.append(convert(json_object_array_get_idx(obj, i))) }
+            for i in 0..<n { items.append(convert(json_object_array_get_idx(obj, i), &saturated)) }
             return .array(items)
         case json_type_object:
             var members: [(String, JSONValue)] = []
@@ -125,7 +162,7 @@ extension JSONValue {
             var end = json_object_iter_end(obj)
             while json_object_iter_equal(&it, &end) == 0 {
                 let key = String(cString: json_object_iter_peek_name(&it))
-                members.append((key, convert(json_object_iter_peek_value(&it))))
+                members.append((key, convert(json_object_iter_peek_value(&it), &saturated)))
                 json_object_iter_next(&it)
             }
             return .object(members)

@@ -1,0 +1,94 @@
+import OCISpec
+import Testing
+
+@Suite struct DecodingTests {
+    @Test("valid fixtures decode and survive a round trip", arguments: Fixtures.names("valid"))
+    func validRoundTrip(name: String) throws {
+        let spec = try SpecDecoder.decode(Spec.self, json: Fixtures.bytes("valid", name))
+        let again = try SpecDecoder.decode(Spec.self, from: SpecEncoder.encode(spec))
+        #expect(again == spec)
+    }
+
+    @Test("every field of config.md and config-linux.md v1.3.0 decodes")
+    func everything() throws {
+        let spec = try SpecDecoder.decode(Spec.self, json: Fixtures.bytes("model", "everything-v1.3.0"))
+        let linux = try #require(spec.linux)
+        #expect(linux.memoryPolicy?.mode == .interleave)
+        #expect(linux.memoryPolicy?.flags == [.staticNodes])
+        #expect(linux.netDevices?["eth0"]?.name == "ceth0")
+        #expect(linux.intelRdt?.schemata == ["L2:0=f"])
+        #expect(linux.intelRdt?.enableMonitoring == true)
+        #expect(linux.seccomp?.syscalls?[1].args?[0].op == .maskedEq)
+        #expect(linux.resources?.blockIO?.throttleWriteIOPSDevice?[0].rate == 300)
+        #expect(linux.resources?.rdma?["mlx5_1"]?.hcaObjects == 10000)
+        #expect(linux.resources?.unified?.keys == ["io.max", "memory.high"])
+        #expect(linux.timeOffsets?["monotonic"]?.nanosecs == 5)
+        #expect(linux.personality?.domain == .linux32)
+        #expect(spec.process?.scheduler?.policy == .fifo)
+        #expect(spec.process?.ioPriority?.class == .be)
+        #expect(spec.process?.execCPUAffinity?.final == "0-1")
+        #expect(spec.hooks?.startContainer?.first?.timeout == 5)
+        #expect(spec.mounts?.last?.uidMappings?.first?.hostID == 1000)
+        #expect(spec.vm != nil && spec.solaris != nil && spec.freebsd != nil)
+        let again = try SpecDecoder.decode(Spec.self, from: SpecEncoder.encode(spec))
+        #expect(again == spec)
+    }
+
+    @Test("unknown members are ignored")
+    func unknownMembers() throws {
+        let spec = try SpecDecoder.decode(Spec.self, json: Fixtures.bytes("valid", "unknown-members-ignored"))
+        #expect(spec.process?.args == ["sh"])
+    }
+
+    @Test("member order is kept for annotations and sysctls")
+    func order() throws {
+        let json = #"{"ociVersion":"1.0.0","annotations":{"z":"1","a":"2","m":"3"}}"#
+        let spec = try SpecDecoder.decode(Spec.self, json: Array(json.utf8))
+        #expect(spec.annotations?.keys == ["z", "a", "m"])
+        #expect(SpecEncoder.encode(spec)["annotations"] == .object([("z", .string("1")), ("a", .string("2")), ("m", .string("3"))]))
+    }
+
+    @Test("errors name the JSON path", arguments: [
+        (#"{"ociVersion":"1","linux":{"namespaces":[{"type":"pid"},{"type":5}]}}"#, "linux.namespaces[1].type: expected a string, got a number"),
+        (#"{"ociVersion":"1","linux":{"uidMappings":[{"containerID":0,"hostID":0}]}}"#, "linux.uidMappings[0].size: required field is missing"),
+        (#"{"ociVersion":"1","annotations":{"a.b":7}}"#, #"annotations["a.b"]: expected a string, got a number"#),
+        (#"{"ociVersion":"1","linux":{"resources":{"memory":{"limit":"x"}}}}"#, "linux.resources.memory.limit: expected an integer, got a string"),
+        (#"{"ociVersion":1}"#, "ociVersion: expected a string, got a number"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","hard":18446744073709551616,"soft":1}]}}"#,
+         "invalid JSON at line 1, column 107: integer out of range (-9223372036854775808...18446744073709551615)"),
+        (#"{"a":"-99999999999999999999","ociVersion":"1","linux":{"devices":[{"path":"/x","type":"c","major":-9223372036854775809}]}}"#,
+         "invalid JSON at line 1, column 99: integer out of range (-9223372036854775808...18446744073709551615)"),
+    ])
+    func paths(json: String, message: String) {
+        #expect(throws: SpecError.self) { try SpecDecoder.decode(Spec.self, json: Array(json.utf8)) }
+        do {
+            _ = try SpecDecoder.decode(Spec.self, json: Array(json.utf8))
+        } catch {
+            #expect(error.description == message)
+        }
+    }
+
+    @Test("uint64 values above Int64.max round-trip")
+    func bigUnsigned() throws {
+        let json = #"{"type":"RLIMIT_NOFILE","hard":18446744073709551615,"soft":1}"#
+        let r = try SpecDecoder.decode(Rlimit.self, json: Array(json.utf8))
+        #expect(r.hard == UInt64.max)
+        #expect(SpecEncoder.encode(r)["hard"] == .uint(UInt64.max))
+    }
+
+    @Test("syntax errors give line and column")
+    func syntax() {
+        do {
+            _ = try SpecDecoder.decode(Spec.self, json: Array("{\n  \"a\": tru\n}".utf8))
+            Issue.record("no error")
+        } catch {
+            #expect(error.description.hasPrefix("invalid JSON at line 2"))
+        }
+        do {
+            _ = try SpecDecoder.decode(Spec.self, json: Array("{} x".utf8))
+            Issue.record("no error")
+        } catch {
+            #expect(error.description == "invalid JSON at line 1, column 4: unexpected character")
+        }
+    }
+}
