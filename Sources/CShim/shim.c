@@ -70,6 +70,7 @@ const char *skiff_sync_name(uint32_t type)
     case SKIFF_SYNC_COMMIT: return "SKIFF_SYNC_COMMIT";
     case SKIFF_SYNC_START: return "SKIFF_SYNC_START";
     case SKIFF_SYNC_ERROR: return "SKIFF_SYNC_ERROR";
+    case SKIFF_SYNC_MOUNTFDS: return "SKIFF_SYNC_MOUNTFDS";
     }
     return "SKIFF_SYNC_UNKNOWN";
 }
@@ -238,6 +239,37 @@ static uint32_t recv_msg(int fd)
         fail(SKIFF_STEP_PROTOCOL, -1);
     }
     return m.type;
+}
+
+/* The trees the parent made, in the order of the FROM_PARENT mounts. */
+static int parent_trees[SKIFF_MAX_PARENT_TREES];
+static uint32_t parent_trees_used;
+
+static void receive_trees(int fd, uint32_t n)
+{
+    skiff_msg m;
+    char control[CMSG_SPACE(sizeof(int) * SKIFF_MAX_PARENT_TREES)];
+    struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                        .msg_controllen = sizeof control };
+    ssize_t r;
+    do {
+        r = recvmsg(fd, &h, MSG_CMSG_CLOEXEC);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0)
+        _exit(1);
+    if (r != (ssize_t)sizeof m)
+        fail(SKIFF_STEP_PROTOCOL, -1);
+    if (m.type != SKIFF_SYNC_MOUNTFDS) {
+        errno = EPROTO;
+        fail(SKIFF_STEP_PROTOCOL, (int32_t)((SKIFF_SYNC_MOUNTFDS << 16) | (m.type & 0xffff)));
+    }
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n)) {
+        errno = EPROTO;
+        fail(SKIFF_STEP_PROTOCOL, -1);
+    }
+    memcpy(parent_trees, CMSG_DATA(c), sizeof(int) * n);
 }
 
 static void expect_msg(int fd, uint32_t want)
@@ -506,17 +538,30 @@ static void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
         return;
 
     case SKIFF_MOUNT_BIND:
-        /* A detached copy of the source: its attributes are set before it
-         * becomes visible, and an idmapping can only go on a detached mount. */
-        tree = open_tree(AT_FDCWD, m->source,
-                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                             ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
-        if (tree < 0)
-            fail(SKIFF_STEP_MOUNT_SOURCE, i);
-        if (m->userns_fd >= 0 &&
-            setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, m->userns_fd) < 0)
-            fail(SKIFF_STEP_MOUNT_IDMAP, i);
-        apply_attrs(tree, m, i);
+        if (m->flags & SKIFF_MF_FROM_PARENT) {
+            /* Idmapped by the parent, which is privileged over the filesystem. */
+            if (parent_trees_used >= SKIFF_MAX_PARENT_TREES) {
+                errno = EPROTO;
+                fail(SKIFF_STEP_MOUNT_SOURCE, i);
+            }
+            tree = parent_trees[parent_trees_used++];
+        } else {
+            /* A detached copy of the source: its attributes are set before it
+             * becomes visible, and an idmapping can only go on a detached mount. */
+            tree = open_tree(AT_FDCWD, m->source,
+                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                 ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
+            if (tree < 0)
+                fail(SKIFF_STEP_MOUNT_SOURCE, i);
+            if (m->flags & SKIFF_MF_IDMAP_SELF) {
+                int userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+                if (userns < 0 ||
+                    setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, userns) < 0)
+                    fail(SKIFF_STEP_MOUNT_IDMAP, i);
+                close(userns);
+            }
+            apply_attrs(tree, m, i);
+        }
         if (fstat(tree, &st) < 0)
             fail(SKIFF_STEP_MOUNT_SOURCE, i);
         target = open_in_root(rootfd, m->target, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE);
@@ -864,6 +909,9 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
             (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0))
             fail(SKIFF_STEP_USERNS_ROOT, -1);
     }
+    /* Idmapped binds the parent made (after our maps: it may idmap with them). */
+    if (p->n_parent_trees)
+        receive_trees(p->sync_fd, p->n_parent_trees);
     /* Namespaces given by path, the user namespace first so that the others
      * are joined with the capabilities it grants. */
     for (uint32_t i = 0; i < p->n_joins; i++) {
@@ -979,6 +1027,75 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     }
     errno = saw_eacces ? EACCES : ENOENT;
     fail(SKIFF_STEP_EXEC, -1);
+}
+
+int skiff_make_tree(const struct skiff_mount *m, uint32_t *step)
+{
+    *step = SKIFF_STEP_MOUNT_SOURCE;
+    int tree = open_tree(AT_FDCWD, m->source,
+                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
+    if (tree < 0)
+        return -errno;
+    int r = 0;
+    if (m->userns_fd >= 0) {
+        *step = SKIFF_STEP_MOUNT_IDMAP;
+        r = setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, m->userns_fd);
+    }
+    if (r == 0 && (m->rattr_set || m->rattr_clr)) {
+        *step = SKIFF_STEP_MOUNT_ATTR;
+        r = setattr(tree, AT_RECURSIVE, m->rattr_set, m->rattr_clr, 0, -1);
+    }
+    if (r == 0 && (m->attr_set || m->attr_clr)) {
+        *step = SKIFF_STEP_MOUNT_ATTR;
+        r = setattr(tree, 0, m->attr_set, m->attr_clr, 0, -1);
+    }
+    if (r < 0) {
+        int err = errno;
+        close(tree);
+        return -err;
+    }
+    return tree;
+}
+
+int skiff_send_fds(int sock, uint32_t type, const int *fds, uint32_t n)
+{
+    if (n > SKIFF_MAX_PARENT_TREES)
+        return -EINVAL;
+    skiff_msg m = { .type = type, .step = 0, .error = 0, .index = (int32_t)n };
+    char control[CMSG_SPACE(sizeof(int) * SKIFF_MAX_PARENT_TREES)];
+    memset(control, 0, sizeof control);
+    struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                        .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+    ssize_t r;
+    do {
+        r = sendmsg(sock, &h, MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+}
+
+pid_t skiff_spawn_userns_holder(int *pidfd)
+{
+    int fd = -1;
+    struct skiff_clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_NEWUSER | CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)&fd;
+    args.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    *pidfd = fd;
+    return (pid_t)pid;
 }
 
 pid_t skiff_spawn(const struct skiff_plan *p, int *pidfd)

@@ -75,6 +75,15 @@ public struct UserNamespacePlan: Sendable, Equatable {
     public var denySetgroups: Bool
     /// Container root (0) is mapped: the first process becomes root in it.
     public var rootMapped: Bool
+
+    public init(uidMappings: [IDMapping], gidMappings: [IDMapping], writer: Writer, denySetgroups: Bool,
+                rootMapped: Bool) {
+        self.uidMappings = uidMappings
+        self.gidMappings = gidMappings
+        self.writer = writer
+        self.denySetgroups = denySetgroups
+        self.rootMapped = rootMapped
+    }
 }
 
 public struct MountPlan: Sendable, Equatable {

@@ -5,6 +5,10 @@ extension Planner {
     static func lowerMounts(_ spec: Spec, bundle: String, _ host: HostFacts,
                             _ plan: inout LaunchPlan) throws(SpecError) {
         let inUserNS = plan.userNamespace != nil || plan.namespaces.contains { $0.type == .user }
+        let idmapped = (spec.mounts ?? []).filter { $0.uidMappings != nil || ($0.options ?? []).contains { $0 == "idmap" || $0 == "ridmap" } }
+        if idmapped.count > 64 {
+            throw SpecError(path: "mounts", "at most 64 idmapped mounts are supported, not \(idmapped.count)")
+        }
         for (i, m) in (spec.mounts ?? []).enumerated() {
             let path = "mounts[\(i)]"
             guard ContainerPath.isAbsolute(m.destination) else {
@@ -15,10 +19,19 @@ extension Planner {
                 throw SpecError(path: "\(path).destination", "cannot mount over the container's root (root.path sets it)")
             }
             let opts = try ParsedMountOptions(m.options ?? [], path: "\(path).options")
-            let idmap = try lowerIDMap(m, opts, path: path, plan)
+            let idmap = try lowerIDMap(m, opts, path: path, plan, host)
             if opts.bind != nil || m.type == "bind" {
-                plan.mounts.append(try lowerBind(m, opts, target: target, idmap: idmap, bundle: bundle,
-                                                 keepLocked: inUserNS, path: path))
+                var bind = try lowerBind(m, opts, target: target, idmap: idmap, bundle: bundle,
+                                         keepLocked: inUserNS, path: path)
+                let cgroupCover = inUserNS ? readonlyCgroups(bind) : nil
+                if let cover = cgroupCover, cover.isEmpty { bind.recursiveAttrSet |= UInt64(MOUNT_ATTR_RDONLY) }
+                plan.mounts.append(bind)
+                if let cover = cgroupCover, !cover.isEmpty {
+                    var ro = MountPlan(kind: .attributes, target: "\(target)/\(cover)", destination: m.destination,
+                                       origin: path)
+                    ro.recursiveAttrSet = UInt64(MOUNT_ATTR_RDONLY)
+                    plan.mounts.append(ro)
+                }
             } else if m.type == "cgroup" {
                 try lowerCgroup(m, opts, target: target, host, &plan, path: path)
             } else {
@@ -43,8 +56,24 @@ extension Planner {
         }
     }
 
+    /// A bind that shows the host's cgroups to a container in a user
+    /// namespace must show them read-only (CVE-2023-25809; with a cgroup
+    /// namespace too: a bound mount shows the host's whole hierarchy). Returns nil if the bind does not carry
+    /// /sys/fs/cgroup; "" if it is (below) it; else the path of
+    /// /sys/fs/cgroup below the bind's target.
+    static func readonlyCgroups(_ bind: MountPlan) -> String? {
+        guard case let .bind(source, recursive) = bind.kind else { return nil }
+        let src = ContainerPath.relative(source)
+        let cgroup = "sys/fs/cgroup"
+        if src == cgroup || src.hasPrefix(cgroup + "/") { return "" }
+        guard recursive else { return nil }
+        if src.isEmpty { return cgroup }
+        if cgroup.hasPrefix(src + "/") { return String(cgroup.dropFirst(src.count + 1)) }
+        return nil
+    }
+
     static func lowerIDMap(_ m: Mount, _ opts: ParsedMountOptions, path: String,
-                           _ plan: LaunchPlan) throws(SpecError) -> IDMapPlan? {
+                           _ plan: LaunchPlan, _ host: HostFacts) throws(SpecError) -> IDMapPlan? {
         let hasMaps = m.uidMappings != nil || m.gidMappings != nil
         if (m.uidMappings == nil) != (m.gidMappings == nil) {
             throw SpecError(path: m.uidMappings == nil ? "\(path).uidMappings" : "\(path).gidMappings",
@@ -64,6 +93,9 @@ extension Planner {
                 throw SpecError(path: "\(path).options", "`idmap` without mappings needs a new user namespace for the container")
             }
             return IDMapPlan(uidMappings: [], gidMappings: [], recursive: opts.idmap == true, containerNamespace: true)
+        }
+        if host.rootless {
+            throw SpecError(path: "\(path).uidMappings", "an unprivileged user can idmap a mount only with the container's own mapping (`idmap` without uidMappings and gidMappings)")
         }
         return IDMapPlan(uidMappings: uids, gidMappings: gids, recursive: opts.idmap == true, containerNamespace: false)
     }
@@ -118,11 +150,13 @@ extension Planner {
             mp.attrSet = ro
             return mp
         }
-        let inUserNS = plan.creates(.user)
+        // From a user namespace the kernel mounts cgroups only inside a
+        // cgroup namespace owned by it.
+        let mountFresh = !plan.has(.user) || plan.creates(.cgroup)
         switch host.cgroups {
-        case .unified:
+        case .unified where mountFresh:
             plan.mounts.append(fs("cgroup2", "", nil))
-        case let .hybrid(v1, unified) where !inUserNS:
+        case let .hybrid(v1, unified) where mountFresh:
             var tmpfs = MountPlan(kind: .filesystem(type: "tmpfs", source: "cgroup",
                                                     flags: UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC),
                                                     data: "mode=755"),
@@ -136,9 +170,9 @@ extension Planner {
                 late.attrSet = ro
                 plan.mounts.append(late)
             }
-        case .hybrid:
-            // v1 hierarchies cannot be mounted from a user namespace: show the
-            // host's, read-only all the way down (CVE-2023-25809).
+        case .unified, .hybrid:
+            // No cgroup namespace to mount in: show the host's, read-only all
+            // the way down (CVE-2023-25809).
             var mp = MountPlan(kind: .bind(source: "/sys/fs/cgroup", recursive: true), target: target,
                                destination: m.destination, origin: path)
             mp.recursiveAttrSet = UInt64(MOUNT_ATTR_RDONLY) | UInt64(MOUNT_ATTR_NOSUID) | UInt64(MOUNT_ATTR_NODEV)

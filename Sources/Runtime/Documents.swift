@@ -71,8 +71,10 @@ extension Runtime {
         spec.mounts = (spec.mounts ?? []).map { m in
             var m = m
             if m.destination == "/sys" {
+                // rro: the host's mounts below /sys (its cgroups) come along
+                // and must be read-only too (CVE-2023-25809).
                 m = Mount(destination: "/sys", type: "none", source: "/sys",
-                          options: ["rbind", "nosuid", "noexec", "nodev", "ro"])
+                          options: ["rbind", "nosuid", "noexec", "nodev", "rro"])
             }
             if m.type == "devpts" { m.options = m.options?.filter { $0 != "gid=5" } }
             return m

@@ -119,8 +119,17 @@ enum Launcher {
         c.root_propagation = plan.rootPropagation
         c.rootfs_propagation = plan.rootfsPropagation
         c.rootfs_readonly = plan.readonlyRootfs ? 1 : 0
+        // Idmapped binds: root's parent makes them (it is privileged over the
+        // filesystem); an unprivileged child tries with its own user namespace.
+        let byParent = Sys.euid == 0
+        let parentTrees = plan.mounts.indices.filter { plan.mounts[$0].idmap != nil && byParent }
         c.n_mounts = UInt32(plan.mounts.count)
-        c.mounts = arena.array(plan.mounts.map { cMount($0, arena) })
+        c.mounts = arena.array(plan.mounts.map { m in
+            var cm = cMount(m, arena)
+            if m.idmap != nil { cm.flags |= UInt32(byParent ? SKIFF_MF_FROM_PARENT.rawValue : SKIFF_MF_IDMAP_SELF.rawValue) }
+            return cm
+        })
+        c.n_parent_trees = UInt32(parentTrees.count)
         c.n_dirs = UInt32(plan.directories.count)
         c.dirs = arena.strings(plan.directories)
         c.n_devices = UInt32(plan.devices.count)
@@ -191,6 +200,9 @@ enum Launcher {
                 try IDMaps.write(userns, pid: pid, log: log)
                 try launched.send(SKIFF_SYNC_USERMAP_ACK)
             }
+            if !parentTrees.isEmpty {
+                try sendIdmappedTrees(plan, parentTrees, to: launched, arena: arena, log: log)
+            }
             if let adj = plan.oomScoreAdj {
                 let path = "/proc/\(pid)/oom_score_adj"
                 try sys { () throws(SysError) in
@@ -213,6 +225,60 @@ enum Launcher {
             throw error
         }
         return launched
+    }
+
+    /// Makes the idmapped binds the child cannot make (root's, on host
+    /// filesystems) and hands them over with SKIFF_SYNC_MOUNTFDS.
+    static func sendIdmappedTrees(_ plan: LaunchPlan, _ indices: [Int], to child: Launched, arena: Arena,
+                                  log: Log) throws(RuntimeError) {
+        let trees = FileDescriptorSet()
+        let namespaces = FileDescriptorSet()
+        var byMapping: [String: Int32] = [:]
+        for i in indices {
+            let m = plan.mounts[i]
+            guard let idmap = m.idmap else { continue }
+            let userns: Int32
+            if idmap.containerNamespace {
+                userns = try sys { () throws(SysError) in namespaces.adopt(try Sys.open("/proc/\(child.pid)/ns/user", O_RDONLY)) }
+            } else {
+                let key = IDMaps.text(idmap.uidMappings) + "|" + IDMaps.text(idmap.gidMappings)
+                if let fd = byMapping[key] {
+                    userns = fd
+                } else {
+                    userns = namespaces.adopt(try userNamespace(idmap, origin: m.origin, log: log))
+                    byMapping[key] = userns
+                }
+            }
+            var cm = cMount(m, arena)
+            cm.userns_fd = userns
+            cm.idmap_recursive = idmap.recursive ? 1 : 0
+            var step: UInt32 = 0
+            let tree = skiff_make_tree(&cm, &step)
+            if tree < 0 {
+                throw child.failure(skiff_msg(type: SKIFF_SYNC_ERROR.rawValue, step: step, error: -tree, index: Int32(i)))
+            }
+            _ = trees.adopt(FileDescriptor(adopting: tree))
+        }
+        log.debug("sending \(trees.fds.count) idmapped mount(s) to the container process")
+        let r = trees.fds.withUnsafeBufferPointer { skiff_send_fds(child.sync.raw, SKIFF_SYNC_MOUNTFDS.rawValue, $0.baseAddress, UInt32($0.count)) }
+        if r < 0 { throw .system(SysError("send idmapped mounts", nil, errno: Errno(-r))) }
+    }
+
+    /// A user namespace with a mount's own mappings: made by a process that
+    /// only waits, whose maps are written and whose namespace is kept.
+    static func userNamespace(_ idmap: IDMapPlan, origin: String, log: Log) throws(RuntimeError) -> FileDescriptor {
+        var pidfdRaw: Int32 = -1
+        let pid = skiff_spawn_userns_holder(&pidfdRaw)
+        guard pid > 0 else { throw .context(origin, .system(SysError("clone3 (user namespace for idmap)", nil, errno: Errno(-pid)))) }
+        let pidfd = FileDescriptor(adopting: pidfdRaw)
+        defer {
+            _ = try? Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "idmap helper")
+            _ = try? Sys.waitExit(pidfd: pidfd.raw, "idmap helper")
+        }
+        let maps = UserNamespacePlan(uidMappings: idmap.uidMappings, gidMappings: idmap.gidMappings, writer: .direct,
+                                     denySetgroups: false, rootMapped: false)
+        try IDMaps.write(maps, pid: pid, log: log)
+        return try sys { () throws(SysError) in try Sys.open("/proc/\(pid)/ns/user", O_RDONLY) }
     }
 
     static func openNamespace(_ path: String, _ ns: NamespacePlan, _ flag: Int32) throws(RuntimeError) -> FileDescriptor {

@@ -70,7 +70,26 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
         #expect(p.mounts[0].kind == .filesystem(type: "cgroup2", source: "cgroup2", flags: 0, data: nil))
     }
 
-    @Test("in a user namespace a hybrid host's cgroups are bound read-only all the way down (CVE-2023-25809)")
+    @Test("in a user namespace with a cgroup namespace, cgroups are mounted as root mounts them")
+    func cgroupRootlessWithNamespace() throws {
+        let s = try spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
+                         linux: #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"},{"type":"cgroup"}]"#)
+        let p = try plan(s, host: rootless())
+        #expect(p.mounts.count == 5)
+        #expect(p.mounts[1].kind == .filesystem(type: "cgroup", source: "cgroup", flags: 0, data: "cpu"))
+    }
+
+    @Test("in a user namespace a bind of /sys makes the cgroups below it read-only (CVE-2023-25809)")
+    func sysBindRootless() throws {
+        let s = try spec(#""mounts":[{"destination":"/sys","source":"/sys","options":["rbind","ro"]},{"destination":"/c","source":"/sys/fs/cgroup/cpu","options":["bind"]}]"#,
+                         linux: #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"}]"#)
+        let p = try plan(s, host: rootless())
+        #expect(p.mounts.map(\.target) == ["sys", "sys/fs/cgroup", "c"])
+        #expect(p.mounts[1].kind == .attributes && p.mounts[1].recursiveAttrSet == UInt64(MOUNT_ATTR_RDONLY))
+        #expect(p.mounts[2].recursiveAttrSet == UInt64(MOUNT_ATTR_RDONLY))
+    }
+
+    @Test("in a user namespace without a cgroup namespace a hybrid host's cgroups are bound read-only all the way down (CVE-2023-25809)")
     func cgroupRootless() throws {
         let s = try spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
                          linux: #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"}]"#)

@@ -39,7 +39,12 @@ enum skiff_sync {
     SKIFF_SYNC_START = 4,
     /* child -> parent or `start`: a step failed; see step/error/index */
     SKIFF_SYNC_ERROR = 5,
+    /* parent -> child: detached mount trees the parent made (idmapped
+     * binds), one per SKIFF_MF_FROM_PARENT mount in order, as SCM_RIGHTS */
+    SKIFF_SYNC_MOUNTFDS = 6,
 };
+
+#define SKIFF_MAX_PARENT_TREES 64
 
 /* Steps of the child, in the order it runs them. Carried in a failure
  * record so that the parent can name the step and the object. */
@@ -116,6 +121,9 @@ enum skiff_mount_flags {
     SKIFF_MF_RECURSIVE = 1 << 0,   /* rbind: clone the whole tree */
     SKIFF_MF_KEEP_LOCKED = 1 << 1, /* in a user namespace: keep the flags the
                                     * kernel locks on an inherited mount */
+    SKIFF_MF_FROM_PARENT = 1 << 2, /* the parent made the tree (idmapped and
+                                    * with its attributes): only move it */
+    SKIFF_MF_IDMAP_SELF = 1 << 3,  /* idmap with the child's own user namespace */
 };
 
 struct skiff_mount {
@@ -179,6 +187,7 @@ struct skiff_plan {
     uint32_t n_keep_fds;      /* skiff's own fds the child uses (sorted, all
                                * close-on-exec); every other fd is closed */
     const int32_t *keep_fds;
+    uint32_t n_parent_trees;  /* SKIFF_SYNC_MOUNTFDS to wait for (<= SKIFF_MAX_PARENT_TREES) */
     uint32_t wait_usermap;    /* a new user namespace: wait for its maps */
     uint32_t userns_root;     /* then become root in it (0 is mapped) */
 
@@ -259,6 +268,16 @@ pid_t skiff_spawn(const struct skiff_plan *plan, int *pidfd);
 /* Names for messages and logs, defined once. */
 const char *skiff_sync_name(uint32_t type);
 const char *skiff_step_name(uint32_t step);
+
+/* Parent side of idmapped binds. A detached copy of `source` with an
+ * idmapping and attributes; returns the tree fd, or -errno with the failing
+ * step (SKIFF_STEP_MOUNT_SOURCE, _IDMAP, _ATTR) in *step. */
+int skiff_make_tree(const struct skiff_mount *m, uint32_t *step);
+/* Sends fds with one message. */
+int skiff_send_fds(int sock, uint32_t type, const int *fds, uint32_t n);
+/* A process in a new user namespace that does nothing: its maps make a user
+ * namespace for an idmapping. Killed through *pidfd once its ns is open. */
+pid_t skiff_spawn_userns_holder(int *pidfd);
 
 /* Raw syscalls glibc 2.36 does not wrap, for the Swift side. */
 int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
