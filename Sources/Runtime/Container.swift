@@ -216,6 +216,9 @@ public struct Runtime {
             dirfd = try Sys.open(path, O_RDONLY | O_DIRECTORY)
         } catch {
             if error.errno == .ENOENT { throw .message("container `\(id)` does not exist") }
+            if error.errno == .EACCES {
+                throw .message("container `\(id)`: permission denied on \(path) (it belongs to another user)")
+            }
             throw .system(error)
         }
         let bytes: [UInt8]

@@ -60,6 +60,7 @@ struct FailureRenderer {
             message = mount { "mount `\($0.source)` on `\($0.destination)`" }
         case SKIFF_STEP_MOUNT_IDMAP:
             message = mount { "idmap `\($0.destination)`" }
+                + (e == .EPERM ? " (only a user privileged over a filesystem may idmap its mounts; an unprivileged user cannot idmap the host's filesystems)" : "")
         case SKIFF_STEP_MOUNT_ATTR:
             message = mount { "set mount attributes of `\($0.destination)`" }
         case SKIFF_STEP_MOUNT_PROPAGATION:

@@ -62,9 +62,7 @@ struct StateStore {
     /// Opens and locks the directory of an existing container.
     func open(_ id: String) throws(RuntimeError) -> ContainerDir {
         try StateStore.checkID(id)
-        let p = path(id)
-        if Glibc.access(p, F_OK) != 0 { throw .message("container `\(id)` does not exist") }
-        return try ContainerDir(id: id, path: p)
+        return try ContainerDir(id: id, path: path(id))
     }
 
     func ids() -> [String] {
@@ -87,6 +85,9 @@ final class ContainerDir {
             try Sys.flock(fd.raw, LOCK_EX, path)
         } catch {
             if error.errno == .ENOENT { throw .message("container `\(id)` does not exist") }
+            if error.errno == .EACCES {
+                throw .message("container `\(id)`: permission denied on \(path) (it belongs to another user)")
+            }
             throw .system(error)
         }
     }

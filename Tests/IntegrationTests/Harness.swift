@@ -15,13 +15,16 @@ enum Harness {
 
     static let busybox = "/bin/busybox"
 
-    /// A scratch directory for this test process, removed at exit by the OS's tmp cleaner or by `cleanup`.
+    /// A scratch directory for this test process, removed when it exits.
     static let scratch: String = {
-        let dir = "/tmp/skiff-it-\(getpid())"
+        let dir = scratchPath()
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         chmod(dir, 0o755)
+        atexit { try? FileManager.default.removeItem(atPath: scratchPath()) }
         return dir
     }()
+
+    static func scratchPath() -> String { "/tmp/skiff-it-\(getpid())" }
 
     /// A busybox rootfs shared read-only by the tests (root.readonly).
     static let sharedRootfs: String = makeRootfs(at: scratch + "/rootfs")

@@ -1,0 +1,254 @@
+import Foundation
+import Testing
+
+/// An unprivileged user the rootless suite creates, with a /etc/subuid and
+/// /etc/subgid range, and removes afterwards (user and lines).
+enum TestUser {
+    static let name = "skiffit\(getpid() % 100000)"
+    static let subStart = 1_000_000_000 + UInt32(getpid() % 1000) * 65536
+    static let subCount: UInt32 = 65536
+
+    static var uid: Int { Int((try? Harness.sh("id -u \(name)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "") ?? -1 }
+    static var gid: Int { Int((try? Harness.sh("id -g \(name)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "") ?? -1 }
+
+    static func create() throws {
+        remove()
+        let r = try Harness.exec("/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/bin/sh", "--user-group", name])
+        guard r.status == 0 else { throw HarnessError("useradd: \(r)") }
+    }
+
+    /// Adds (or removes) `name:start:count` in /etc/subuid and /etc/subgid.
+    static func subordinate(_ add: Bool) throws {
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            var lines = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            lines.removeAll { $0.hasPrefix(name + ":") }
+            if add { lines.append("\(name):\(subStart):\(subCount)") }
+            try (lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n")).write(toFile: file, atomically: true, encoding: .utf8)
+            chmod(file, 0o644)
+        }
+    }
+
+    static func remove() {
+        try? subordinate(false)
+        _ = try? Harness.exec("/usr/sbin/userdel", [name])
+    }
+}
+
+struct RootlessUserTrait: SuiteTrait, TestScoping {
+    func provideScope(for test: Test, testCase: Test.Case?,
+                      performing function: @Sendable () async throws -> Void) async throws {
+        try TestUser.create()
+        defer { TestUser.remove() }
+        try await function()
+    }
+}
+
+extension Trait where Self == RootlessUserTrait {
+    /// Creates the suite's unprivileged user before it and removes it after.
+    static var rootlessUser: Self { RootlessUserTrait() }
+}
+
+extension Skiff {
+    /// A bundle made by the test user with `skiff spec --rootless`.
+    static func rootless(_ args: [String]) throws -> Skiff {
+        var s = try Skiff(args)
+        s.user = TestUser.name
+        _ = try Harness.sh("chown -R \(TestUser.name) \(s.bundle) && rm \(s.bundle)/config.json && mkdir -p \(s.root) && chown \(TestUser.name) \(s.root)")
+        let r = try s.skiff(["spec", "--rootless", "--bundle", s.bundle])
+        guard r.status == 0 else { throw HarnessError("spec --rootless: \(r)") }
+        let data = try Data(contentsOf: URL(fileURLWithPath: s.bundle + "/config.json"))
+        s.config = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        s["root"] = ["path": Harness.sharedRootfs, "readonly": true]
+        s["process", "args"] = args
+        return s
+    }
+}
+
+@Suite(.rootlessUser, .serialized) struct RootlessTests {
+    @Test("an unprivileged user runs a `spec --rootless` bundle: root inside, its own uid outside")
+    func run() throws {
+        var s = try Skiff.rootless(["sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map; hostname; touch /out/made-inside; echo ok"])
+        let out = try s.outDir()
+        _ = try Harness.sh("chown \(TestUser.name) \(out)")
+        s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        let uid = TestUser.uid, gid = TestUser.gid
+        #expect(r.stdout == "0\n         0 \(String(repeating: " ", count: 10 - "\(uid)".count))\(uid)          1\n         0 \(String(repeating: " ", count: 10 - "\(gid)".count))\(gid)          1\nskiff\nok\n", "\(r)")
+        let attrs = try FileManager.default.attributesOfItem(atPath: out + "/made-inside")
+        #expect((attrs[.ownerAccountID] as? NSNumber)?.intValue == uid, "a file made inside belongs to the user on the host")
+    }
+
+    @Test("the whole lifecycle as the user; another user is refused")
+    func lifecycle() throws {
+        let s = try Skiff.rootless(["sleep", "30"])
+        let id = Harness.uniqueName("rl")
+        #expect(try s("create", "--bundle", s.bundle, id).status == 0)
+        #expect(try s.state(id)["status"] as? String == "created")
+        #expect(try s.state(id)["owner"] as? String == TestUser.name)
+        #expect(try s("start", id).status == 0)
+        #expect(try s.state(id)["status"] as? String == "running")
+        #expect(try s("list").stdout.contains(id))
+
+        var other = s
+        other.user = "nobody"
+        let refused = try other.skiff(["--root", s.root, "kill", id, "KILL"])
+        #expect(refused.status == 1 && refused.stderr.contains("permission denied"), "\(refused)")
+        let refusedDelete = try other.skiff(["--root", s.root, "delete", "--force", id])
+        #expect(refusedDelete.status == 1, "\(refusedDelete)")
+        #expect(try s.state(id)["status"] as? String == "running")
+
+        #expect(try s("kill", id, "KILL").status == 0)
+        try waitFor { (try? s.state(id)["status"] as? String) == "stopped" }
+        #expect(try s("delete", id).status == 0)
+        s.expectNothingLeft(id)
+    }
+
+    @Test("the default --root is $XDG_RUNTIME_DIR/skiff; without it the error says what to set")
+    func defaultRoot() throws {
+        let s = try Skiff.rootless(["true"])
+        try s.writeConfig()
+        let xdg = s.root + "-xdg"
+        _ = try Harness.sh("mkdir -p \(xdg) && chown \(TestUser.name) \(xdg)")
+        let r = try s.skiff(["run", "--bundle", s.bundle, Harness.uniqueName("xdg")])
+        #expect(r.status == 0, "\(r)")
+        #expect(FileManager.default.fileExists(atPath: xdg + "/skiff"))
+        let noXDG = try Harness.exec("/usr/sbin/runuser", ["-u", TestUser.name, "--", "/usr/bin/env", "-u", "XDG_RUNTIME_DIR",
+                                                           Harness.binary, "list"])
+        #expect(noXDG.status == 1 && noXDG.stderr.contains("XDG_RUNTIME_DIR is not set"), "\(noXDG)")
+    }
+
+    @Test("a 65536-id range from /etc/subuid through newuidmap: ids 0 and 1000 inside map to the range")
+    func subordinateRange() throws {
+        try TestUser.subordinate(true)
+        defer { try? TestUser.subordinate(false) }
+        let start = TestUser.subStart
+        var s = try Skiff.rootless(["sh", "-c", "cat /proc/self/uid_map; touch /out/by-root"])
+        s["linux", "uidMappings"] = [["containerID": 0, "hostID": start, "size": 65536]]
+        s["linux", "gidMappings"] = [["containerID": 0, "hostID": start, "size": 65536]]
+        let out = try s.outDir()
+        s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.split(separator: " ", omittingEmptySubsequences: true).map(String.init) == ["0", "\(start)", "65536\n"], "\(r)")
+        s["process", "user"] = ["uid": 1000, "gid": 1000]
+        s["process", "args"] = ["touch", "/out/by-1000"]
+        let u = try s.run()
+        #expect(u.status == 0, "\(u)")
+        let root = try FileManager.default.attributesOfItem(atPath: out + "/by-root")
+        let user = try FileManager.default.attributesOfItem(atPath: out + "/by-1000")
+        #expect((root[.ownerAccountID] as? NSNumber)?.intValue == Int(start))
+        #expect((user[.ownerAccountID] as? NSNumber)?.intValue == Int(start) + 1000)
+        #expect((user[.groupOwnerAccountID] as? NSNumber)?.intValue == Int(start) + 1000)
+    }
+
+    @Test("a range not in /etc/subuid: the error names user, range and file; nothing is left")
+    func rangeNotAllowed() throws {
+        var s = try Skiff.rootless(["true"])
+        s["linux", "uidMappings"] = [["containerID": 0, "hostID": 3_000_000_000, "size": 65536]]
+        s["linux", "gidMappings"] = [["containerID": 0, "hostID": 3_000_000_000, "size": 65536]]
+        let id = Harness.uniqueName("norange")
+        let r = try s.run(id)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("linux.uidMappings[0]: user `\(TestUser.name)` may not map host ids 3000000000-3000065535: they are not in /etc/subuid; add a line `\(TestUser.name):3000000000:65536` to /etc/subuid"), "\(r)")
+        s.expectNothingLeft(id)
+    }
+
+    @Test("time namespace offsets and a cgroup namespace, rootless")
+    func timeAndCgroup() throws {
+        var s = try Skiff.rootless(["sh", "-c", "cut -d' ' -f1 /proc/uptime; readlink /proc/self/ns/cgroup; cat /proc/self/cgroup"])
+        s.namespaces.append(["type": "time"])
+        s["linux", "timeOffsets"] = ["boottime": ["secs": 1000000], "monotonic": ["secs": 1000000]]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect((Double(lines.first ?? "") ?? 0) > 1_000_000, "\(r)")
+        let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/cgroup")
+        #expect(lines.count > 2 && lines[1] != host)
+        #expect(lines.dropFirst(2).allSatisfy { $0.hasSuffix(":/") }, "paths relative to the cgroup namespace: \(r)")
+    }
+
+    @Test("a limit without a delegated cgroup is refused with how to delegate; nothing is left")
+    func limits() throws {
+        var s = try Skiff.rootless(["true"])
+        s["linux", "resources"] = ["pids": ["limit": 10]]
+        let id = Harness.uniqueName("limit")
+        let r = try s.run(id)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("`linux.resources.pids` is not supported yet for user `\(TestUser.name)`"), "\(r)")
+        #expect(r.stderr.contains("delegate"), "\(r)")
+        s.expectNothingLeft(id)
+    }
+
+    @Test("cgroups are read-only inside a rootless container without a cgroup namespace (CVE-2023-25809)")
+    func cgroupReadOnly() throws {
+        var s = try Skiff.rootless(["sh", "-c", "grep -E ' /sys/fs/cgroup' /proc/self/mountinfo | cut -d' ' -f5,6"])
+        s.namespaces = s.namespaces.filter { $0["type"] as? String != "cgroup" }
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.split(separator: " ").last?.hasPrefix("ro") == true }, "\(r)")
+    }
+
+    @Test("flags the kernel locks on an inherited mount are kept, not a failure")
+    func lockedFlags() throws {
+        var s = try Skiff.rootless(["sh", "-c", "grep ' /out ' /proc/self/mountinfo | cut -d' ' -f6"])
+        let dir = s.bundle + "/locked"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        s.mounts.append(["destination": "/out", "source": dir, "options": ["rbind", "rw", "suid", "dev", "exec"]])
+        try s.writeConfig()
+        // The source is a nosuid,nodev,noexec tmpfs in a private mount namespace of the test.
+        let id = Harness.uniqueName("locked")
+        let r = try Harness.exec("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c",
+            "mount -t tmpfs -o nosuid,nodev,noexec tmpfs \(dir) && exec /usr/sbin/runuser -u \(TestUser.name) -- \(Harness.binary) --root \(s.root) run --bundle \(s.bundle) \(id)"])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.hasPrefix("rw,nosuid,nodev,noexec"), "\(r)")
+    }
+
+    @Test("idmapped mounts are refused clearly where the kernel refuses them to an unprivileged user")
+    func idmapRootless() throws {
+        var s = try Skiff.rootless(["true"])
+        s.mounts.append(["destination": "/tmp", "source": s.bundle, "options": ["rbind", "idmap"]])
+        let id = Harness.uniqueName("idm")
+        let r = try s.run(id)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("mounts[7]: idmap `/tmp`: operation not permitted (only a user privileged over a filesystem may idmap its mounts"), "\(r)")
+        s.expectNothingLeft(id)
+    }
+
+    @Test("a failing rootless create leaves nothing and names the step")
+    func failure() throws {
+        var s = try Skiff.rootless(["true"])
+        s.mounts.append(["destination": "/tmp", "type": "nosuchfs", "source": "x"])
+        let id = Harness.uniqueName("rlfail")
+        let r = try s("create", "--bundle", s.bundle, id)
+        #expect(r.status == 1 && r.stderr.contains("mounts[7]: mount `x` on `/tmp`: no such device"), "\(r)")
+        s.expectNothingLeft(id)
+    }
+}
+
+@Suite struct IdmapTests {
+    @Test("an idmapped bind shows a host root-owned directory as root in a user namespace; a plain one as nobody")
+    func idmap() throws {
+        let rootfs = Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("idmap-rootfs"))
+        for d in ["idm", "own", "plain"] { try FileManager.default.createDirectory(atPath: rootfs + "/" + d, withIntermediateDirectories: true) }
+        let host = Harness.scratch + "/" + Harness.uniqueName("owned-by-root")
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        var s = try Skiff(["sh", "-c", "stat -c '%n %u' /idm /own /plain; touch /idm/made"], rootfs: rootfs)
+        s.namespaces.append(["type": "user"])
+        s["linux", "uidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+        s["linux", "gidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+        s.mounts += [
+            ["destination": "/idm", "source": host, "options": ["rbind", "idmap"]],
+            ["destination": "/own", "source": host, "options": ["bind", "idmap"],
+             "uidMappings": [["containerID": 0, "hostID": 100000, "size": 65536]],
+             "gidMappings": [["containerID": 0, "hostID": 100000, "size": 65536]]],
+            ["destination": "/plain", "source": host, "options": ["rbind"]],
+        ]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout == "/idm 0\n/own 0\n/plain 65534\n")
+        let made = try FileManager.default.attributesOfItem(atPath: host + "/made")
+        #expect((made[.ownerAccountID] as? NSNumber)?.intValue == 0, "made through the idmap: root's on the host")
+    }
+}
