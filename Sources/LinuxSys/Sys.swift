@@ -66,14 +66,16 @@ public enum Sys {
         try write(fd, Array(text.utf8), path)
     }
 
-    /// Writes a file in `dir` atomically: a temporary file, fsync, rename.
+    /// Writes a file in `dir` atomically: a temporary file renamed over the
+    /// old one, so a reader sees the old or the new file, never a part.
+    /// No fsync: state files live for the machine's uptime (/run), and an
+    /// fsync on a disk filesystem cost a tenth of a `run` (docs/design-notes.md).
     public static func writeAtomically(_ dir: Int32, _ name: String, _ bytes: [UInt8],
                                        mode: mode_t = 0o644, display: String) throws(SysError) {
         let tmp = ".\(name).\(getpid()).tmp"
         let fd = try openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode, display: display)
         do {
             try write(fd.raw, bytes, display)
-            _ = try retrying("fsync", display) { Glibc.fsync(fd.raw) }
             _ = try retrying("rename", display) { Glibc.renameat(dir, tmp, dir, name) }
         } catch {
             _ = Glibc.unlinkat(dir, tmp, 0)

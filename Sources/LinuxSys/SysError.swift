@@ -13,7 +13,7 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
         guard let s = strerror(rawValue) else { return "errno \(rawValue)" }
         var text = String(cString: s)
         if let first = text.first, first.isUppercase, !text.hasPrefix("I/O") {
-            text = first.lowercased() + text.dropFirst()
+            text = first.lowercased() + String(text.dropFirst())
         }
         return text
     }

@@ -24,15 +24,15 @@ extension SpecEnum {
 
 /// A JSON object whose members keep their document order (annotations,
 /// sysctls, time offsets): applied and printed in the order written.
-public struct OrderedMap<Value: Codable & Sendable & Equatable>: Codable, Sendable, Equatable, Sequence {
+///
+/// The parameter carries no requirements (its conformances are
+/// conditional): instantiating `OrderedMap<String>` at run time then needs
+/// no protocol conformance lookup, which scans every conformance record of
+/// the binary.
+public struct OrderedMap<Value>: Sequence {
     public var entries: [(key: String, value: Value)]
 
     public init(_ entries: [(key: String, value: Value)] = []) { self.entries = entries }
-
-    public static func == (a: OrderedMap, b: OrderedMap) -> Bool {
-        a.entries.count == b.entries.count
-            && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-    }
 
     public subscript(key: String) -> Value? {
         get { entries.last(where: { $0.key == key })?.value }
@@ -50,6 +50,18 @@ public struct OrderedMap<Value: Codable & Sendable & Equatable>: Codable, Sendab
     public var keys: [String] { entries.map(\.key) }
     public func makeIterator() -> IndexingIterator<[(key: String, value: Value)]> { entries.makeIterator() }
 
+}
+
+extension OrderedMap: Sendable where Value: Sendable {}
+
+extension OrderedMap: Equatable where Value: Equatable {
+    public static func == (a: OrderedMap, b: OrderedMap) -> Bool {
+        a.entries.count == b.entries.count
+            && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+}
+
+extension OrderedMap: Codable where Value: Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: NameKey.self)
         entries = try c.allKeys.map { ($0.stringValue, try c.decode(Value.self, forKey: $0)) }

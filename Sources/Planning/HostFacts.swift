@@ -69,8 +69,10 @@ public struct CgroupHierarchy: Sendable, Equatable {
 }
 
 /// What the planner learns from the image.
-public struct ImageFacts: Sendable, Equatable {
-    /// Home directories by uid, from the image's /etc/passwd.
-    public var homes: [UInt32: String]
-    public init(homes: [UInt32: String] = [:]) { self.homes = homes }
+public struct ImageFacts: Sendable {
+    /// Home directories by uid, from the image's /etc/passwd, first entry first.
+    public var homes: [(uid: UInt32, home: String)]
+    public init(homes: [(uid: UInt32, home: String)] = []) { self.homes = homes }
+
+    public func home(of uid: UInt32) -> String? { homes.first { $0.uid == uid }?.home }
 }

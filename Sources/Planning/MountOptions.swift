@@ -16,47 +16,50 @@ enum MountOption: Equatable {
 
     static let atime = UInt64(MOUNT_ATTR__ATIME)
 
-    static let table: [String: MountOption] = [
-        "defaults": .none,
-        "ro": .flag(set: UInt(MS_RDONLY), clear: 0), "rw": .flag(set: 0, clear: UInt(MS_RDONLY)),
-        "nosuid": .flag(set: UInt(MS_NOSUID), clear: 0), "suid": .flag(set: 0, clear: UInt(MS_NOSUID)),
-        "nodev": .flag(set: UInt(MS_NODEV), clear: 0), "dev": .flag(set: 0, clear: UInt(MS_NODEV)),
-        "noexec": .flag(set: UInt(MS_NOEXEC), clear: 0), "exec": .flag(set: 0, clear: UInt(MS_NOEXEC)),
-        "sync": .flag(set: UInt(MS_SYNCHRONOUS), clear: 0), "async": .flag(set: 0, clear: UInt(MS_SYNCHRONOUS)),
-        "dirsync": .flag(set: UInt(MS_DIRSYNC), clear: 0),
-        "mand": .flag(set: UInt(MS_MANDLOCK), clear: 0), "nomand": .flag(set: 0, clear: UInt(MS_MANDLOCK)),
-        "noatime": .flag(set: UInt(MS_NOATIME), clear: 0), "atime": .flag(set: 0, clear: UInt(MS_NOATIME)),
-        "nodiratime": .flag(set: UInt(MS_NODIRATIME), clear: 0), "diratime": .flag(set: 0, clear: UInt(MS_NODIRATIME)),
-        "relatime": .flag(set: UInt(MS_RELATIME), clear: 0), "norelatime": .flag(set: 0, clear: UInt(MS_RELATIME)),
-        "strictatime": .flag(set: UInt(MS_STRICTATIME), clear: 0), "nostrictatime": .flag(set: 0, clear: UInt(MS_STRICTATIME)),
-        "lazytime": .flag(set: UInt(MS_LAZYTIME), clear: 0), "nolazytime": .flag(set: 0, clear: UInt(MS_LAZYTIME)),
-        "iversion": .flag(set: UInt(MS_I_VERSION), clear: 0), "noiversion": .flag(set: 0, clear: UInt(MS_I_VERSION)),
-        "silent": .flag(set: UInt(MS_SILENT), clear: 0), "loud": .flag(set: 0, clear: UInt(MS_SILENT)),
-        "nosymfollow": .flag(set: UInt(MS_NOSYMFOLLOW), clear: 0), "symfollow": .flag(set: 0, clear: UInt(MS_NOSYMFOLLOW)),
-        "remount": .remount,
-        "bind": .bind(recursive: false), "rbind": .bind(recursive: true),
-        "private": .propagation(UInt64(MS_PRIVATE), recursive: false), "rprivate": .propagation(UInt64(MS_PRIVATE), recursive: true),
-        "shared": .propagation(UInt64(MS_SHARED), recursive: false), "rshared": .propagation(UInt64(MS_SHARED), recursive: true),
-        "slave": .propagation(UInt64(MS_SLAVE), recursive: false), "rslave": .propagation(UInt64(MS_SLAVE), recursive: true),
-        "unbindable": .propagation(UInt64(MS_UNBINDABLE), recursive: false),
-        "runbindable": .propagation(UInt64(MS_UNBINDABLE), recursive: true),
-        "rro": .recursive(set: UInt64(MOUNT_ATTR_RDONLY), clear: 0), "rrw": .recursive(set: 0, clear: UInt64(MOUNT_ATTR_RDONLY)),
-        "rnosuid": .recursive(set: UInt64(MOUNT_ATTR_NOSUID), clear: 0), "rsuid": .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NOSUID)),
-        "rnodev": .recursive(set: UInt64(MOUNT_ATTR_NODEV), clear: 0), "rdev": .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NODEV)),
-        "rnoexec": .recursive(set: UInt64(MOUNT_ATTR_NOEXEC), clear: 0), "rexec": .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NOEXEC)),
-        "rnodiratime": .recursive(set: UInt64(MOUNT_ATTR_NODIRATIME), clear: 0),
-        "rdiratime": .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NODIRATIME)),
-        "rnosymfollow": .recursive(set: UInt64(MOUNT_ATTR_NOSYMFOLLOW), clear: 0),
-        "rsymfollow": .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NOSYMFOLLOW)),
+    /// Looked up linearly: a Dictionary would cost a run-time conformance lookup.
+    static let table: [(String, MountOption)] = [
+        ("defaults", .none),
+        ("ro", .flag(set: UInt(MS_RDONLY), clear: 0)), ("rw", .flag(set: 0, clear: UInt(MS_RDONLY))),
+        ("nosuid", .flag(set: UInt(MS_NOSUID), clear: 0)), ("suid", .flag(set: 0, clear: UInt(MS_NOSUID))),
+        ("nodev", .flag(set: UInt(MS_NODEV), clear: 0)), ("dev", .flag(set: 0, clear: UInt(MS_NODEV))),
+        ("noexec", .flag(set: UInt(MS_NOEXEC), clear: 0)), ("exec", .flag(set: 0, clear: UInt(MS_NOEXEC))),
+        ("sync", .flag(set: UInt(MS_SYNCHRONOUS), clear: 0)), ("async", .flag(set: 0, clear: UInt(MS_SYNCHRONOUS))),
+        ("dirsync", .flag(set: UInt(MS_DIRSYNC), clear: 0)),
+        ("mand", .flag(set: UInt(MS_MANDLOCK), clear: 0)), ("nomand", .flag(set: 0, clear: UInt(MS_MANDLOCK))),
+        ("noatime", .flag(set: UInt(MS_NOATIME), clear: 0)), ("atime", .flag(set: 0, clear: UInt(MS_NOATIME))),
+        ("nodiratime", .flag(set: UInt(MS_NODIRATIME), clear: 0)), ("diratime", .flag(set: 0, clear: UInt(MS_NODIRATIME))),
+        ("relatime", .flag(set: UInt(MS_RELATIME), clear: 0)), ("norelatime", .flag(set: 0, clear: UInt(MS_RELATIME))),
+        ("strictatime", .flag(set: UInt(MS_STRICTATIME), clear: 0)), ("nostrictatime", .flag(set: 0, clear: UInt(MS_STRICTATIME))),
+        ("lazytime", .flag(set: UInt(MS_LAZYTIME), clear: 0)), ("nolazytime", .flag(set: 0, clear: UInt(MS_LAZYTIME))),
+        ("iversion", .flag(set: UInt(MS_I_VERSION), clear: 0)), ("noiversion", .flag(set: 0, clear: UInt(MS_I_VERSION))),
+        ("silent", .flag(set: UInt(MS_SILENT), clear: 0)), ("loud", .flag(set: 0, clear: UInt(MS_SILENT))),
+        ("nosymfollow", .flag(set: UInt(MS_NOSYMFOLLOW), clear: 0)), ("symfollow", .flag(set: 0, clear: UInt(MS_NOSYMFOLLOW))),
+        ("remount", .remount),
+        ("bind", .bind(recursive: false)), ("rbind", .bind(recursive: true)),
+        ("private", .propagation(UInt64(MS_PRIVATE), recursive: false)), ("rprivate", .propagation(UInt64(MS_PRIVATE), recursive: true)),
+        ("shared", .propagation(UInt64(MS_SHARED), recursive: false)), ("rshared", .propagation(UInt64(MS_SHARED), recursive: true)),
+        ("slave", .propagation(UInt64(MS_SLAVE), recursive: false)), ("rslave", .propagation(UInt64(MS_SLAVE), recursive: true)),
+        ("unbindable", .propagation(UInt64(MS_UNBINDABLE), recursive: false)),
+        ("runbindable", .propagation(UInt64(MS_UNBINDABLE), recursive: true)),
+        ("rro", .recursive(set: UInt64(MOUNT_ATTR_RDONLY), clear: 0)), ("rrw", .recursive(set: 0, clear: UInt64(MOUNT_ATTR_RDONLY))),
+        ("rnosuid", .recursive(set: UInt64(MOUNT_ATTR_NOSUID), clear: 0)), ("rsuid", .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NOSUID))),
+        ("rnodev", .recursive(set: UInt64(MOUNT_ATTR_NODEV), clear: 0)), ("rdev", .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NODEV))),
+        ("rnoexec", .recursive(set: UInt64(MOUNT_ATTR_NOEXEC), clear: 0)), ("rexec", .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NOEXEC))),
+        ("rnodiratime", .recursive(set: UInt64(MOUNT_ATTR_NODIRATIME), clear: 0)),
+        ("rdiratime", .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NODIRATIME))),
+        ("rnosymfollow", .recursive(set: UInt64(MOUNT_ATTR_NOSYMFOLLOW), clear: 0)),
+        ("rsymfollow", .recursive(set: 0, clear: UInt64(MOUNT_ATTR_NOSYMFOLLOW))),
         // The atime mode is one field: set it with the whole field cleared.
-        "rnoatime": .recursive(set: UInt64(MOUNT_ATTR_NOATIME), clear: atime),
-        "rstrictatime": .recursive(set: UInt64(MOUNT_ATTR_STRICTATIME), clear: atime),
-        "rrelatime": .recursive(set: UInt64(MOUNT_ATTR_RELATIME), clear: atime),
-        "ratime": .recursive(set: UInt64(MOUNT_ATTR_RELATIME), clear: atime),
-        "rnostrictatime": .recursive(set: UInt64(MOUNT_ATTR_RELATIME), clear: atime),
-        "rnorelatime": .recursive(set: UInt64(MOUNT_ATTR_STRICTATIME), clear: atime),
-        "idmap": .idmap(recursive: false), "ridmap": .idmap(recursive: true),
+        ("rnoatime", .recursive(set: UInt64(MOUNT_ATTR_NOATIME), clear: atime)),
+        ("rstrictatime", .recursive(set: UInt64(MOUNT_ATTR_STRICTATIME), clear: atime)),
+        ("rrelatime", .recursive(set: UInt64(MOUNT_ATTR_RELATIME), clear: atime)),
+        ("ratime", .recursive(set: UInt64(MOUNT_ATTR_RELATIME), clear: atime)),
+        ("rnostrictatime", .recursive(set: UInt64(MOUNT_ATTR_RELATIME), clear: atime)),
+        ("rnorelatime", .recursive(set: UInt64(MOUNT_ATTR_STRICTATIME), clear: atime)),
+        ("idmap", .idmap(recursive: false)), ("ridmap", .idmap(recursive: true)),
     ]
+
+    static func named(_ name: String) -> MountOption? { table.first { $0.0 == name }?.1 }
 
     /// Per-mount flags that a bind mount can change, as mount attributes.
     static let bindAttributes: [(UInt, UInt64)] = [
@@ -89,7 +92,7 @@ struct ParsedMountOptions {
     init(_ options: [String], path: String) throws(SpecError) {
         for (i, o) in options.enumerated() {
             if o.isEmpty { throw SpecError(path: "\(path)[\(i)]", "empty mount option") }
-            guard let option = MountOption.table[o] else {
+            guard let option = MountOption.named(o) else {
                 if o == "tmpcopyup" { throw SpecError.unsupported("\(path)[\(i)]", " (`tmpcopyup`)") }
                 data.append(o)
                 dataIndex.append(i)
@@ -122,5 +125,5 @@ struct ParsedMountOptions {
 
 /// The option strings skiff recognises, for `skiff features`.
 public enum MountOptionNames {
-    public static var all: [String] { MountOption.table.keys.sorted() }
+    public static var all: [String] { MountOption.table.map(\.0).sorted() }
 }

@@ -3,17 +3,28 @@
 /// (RESOLVE_IN_ROOT), where ".." cannot climb above the root.
 public enum ContainerPath {
     /// "/dev//pts/./x/.." -> "dev/pts"; "/" -> "".
+    /// On bytes: `split` and `joined` would go through unspecialised generic
+    /// code and run-time conformance lookups, on every create.
     public static func relative(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if part == "." { continue }
-            if part == ".." {
-                if !parts.isEmpty { parts.removeLast() }
-                continue
+        var out: [UInt8] = []
+        var starts: [Int] = []  // where each component of `out` starts
+        var utf8 = Array(path.utf8)
+        utf8.append(UInt8(ascii: "/"))
+        var start = 0
+        for (i, b) in utf8.enumerated() where b == UInt8(ascii: "/") {
+            let count = i - start
+            if count == 0 || (count == 1 && utf8[start] == UInt8(ascii: ".")) {
+                // empty or "."
+            } else if count == 2 && utf8[start] == UInt8(ascii: ".") && utf8[start + 1] == UInt8(ascii: ".") {
+                if let last = starts.popLast() { out.removeSubrange(max(0, last - 1)..<out.count) }
+            } else {
+                if !out.isEmpty { out.append(UInt8(ascii: "/")) }
+                starts.append(out.count)
+                out.append(contentsOf: utf8[start..<i])
             }
-            parts.append(part)
+            start = i + 1
         }
-        return parts.joined(separator: "/")
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The normalised absolute form: "/dev/pts".
@@ -27,4 +38,17 @@ public func hostPath(_ path: String, relativeTo base: String) -> String {
     if path.hasPrefix("/") { return path }
     if base.hasSuffix("/") { return base + path }
     return base + "/" + path
+}
+
+extension Array where Element == String {
+    /// `joined(separator:)` without the stdlib's unspecialised generic path,
+    /// which looks protocol conformances up at run time (every create pays).
+    public func joined(by separator: String) -> String {
+        var out = ""
+        for (i, s) in enumerated() {
+            if i > 0 { out += separator }
+            out += s
+        }
+        return out
+    }
 }

@@ -45,7 +45,7 @@ extension Planner {
                     throw SpecError(path: "\(path).options", "idmapped mounts are supported for bind mounts only, not `\(type)`")
                 }
                 var mp = MountPlan(kind: .filesystem(type: type, source: m.source ?? type, flags: opts.flagsSet,
-                                                     data: opts.data.isEmpty ? nil : opts.data.joined(separator: ",")),
+                                                     data: opts.data.isEmpty ? nil : opts.data.joined(by: ",")),
                                    target: target, destination: m.destination, origin: path)
                 mp.recursiveAttrSet = opts.recursiveSet
                 mp.recursiveAttrClear = opts.recursiveClear
@@ -110,7 +110,7 @@ extension Planner {
         }
         if opts.flagsSet & MountOption.superblockFlags != 0 {
             let name = (m.options ?? []).first { o in
-                if case let .flag(set, _)? = MountOption.table[o] { return set & MountOption.superblockFlags != 0 }
+                if case let .flag(set, _)? = MountOption.named(o) { return set & MountOption.superblockFlags != 0 }
                 return false
             } ?? "?"
             throw SpecError(path: "\(path).options", "`\(name)` is a filesystem flag; a bind mount cannot change it")

@@ -3,16 +3,18 @@ import OCISpec
 
 extension Planner {
     /// RLIMIT_* names (getrlimit(2)) and their resource numbers.
-    static let rlimits: [String: Int32] = [
-        "RLIMIT_CPU": Int32(RLIMIT_CPU.rawValue), "RLIMIT_FSIZE": Int32(RLIMIT_FSIZE.rawValue),
-        "RLIMIT_DATA": Int32(RLIMIT_DATA.rawValue), "RLIMIT_STACK": Int32(RLIMIT_STACK.rawValue),
-        "RLIMIT_CORE": Int32(RLIMIT_CORE.rawValue), "RLIMIT_RSS": Int32(__RLIMIT_RSS.rawValue),
-        "RLIMIT_NPROC": Int32(__RLIMIT_NPROC.rawValue), "RLIMIT_NOFILE": Int32(RLIMIT_NOFILE.rawValue),
-        "RLIMIT_MEMLOCK": Int32(__RLIMIT_MEMLOCK.rawValue), "RLIMIT_AS": Int32(RLIMIT_AS.rawValue),
-        "RLIMIT_LOCKS": Int32(__RLIMIT_LOCKS.rawValue), "RLIMIT_SIGPENDING": Int32(__RLIMIT_SIGPENDING.rawValue),
-        "RLIMIT_MSGQUEUE": Int32(__RLIMIT_MSGQUEUE.rawValue), "RLIMIT_NICE": Int32(__RLIMIT_NICE.rawValue),
-        "RLIMIT_RTPRIO": Int32(__RLIMIT_RTPRIO.rawValue), "RLIMIT_RTTIME": Int32(__RLIMIT_RTTIME.rawValue),
+    static let rlimitNames: [(String, Int32)] = [
+        ("RLIMIT_CPU", Int32(RLIMIT_CPU.rawValue)), ("RLIMIT_FSIZE", Int32(RLIMIT_FSIZE.rawValue)),
+        ("RLIMIT_DATA", Int32(RLIMIT_DATA.rawValue)), ("RLIMIT_STACK", Int32(RLIMIT_STACK.rawValue)),
+        ("RLIMIT_CORE", Int32(RLIMIT_CORE.rawValue)), ("RLIMIT_RSS", Int32(__RLIMIT_RSS.rawValue)),
+        ("RLIMIT_NPROC", Int32(__RLIMIT_NPROC.rawValue)), ("RLIMIT_NOFILE", Int32(RLIMIT_NOFILE.rawValue)),
+        ("RLIMIT_MEMLOCK", Int32(__RLIMIT_MEMLOCK.rawValue)), ("RLIMIT_AS", Int32(RLIMIT_AS.rawValue)),
+        ("RLIMIT_LOCKS", Int32(__RLIMIT_LOCKS.rawValue)), ("RLIMIT_SIGPENDING", Int32(__RLIMIT_SIGPENDING.rawValue)),
+        ("RLIMIT_MSGQUEUE", Int32(__RLIMIT_MSGQUEUE.rawValue)), ("RLIMIT_NICE", Int32(__RLIMIT_NICE.rawValue)),
+        ("RLIMIT_RTPRIO", Int32(__RLIMIT_RTPRIO.rawValue)), ("RLIMIT_RTTIME", Int32(__RLIMIT_RTTIME.rawValue)),
     ]
+
+    static func rlimit(_ name: String) -> Int32? { rlimitNames.first { $0.0 == name }?.1 }
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -46,18 +48,17 @@ extension Planner {
 
         var env = p.env ?? []
         if !env.contains(where: { $0.hasPrefix("HOME=") }) {
-            env.append("HOME=" + (image.homes[p.user.uid] ?? "/"))
+            env.append("HOME=" + (image.home(of: p.user.uid) ?? "/"))
         }
         plan.env = env
         plan.execPaths = execCandidates(args[0], env: env)
 
-        var seen = Set<Int32>()
         for (i, r) in (p.rlimits ?? []).enumerated() {
             let path = "process.rlimits[\(i)]"
-            guard let resource = rlimits[r.type] else {
+            guard let resource = rlimit(r.type) else {
                 throw SpecError(path: "\(path).type", "unknown rlimit `\(r.type)`")
             }
-            guard seen.insert(resource).inserted else {
+            guard !plan.rlimits.contains(where: { $0.resource == resource }) else {
                 throw SpecError(path: "\(path).type", "duplicate rlimit `\(r.type)`")
             }
             if r.soft > r.hard {
@@ -111,7 +112,7 @@ extension Planner {
     /// execvp's search, decided here: args[0] with a slash is used as is;
     /// otherwise each PATH entry (the container's PATH, or the default) in order.
     static func execCandidates(_ arg0: String, env: [String]) -> [String] {
-        if arg0.contains("/") { return [arg0] }
+        if arg0.utf8.contains(UInt8(ascii: "/")) { return [arg0] }
         let path = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? defaultPath
         return path.split(separator: ":", omittingEmptySubsequences: false).map { dir in
             dir.isEmpty ? arg0 : (dir.hasSuffix("/") ? "\(dir)\(arg0)" : "\(dir)/\(arg0)")

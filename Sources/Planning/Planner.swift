@@ -29,7 +29,7 @@ public enum Planner {
         plan.domainname = spec.domainname.flatMap { $0.isEmpty ? nil : $0 }
         if plan.creates(.user) { plan.userNamespace = try lowerUserNamespace(spec, host) }
         if let offsets = linux?.timeOffsets, !offsets.isEmpty {
-            plan.timeOffsets = offsets.map { "\($0.key) \($0.value.secs ?? 0) \($0.value.nanosecs ?? 0)\n" }.joined()
+            plan.timeOffsets = offsets.map { "\($0.key) \($0.value.secs ?? 0) \($0.value.nanosecs ?? 0)\n" }.joined(by: "")
         }
         for (key, value) in linux?.sysctl ?? OrderedMap() {
             plan.sysctls.append(SysctlPlan(key: key, path: "/proc/sys/" + key.replacingAll(".", with: "/"), value: value))

@@ -122,13 +122,12 @@ public enum Validation {
 
     static func checkNamespaces(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
         let namespaces = spec.linux?.namespaces ?? []
-        var seen: [NamespaceType: Int] = [:]
+        func index(_ t: NamespaceType) -> Int? { namespaces.firstIndex { $0.type == t } }
         for (i, ns) in namespaces.enumerated() {
             let path = "linux.namespaces[\(i)]"
-            if let first = seen[ns.type] {
+            if let first = index(ns.type), first < i {
                 throw SpecError(path: "\(path).type", "duplicate namespace type `\(ns.type.rawValue)` (also linux.namespaces[\(first)])")
             }
-            seen[ns.type] = i
             if let p = ns.path {
                 if !ContainerPath.isAbsolute(p) {
                     throw SpecError(path: "\(path).path", "must be an absolute path, got `\(p)`")
@@ -138,17 +137,17 @@ public enum Validation {
                 }
             }
         }
-        guard seen[.mount] != nil else {
+        guard index(.mount) != nil else {
             throw SpecError(path: "linux.namespaces", "a mount namespace is required (skiff builds the rootfs in it)")
         }
-        if let u = seen[.user], namespaces[u].path != nil,
-           let p = seen[.pid], namespaces[p].path == nil {
+        if let u = index(.user), namespaces[u].path != nil,
+           let p = index(.pid), namespaces[p].path == nil {
             throw SpecError(path: "linux.namespaces[\(p)]", "a new pid namespace together with joining a user namespace is not supported yet")
         }
-        if host.rootless, seen[.user] == nil {
+        if host.rootless, index(.user) == nil {
             throw SpecError(path: "linux.namespaces", "an unprivileged user (uid \(host.euid)) needs a user namespace; add {\"type\": \"user\"} with uidMappings and gidMappings (`skiff spec --rootless` writes such a config)")
         }
-        if host.rootless, let p = seen[.pid], namespaces[p].path != nil {
+        if host.rootless, let p = index(.pid), namespaces[p].path != nil {
             throw SpecError(path: "linux.namespaces[\(p)].path", "joining a pid namespace is not supported yet for an unprivileged user")
         }
     }
@@ -199,13 +198,15 @@ public enum Validation {
 
     static func checkUTS(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
         let uts = spec.linux?.namespaces?.first { $0.type == .uts }
-        for (name, value) in [("hostname", spec.hostname), ("domainname", spec.domainname)] {
-            guard let value, !value.isEmpty else { continue }
+        func check(_ name: String, _ value: String?) throws(SpecError) {
+            guard let value, !value.isEmpty else { return }
             if uts == nil || uts?.path != nil {
                 throw SpecError(path: name, "setting the \(name) needs a new uts namespace in linux.namespaces")
             }
             if value.utf8.count > 64 { throw SpecError(path: name, "longer than 64 bytes") }
         }
+        try check("hostname", spec.hostname)
+        try check("domainname", spec.domainname)
     }
 
     static func checkTimeOffsets(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
@@ -231,11 +232,11 @@ public enum Validation {
         guard let sysctls = spec.linux?.sysctl else { return }
         let namespaces = spec.linux?.namespaces ?? []
         func has(_ t: NamespaceType) -> Bool { namespaces.contains { $0.type == t } }
-        let ipc: Set<String> = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+        let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
                                 "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]
         for (key, _) in sysctls {
             let path = JSONPath.member("linux.sysctl", key)
-            let valid = !key.isEmpty && !key.hasPrefix(".") && !key.hasSuffix(".") && !key.contains("..")
+            let valid = !key.isEmpty && !key.hasPrefix(".") && !key.hasSuffix(".") && !key.utf8.indices.contains { i in key.utf8[i] == 0x2e && key.utf8.index(after: i) < key.utf8.endIndex && key.utf8[key.utf8.index(after: i)] == 0x2e }
                 && key.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d || $0 == 0x2f }
             guard valid else { throw SpecError(path: path, "`\(key)` is not a sysctl name") }
             if ipc.contains(key) || key.hasPrefix("fs.mqueue.") {
@@ -251,11 +252,13 @@ public enum Validation {
     }
 
     static func checkPaths(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
-        for (name, list) in [("maskedPaths", spec.linux?.maskedPaths), ("readonlyPaths", spec.linux?.readonlyPaths)] {
+        func check(_ name: String, _ list: [String]?) throws(SpecError) {
             for (i, p) in (list ?? []).enumerated() where !ContainerPath.isAbsolute(p) {
                 throw SpecError(path: "linux.\(name)[\(i)]", "must be an absolute path, got `\(p)`")
             }
         }
+        try check("maskedPaths", spec.linux?.maskedPaths)
+        try check("readonlyPaths", spec.linux?.readonlyPaths)
     }
 
     static func checkAnnotations(_ spec: Spec, _ host: HostFacts) throws(SpecError) {

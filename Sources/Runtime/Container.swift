@@ -53,7 +53,7 @@ public struct Runtime {
         }
         let spec: Spec
         do {
-            spec = try SpecDecoder.decode(Spec.self, json: bytes)
+            spec = try JSONDecoding.decode(Spec.self, json: bytes)
         } catch {
             throw .context(configPath, .spec(error))
         }
@@ -229,7 +229,7 @@ public struct Runtime {
             throw .system(error)
         }
         do {
-            return try SpecDecoder.decode(ContainerRecord.self, json: bytes)
+            return try JSONDecoding.decode(ContainerRecord.self, json: bytes)
         } catch {
             throw .context(path + "/" + StateStore.stateFile, .spec(error))
         }

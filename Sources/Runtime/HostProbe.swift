@@ -12,7 +12,8 @@ enum HostProbe {
         let egid = UInt32(Sys.egid)
         let needsCgroups = (spec.mounts ?? []).contains { $0.type == "cgroup" }
         let userNS = spec.linux?.namespaces?.contains { $0.type == .user && $0.path == nil } ?? false
-        let name = userName(euid)
+        // The name only appears in messages for unprivileged users.
+        let name = euid == 0 ? "root" : userName(euid)
         var facts = HostFacts(euid: euid, egid: egid, userName: name, capLast: capLast(), umask: currentUmask(),
                               cgroups: needsCgroups ? cgroupLayout() : .none)
         if euid != 0 && userNS {
@@ -48,12 +49,12 @@ enum HostProbe {
     }
 
     /// Home directories from a passwd file's bytes.
-    static func homes(passwd: [UInt8]) -> [UInt32: String] {
-        var homes: [UInt32: String] = [:]
+    static func homes(passwd: [UInt8]) -> [(uid: UInt32, home: String)] {
+        var homes: [(uid: UInt32, home: String)] = []
         for line in passwd.split(separator: UInt8(ascii: "\n")) {
             let f = line.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
             guard f.count > 5, let uid = UInt32(String(decoding: f[2], as: UTF8.self)) else { continue }
-            if homes[uid] == nil { homes[uid] = String(decoding: f[5], as: UTF8.self) }
+            homes.append((uid, String(decoding: f[5], as: UTF8.self)))
         }
         return homes
     }
@@ -82,45 +83,85 @@ enum HostProbe {
     }
 
     /// Where cgroup filesystems are mounted, from /proc/self/mountinfo.
+    /// Parsed as bytes: this runs on every create.
     static func cgroupLayout() -> CgroupLayout {
         guard let b = try? Sys.readFile("/proc/self/mountinfo") else { return .none }
+        return cgroupLayout(mountinfo: b)
+    }
+
+    static func cgroupLayout(mountinfo b: [UInt8]) -> CgroupLayout {
         var v1: [CgroupHierarchy] = []
         var unifiedAtRoot = false, unifiedBelow = false
-        let notControllers: Set<String> = ["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode",
-                                           "favordynmods", "nsdelegate"]
-        for line in b.split(separator: UInt8(ascii: "\n")) {
-            let text = String(decoding: line, as: UTF8.self)
-            let halves = text.split(separator: " - ", maxSplits: 1)
-            guard halves.count == 2 else { continue }
-            let left = halves[0].split(separator: " ")
-            let right = halves[1].split(separator: " ")
-            guard left.count >= 5, right.count >= 3 else { continue }
-            let mountPoint = String(left[4])
-            switch right[0] {
-            case "cgroup2":
-                if mountPoint == "/sys/fs/cgroup" { unifiedAtRoot = true }
-                if mountPoint == "/sys/fs/cgroup/unified" { unifiedBelow = true }
-            case "cgroup":
-                guard mountPoint.hasPrefix("/sys/fs/cgroup/") else { continue }
-                let name = String(mountPoint.dropFirst("/sys/fs/cgroup/".count))
-                guard !name.isEmpty, !name.contains("/"), !v1.contains(where: { $0.name == name }) else { continue }
-                var controllers: [String] = []
-                var named: String?
-                for o in right[2].split(separator: ",") {
-                    if o.hasPrefix("name=") { named = String(o) }
-                    else if !o.contains("="), !notControllers.contains(String(o)) { controllers.append(String(o)) }
+        let prefix = Array("/sys/fs/cgroup".utf8)
+        let space = UInt8(ascii: " "), newline = UInt8(ascii: "\n")
+        b.withUnsafeBufferPointer { buf in
+            var lineStart = 0
+            while lineStart < buf.count {
+                var lineEnd = lineStart
+                while lineEnd < buf.count && buf[lineEnd] != newline { lineEnd += 1 }
+                defer { lineStart = lineEnd + 1 }
+                // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
+                // Field bounds as (start, end): Range<Int> would need a run-time
+                // Comparable conformance lookup to instantiate.
+                var fields: [(start: Int, end: Int)] = []
+                var i = lineStart
+                while i < lineEnd {
+                    while i < lineEnd && buf[i] == space { i += 1 }
+                    let f = i
+                    while i < lineEnd && buf[i] != space { i += 1 }
+                    if f < i { fields.append((f, i)) }
+                    if fields.count == 5 {
+                        // Only mount points under /sys/fs/cgroup matter: skip the rest early.
+                        let mp = fields[4]
+                        var under = mp.end - mp.start >= prefix.count
+                        var k = 0
+                        while under && k < prefix.count {
+                            under = buf[mp.start + k] == prefix[k]
+                            k += 1
+                        }
+                        if !under { break }
+                    }
                 }
-                var options = controllers
-                if let named { options.append(named) }
-                if controllers.isEmpty { options.insert("none", at: 0) }
-                v1.append(CgroupHierarchy(name: name, options: options.joined(separator: ",")))
-            default:
-                continue
+                guard fields.count >= 10,
+                      let dash = fields.firstIndex(where: { $0.end - $0.start == 1 && buf[$0.start] == UInt8(ascii: "-") }),
+                      dash + 3 < fields.count else { continue }
+                func text(_ f: (start: Int, end: Int)) -> String {
+                    String(decoding: UnsafeBufferPointer(start: buf.baseAddress.map { $0 + f.start }, count: f.end - f.start), as: UTF8.self)
+                }
+                let rest = text((fields[4].start + prefix.count, fields[4].end))
+                let fstype = text(fields[dash + 1])
+                if fstype == "cgroup2" {
+                    if rest.isEmpty { unifiedAtRoot = true }
+                    if rest == "/unified" { unifiedBelow = true }
+                } else if fstype == "cgroup", rest.hasPrefix("/"), rest.count > 1 {
+                    let name = String(rest.dropFirst())
+                    guard !name.utf8.contains(UInt8(ascii: "/")), !v1.contains(where: { $0.name == name }) else { continue }
+                    v1.append(CgroupHierarchy(name: name, options: hierarchyOptions(text(fields[dash + 3]))))
+                }
             }
         }
         if unifiedAtRoot && v1.isEmpty { return .unified }
         if !v1.isEmpty { return .hybrid(v1: v1, unified: unifiedBelow) }
         return .none
+    }
+}
+
+extension HostProbe {
+    /// The mount data naming a v1 hierarchy, from its super options:
+    /// "rw,cpu,cpuacct" -> "cpu,cpuacct"; "rw,name=systemd" -> "none,name=systemd".
+    static func hierarchyOptions(_ superOptions: String) -> String {
+        let notControllers = ["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods",
+                              "nsdelegate"]
+        var controllers: [String] = []
+        var named: String?
+        for o in superOptions.split(separator: ",") {
+            if o.hasPrefix("name=") { named = String(o) }
+            else if o.firstIndex(of: "=") == nil, !notControllers.contains(String(o)) { controllers.append(String(o)) }
+        }
+        var options = controllers
+        if let named { options.append(named) }
+        if controllers.isEmpty { options.insert("none", at: 0) }
+        return options.joined(by: ",")
     }
 }
 

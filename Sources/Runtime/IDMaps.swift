@@ -8,7 +8,7 @@ import Planning
 /// process waits for SKIFF_SYNC_USERMAP_ACK.
 enum IDMaps {
     static func text(_ maps: [IDMapping]) -> String {
-        maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+        maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined(by: "")
     }
 
     static func write(_ u: UserNamespacePlan, pid: Int32, log: Log) throws(RuntimeError) {

@@ -57,10 +57,18 @@ enum Launcher {
         var preserveFds: UInt32 = 0
     }
 
-    static let cloneFlags: [NamespaceType: Int32] = [
-        .pid: CLONE_NEWPID, .network: CLONE_NEWNET, .mount: CLONE_NEWNS, .ipc: CLONE_NEWIPC,
-        .uts: CLONE_NEWUTS, .user: CLONE_NEWUSER, .cgroup: CLONE_NEWCGROUP, .time: CLONE_NEWTIME,
-    ]
+    static func cloneFlag(_ type: NamespaceType) -> Int32 {
+        switch type {
+        case .pid: return CLONE_NEWPID
+        case .network: return CLONE_NEWNET
+        case .mount: return CLONE_NEWNS
+        case .ipc: return CLONE_NEWIPC
+        case .uts: return CLONE_NEWUTS
+        case .user: return CLONE_NEWUSER
+        case .cgroup: return CLONE_NEWCGROUP
+        case .time: return CLONE_NEWTIME
+        }
+    }
 
     /// Clones the first process, runs the parent's part of the protocol, and
     /// returns once it reports READY. On failure the process is gone.
@@ -76,7 +84,8 @@ enum Launcher {
         var joined: [NamespacePlan] = []
         var pidJoin: Int32 = -1
         for ns in plan.namespaces.sorted(by: { ($0.type == .user ? 0 : 1) < ($1.type == .user ? 0 : 1) }) {
-            guard let path = ns.path, let flag = cloneFlags[ns.type] else { continue }
+            guard let path = ns.path else { continue }
+            let flag = cloneFlag(ns.type)
             let fd = try openNamespace(path, ns, flag)
             let raw = fds.adopt(fd)
             if ns.type == .pid {
@@ -105,7 +114,7 @@ enum Launcher {
         c.keep_fds = arena.array(keep)
         var flags: UInt64 = 0
         for ns in plan.namespaces where ns.path == nil && ns.type != .time {
-            if let f = cloneFlags[ns.type] { flags |= UInt64(UInt32(bitPattern: f)) }
+            flags |= UInt64(UInt32(bitPattern: cloneFlag(ns.type)))
         }
         c.clone_flags = flags
         c.wait_usermap = plan.userNamespace == nil ? 0 : 1
@@ -295,7 +304,7 @@ enum Launcher {
             throw .context("\(ns.origin).path", .system(error))
         }
         if type != flag {
-            let actual = cloneFlags.first { $0.value == type }?.key.rawValue ?? "unknown"
+            let actual = NamespaceType.allCases.first { cloneFlag($0) == type }?.rawValue ?? "unknown"
             throw .message("\(ns.origin).path: `\(path)` is a \(actual) namespace, not \(ns.type.rawValue)")
         }
         return fd

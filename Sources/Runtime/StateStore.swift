@@ -25,6 +25,40 @@ struct ContainerRecord: Codable {
     var execPaths: [String]
 }
 
+extension ContainerRecord {
+    /// The record as JSON, built directly (Codable's encoder would pay the
+    /// run-time generic machinery on every create).
+    var json: JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("ociVersion", .string(ociVersion)), ("id", .string(id)), ("pid", .int(Int64(pid))),
+            ("startTime", startTime > UInt64(Int64.max) ? .uint(startTime) : .int(Int64(startTime))),
+            ("bundle", .string(bundle)), ("rootfs", .string(rootfs)), ("created", .string(created)),
+        ]
+        if let annotations { members.append(("annotations", .object(annotations.entries.map { ($0.key, .string($0.value)) }))) }
+        members += [("started", .bool(started)), ("ownPidNamespace", .bool(ownPidNamespace)),
+                    ("args", .array(args.map { .string($0) })), ("execPaths", .array(execPaths.map { .string($0) }))]
+        return .object(members)
+    }
+}
+
+extension ContainerRecord: JSONDecodable {
+    init(json: JSONValue, at node: JSONPathNode) throws(SpecError) {
+        let o = try JSONMembers(json, node)
+        ociVersion = try o.required("ociVersion")
+        id = try o.required("id")
+        pid = try o.required("pid")
+        startTime = try o.required("startTime")
+        bundle = try o.required("bundle")
+        rootfs = try o.required("rootfs")
+        created = try o.required("created")
+        annotations = try o.optional("annotations")
+        started = try o.required("started")
+        ownPidNamespace = try o.required("ownPidNamespace")
+        args = try o.required("args")
+        execPaths = try o.required("execPaths")
+    }
+}
+
 /// The directory of containers under `--root`.
 struct StateStore {
     let root: String
@@ -105,14 +139,14 @@ final class ContainerDir {
             throw .system(error)
         }
         do {
-            return try SpecDecoder.decode(ContainerRecord.self, json: bytes)
+            return try JSONDecoding.decode(ContainerRecord.self, json: bytes)
         } catch {
             throw .context(statePath, .spec(error))
         }
     }
 
     func write(_ record: ContainerRecord) throws(RuntimeError) {
-        let bytes = Array(SpecEncoder.serialize(record, pretty: false).utf8)
+        let bytes = Array(record.json.serialized(pretty: false).utf8)
         try sys { () throws(SysError) in
             try Sys.writeAtomically(fd.raw, StateStore.stateFile, bytes, mode: 0o600, display: statePath)
         }

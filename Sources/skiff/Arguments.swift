@@ -21,11 +21,14 @@ struct Option {
 }
 
 struct Parsed {
-    var values: [String: String] = [:]
+    /// Option values by canonical name, last one wins (an array: a
+    /// Dictionary costs a run-time conformance lookup at start-up).
+    var values: [(String, String)] = []
     var positionals: [String] = []
 
-    func value(_ name: String) -> String? { values[name] }
-    func flag(_ name: String) -> Bool { values[name] == "true" }
+    func value(_ name: String) -> String? { values.last { $0.0 == name }?.1 }
+    func flag(_ name: String) -> Bool { value(name) == "true" }
+    mutating func set(_ name: String, _ value: String) { values.append((name, value)) }
 }
 
 enum Arguments {
@@ -58,16 +61,16 @@ enum Arguments {
             }
             if option.takesValue {
                 if let inline {
-                    parsed.values[option.canonical] = inline
+                    parsed.set(option.canonical, inline)
                 } else {
                     i += 1
                     guard i < args.endIndex else { throw UsageError("\(command): option --\(option.canonical) needs a value") }
-                    parsed.values[option.canonical] = args[i]
+                    parsed.set(option.canonical, args[i])
                 }
             } else {
                 switch inline {
-                case nil, "true"?: parsed.values[option.canonical] = "true"
-                case "false"?: parsed.values[option.canonical] = "false"
+                case nil, "true"?: parsed.set(option.canonical, "true")
+                case "false"?: parsed.set(option.canonical, "false")
                 case let v?: throw UsageError("\(command): option --\(option.canonical) takes true or false, not `\(v)`")
                 }
             }

@@ -92,3 +92,42 @@ import Testing
         }
     }
 }
+
+/// The runtime decodes with JSONDecodable; it must agree with Codable on
+/// every fixture: the same value, or the same error.
+@Suite struct DecoderAgreementTests {
+    static let all = Fixtures.names("valid").map { ("valid", $0) } + Fixtures.names("invalid").map { ("invalid", $0) }
+        + Fixtures.names("model").map { ("model", $0) }
+
+    @Test("JSONDecodable and Codable agree", arguments: all)
+    func agree(dir: String, name: String) {
+        let bytes = Fixtures.bytes(dir, name)
+        let codable = Result { () throws(SpecError) in try SpecDecoder.decode(Spec.self, json: bytes) }
+        let direct = Result { () throws(SpecError) in try JSONDecoding.decode(Spec.self, json: bytes) }
+        switch (codable, direct) {
+        case let (.success(a), .success(b)): #expect(a == b)
+        case let (.failure(a), .failure(b)): #expect(a.description == b.description)
+        default: Issue.record("\(dir)/\(name): codable \(codable), direct \(direct)")
+        }
+    }
+
+    @Test("they agree on type and range errors too", arguments: [
+        #"{"ociVersion":"1","linux":{"namespaces":[{"type":"pid"},{"type":5}]}}"#,
+        #"{"ociVersion":"1","linux":{"uidMappings":[{"containerID":0,"hostID":0}]}}"#,
+        #"{"ociVersion":"1","annotations":{"a.b":7}}"#,
+        #"{"ociVersion":"1","process":{"user":{"uid":-1,"gid":0},"cwd":"/"}}"#,
+        #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0.5},"cwd":"/"}}"#,
+        #"{"ociVersion":"1","mounts":{}}"#,
+        #"{"ociVersion":"1","hostname":null,"linux":null}"#,
+    ])
+    func agreeOnErrors(json: String) {
+        let bytes = Array(json.utf8)
+        let codable = Result { () throws(SpecError) in try SpecDecoder.decode(Spec.self, json: bytes) }
+        let direct = Result { () throws(SpecError) in try JSONDecoding.decode(Spec.self, json: bytes) }
+        switch (codable, direct) {
+        case let (.success(a), .success(b)): #expect(a == b)
+        case let (.failure(a), .failure(b)): #expect(a.description == b.description)
+        default: Issue.record("codable \(codable), direct \(direct)")
+        }
+    }
+}

@@ -147,7 +147,7 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 
     @Test("HOME comes from the image's passwd, else /")
     func home() throws {
-        #expect(try plan(spec(), image: ImageFacts(homes: [0: "/root"])).env.contains("HOME=/root"))
+        #expect(try plan(spec(), image: ImageFacts(homes: [(0, "/root")])).env.contains("HOME=/root"))
         #expect(try plan(spec()).env.contains("HOME=/"))
         #expect(try plan(spec(process: #""env":["HOME=/x"]"#)).env == ["HOME=/x"])
     }
