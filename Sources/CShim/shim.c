@@ -324,7 +324,27 @@ static int open_in_root(int rootfd, const char *path, int create)
         return -1;
     }
     memcpy(buf, path, len + 1);
+    /* Start below the deepest ancestor that exists (usually the parent),
+     * rather than opening every component from the root again. */
     size_t start = 0;
+    int known_parent = -1; /* the ancestor found, whose next component is missing */
+    for (size_t cut = len; cut > 0;) {
+        while (cut > 0 && buf[cut - 1] != '/')
+            cut--;
+        if (cut == 0)
+            break;
+        buf[cut - 1] = '\0';
+        int up = sys_openat2(rootfd, buf, &dir);
+        buf[cut - 1] = '/';
+        if (up >= 0) {
+            known_parent = up;
+            start = cut;
+            break;
+        }
+        if (errno != ENOENT && errno != ENOTDIR)
+            return -1;
+        cut--;
+    }
     int links = 0;
     for (;;) {
         size_t end = start;
@@ -333,12 +353,20 @@ static int open_in_root(int rootfd, const char *path, int create)
         int last = buf[end] == '\0';
         char saved = buf[end];
         buf[end] = '\0';
-        fd = sys_openat2(rootfd, buf, &how);
+        if (known_parent >= 0) {
+            fd = -1;
+            errno = ENOENT;
+        } else {
+            fd = sys_openat2(rootfd, buf, &how);
+        }
         if (fd < 0) {
             if (errno != ENOENT)
                 return -1;
             int parent;
-            if (start == 0) {
+            if (known_parent >= 0) {
+                parent = known_parent;
+                known_parent = -1;
+            } else if (start == 0) {
                 parent = sys_openat2(rootfd, ".", &dir);
             } else {
                 buf[start - 1] = '\0';
@@ -429,8 +457,42 @@ static int open_in_root(int rootfd, const char *path, int create)
     }
 }
 
-/* The directory that holds `path`, created if missing; *name is its last component. */
+static int open_parent_uncached(int rootfd, const char *path, const char **name);
+
+/* The directory that holds `path`, created if missing; *name is its last
+ * component. The last one is kept open: devices and links come in runs
+ * that share their directory (dev/). */
+static int cached_parent = -1;
+static char cached_parent_path[PATH_MAX];
+
 static int open_parent_in_root(int rootfd, const char *path, const char **name)
+{
+    const char *slash0 = strrchr(path, '/');
+    size_t plen = slash0 ? (size_t)(slash0 - path) : 0;
+    if (cached_parent >= 0 && plen < sizeof cached_parent_path &&
+        strlen(cached_parent_path) == plen && memcmp(cached_parent_path, path, plen) == 0) {
+        *name = slash0 ? slash0 + 1 : path;
+        return cached_parent;
+    }
+    int fd = open_parent_uncached(rootfd, path, name);
+    if (fd >= 0 && plen < sizeof cached_parent_path) {
+        if (cached_parent >= 0)
+            close(cached_parent);
+        memcpy(cached_parent_path, path, plen);
+        cached_parent_path[plen] = '\0';
+        cached_parent = fd;
+    }
+    return fd;
+}
+
+static void forget_parent(void)
+{
+    if (cached_parent >= 0)
+        close(cached_parent);
+    cached_parent = -1;
+}
+
+static int open_parent_uncached(int rootfd, const char *path, const char **name)
 {
     const char *slash = strrchr(path, '/');
     char buf[PATH_MAX];
@@ -623,7 +685,6 @@ static void make_device(int rootfd, const struct skiff_device *d, int32_t i)
         if (fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
             fail(SKIFF_STEP_DEVICE, i);
     }
-    close(parent);
 }
 
 static void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i)
@@ -634,7 +695,6 @@ static void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i)
         fail(SKIFF_STEP_SYMLINK, i);
     if (symlinkat(l->target, parent, name) < 0 && errno != EEXIST)
         fail(SKIFF_STEP_SYMLINK, i);
-    close(parent);
 }
 
 static void pivot(int rootfd)
@@ -774,6 +834,7 @@ static void setup_rootfs(const struct skiff_plan *p)
         make_device(rootfd, &p->devices[i], (int32_t)i);
     for (uint32_t i = 0; i < p->n_symlinks; i++)
         make_symlink(rootfd, &p->symlinks[i], (int32_t)i);
+    forget_parent();
 
     pivot(rootfd);
     close(rootfd);

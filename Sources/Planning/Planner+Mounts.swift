@@ -140,15 +140,12 @@ extension Planner {
     static func lowerCgroup(_ m: Mount, _ opts: ParsedMountOptions, target: String, _ host: HostFacts,
                             _ plan: inout LaunchPlan, path: String) throws(SpecError) {
         let readonly = opts.flagsSet & UInt(MS_RDONLY) != 0
-        // ro goes on as a mount attribute: a v1 hierarchy is shared with the
-        // host, whose superblock stays read-write.
-        let flags = opts.flagsSet & ~UInt(MS_RDONLY)
         let ro = readonly ? UInt64(MOUNT_ATTR_RDONLY) : 0
+        // MS_RDONLY on a new mount of a v1 hierarchy the host has mounted
+        // makes that mount read-only; the shared superblock stays read-write.
         func fs(_ type: String, _ sub: String, _ data: String?) -> MountPlan {
-            var mp = MountPlan(kind: .filesystem(type: type, source: type, flags: flags, data: data),
-                               target: sub.isEmpty ? target : "\(target)/\(sub)", destination: m.destination, origin: path)
-            mp.attrSet = ro
-            return mp
+            MountPlan(kind: .filesystem(type: type, source: type, flags: opts.flagsSet, data: data),
+                      target: sub.isEmpty ? target : "\(target)/\(sub)", destination: m.destination, origin: path)
         }
         // From a user namespace the kernel mounts cgroups only inside a
         // cgroup namespace owned by it.
