@@ -571,6 +571,56 @@ static void apply_propagation(int fd, const struct skiff_mount *m, int32_t i)
         fail(SKIFF_STEP_MOUNT_PROPAGATION, i);
 }
 
+/* A filesystem made detached (new mount API), so that it can be idmapped
+ * before it is attached. Options are fsconfig parameters: "key=value" or
+ * "flag". */
+static int make_detached_fs(const struct skiff_mount *m)
+{
+    int fs = fsopen(m->fstype, FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -1;
+    if (m->source && m->source[0] && fsconfig(fs, FSCONFIG_SET_STRING, "source", m->source, 0) < 0)
+        goto fail;
+    if (m->data) {
+        char buf[4096];
+        size_t len = strlen(m->data);
+        if (len >= sizeof buf) {
+            errno = E2BIG;
+            goto fail;
+        }
+        memcpy(buf, m->data, len + 1);
+        char *opt = buf;
+        while (opt) {
+            char *next = strchr(opt, ',');
+            if (next)
+                *next++ = '\0';
+            char *eq = strchr(opt, '=');
+            int r;
+            if (eq) {
+                *eq = '\0';
+                r = fsconfig(fs, FSCONFIG_SET_STRING, opt, eq + 1, 0);
+            } else {
+                r = fsconfig(fs, FSCONFIG_SET_FLAG, opt, NULL, 0);
+            }
+            if (r < 0)
+                goto fail;
+            opt = next;
+        }
+    }
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        goto fail;
+    int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned int)m->attr_set);
+    int err = errno;
+    close(fs);
+    errno = err;
+    return mnt;
+fail:
+    err = errno;
+    close(fs);
+    errno = err;
+    return -1;
+}
+
 static void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
 {
     char proc[32];
@@ -579,6 +629,30 @@ static void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
 
     switch (m->kind) {
     case SKIFF_MOUNT_FS:
+        if (m->flags & SKIFF_MF_DETACHED) {
+            tree = make_detached_fs(m);
+            if (tree < 0)
+                fail(SKIFF_STEP_MOUNT, i);
+            int userns = m->userns_fd;
+            if (m->flags & SKIFF_MF_IDMAP_SELF)
+                userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+            if (userns >= 0 &&
+                setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, userns) < 0)
+                fail(SKIFF_STEP_MOUNT_IDMAP, i);
+            if (userns < 0 && (m->flags & SKIFF_MF_IDMAP_SELF))
+                fail(SKIFF_STEP_MOUNT_IDMAP, i);
+            if (m->flags & SKIFF_MF_IDMAP_SELF)
+                close(userns);
+            target = open_in_root(rootfd, m->target, CREATE_DIR);
+            if (target < 0)
+                fail(SKIFF_STEP_MOUNT_TARGET, i);
+            if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                fail(SKIFF_STEP_MOUNT, i);
+            apply_propagation(tree, m, i);
+            close(target);
+            close(tree);
+            return;
+        }
         target = open_in_root(rootfd, m->target, CREATE_DIR);
         if (target < 0)
             fail(SKIFF_STEP_MOUNT_TARGET, i);

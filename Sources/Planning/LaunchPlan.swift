@@ -109,6 +109,9 @@ public struct MountPlan: Sendable, Equatable {
     public var propagationRecursive = false
     /// Keep flags the kernel locks on inherited mounts (user namespaces).
     public var keepLocked = false
+    /// A filesystem made detached (fsopen, fsmount) so that it can be
+    /// idmapped: `attrSet` holds its mount attributes, the data its options.
+    public var detached = false
     public var idmap: IDMapPlan?
     /// JSON path of the config entry this comes from.
     public var origin: String

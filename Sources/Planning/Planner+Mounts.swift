@@ -41,12 +41,26 @@ extension Planner {
                 if opts.remount {
                     throw SpecError(path: "\(path).options", "`remount` applies to bind mounts only")
                 }
-                if idmap != nil {
-                    throw SpecError(path: "\(path).options", "idmapped mounts are supported for bind mounts only, not `\(type)`")
-                }
                 var mp = MountPlan(kind: .filesystem(type: type, source: m.source ?? type, flags: opts.flagsSet,
                                                      data: opts.data.isEmpty ? nil : opts.data.joined(by: ",")),
                                    target: target, destination: m.destination, origin: path)
+                if let idmap {
+                    // Made detached and idmapped before it is attached: mount(2)
+                    // flags become mount attributes and fsconfig flags.
+                    var data = opts.data
+                    for (name, option) in MountOption.table where opts.flagsSet & MountOption.superblockFlags != 0 {
+                        if case let .flag(set, _) = option, set & MountOption.superblockFlags & opts.flagsSet != 0,
+                           set != UInt(MS_SILENT) {
+                            data.append(name)
+                        }
+                    }
+                    mp = MountPlan(kind: .filesystem(type: type, source: m.source ?? type, flags: 0,
+                                                     data: data.isEmpty ? nil : data.joined(by: ",")),
+                                   target: target, destination: m.destination, origin: path)
+                    mp.detached = true
+                    mp.idmap = idmap
+                    (mp.attrSet, mp.attrClear) = bindAttributes(opts)
+                }
                 mp.recursiveAttrSet = opts.recursiveSet
                 mp.recursiveAttrClear = opts.recursiveClear
                 mp.propagation = opts.propagation
@@ -117,16 +131,7 @@ extension Planner {
         }
         var mp = MountPlan(kind: .bind(source: hostPath(source, relativeTo: bundle), recursive: opts.bind == true),
                            target: target, destination: m.destination, origin: path)
-        for (ms, attr) in MountOption.bindAttributes {
-            if opts.flagsSet & ms != 0 { mp.attrSet |= attr }
-            if opts.flagsClear & ms != 0 { mp.attrClear |= attr }
-        }
-        let atime = opts.flagsSet & MountOption.atimeFlags
-        if atime != 0 {
-            mp.attrClear |= UInt64(MOUNT_ATTR__ATIME)
-            if atime & UInt(MS_NOATIME) != 0 { mp.attrSet |= UInt64(MOUNT_ATTR_NOATIME) }
-            else if atime & UInt(MS_STRICTATIME) != 0 { mp.attrSet |= UInt64(MOUNT_ATTR_STRICTATIME) }
-        }
+        (mp.attrSet, mp.attrClear) = bindAttributes(opts)
         mp.recursiveAttrSet = opts.recursiveSet
         mp.recursiveAttrClear = opts.recursiveClear
         mp.propagation = opts.propagation
@@ -134,6 +139,23 @@ extension Planner {
         mp.keepLocked = keepLocked
         mp.idmap = idmap
         return mp
+    }
+
+    /// Per-mount flags as mount attributes (set, clear), for mount_setattr
+    /// and fsmount.
+    static func bindAttributes(_ opts: ParsedMountOptions) -> (UInt64, UInt64) {
+        var set: UInt64 = 0, clear: UInt64 = 0
+        for (ms, attr) in MountOption.bindAttributes {
+            if opts.flagsSet & ms != 0 { set |= attr }
+            if opts.flagsClear & ms != 0 { clear |= attr }
+        }
+        let atime = opts.flagsSet & MountOption.atimeFlags
+        if atime != 0 {
+            clear |= UInt64(MOUNT_ATTR__ATIME)
+            if atime & UInt(MS_NOATIME) != 0 { set |= UInt64(MOUNT_ATTR_NOATIME) }
+            else if atime & UInt(MS_STRICTATIME) != 0 { set |= UInt64(MOUNT_ATTR_STRICTATIME) }
+        }
+        return (set, clear)
     }
 
     /// A `cgroup` mount: the host's layout, read from inside the container.

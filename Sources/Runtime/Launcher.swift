@@ -109,9 +109,6 @@ enum Launcher {
         c.preserve_fds = options.preserveFds
         var keep = [childSync.raw] + joins.map(\.fd)
         if options.startListener >= 0 { keep.append(options.startListener) }
-        keep.sort()
-        c.n_keep_fds = UInt32(keep.count)
-        c.keep_fds = arena.array(keep)
         var flags: UInt64 = 0
         for ns in plan.namespaces where ns.path == nil && ns.type != .time {
             flags |= UInt64(UInt32(bitPattern: cloneFlag(ns.type)))
@@ -130,14 +127,33 @@ enum Launcher {
         c.rootfs_readonly = plan.readonlyRootfs ? 1 : 0
         // Idmapped binds: root's parent makes them (it is privileged over the
         // filesystem); an unprivileged child tries with its own user namespace.
+        // A filesystem the child makes is idmapped by the child: with its own
+        // user namespace, or one with the mount's mappings made here.
         let byParent = Sys.euid == 0
-        let parentTrees = plan.mounts.indices.filter { plan.mounts[$0].idmap != nil && byParent }
-        c.n_mounts = UInt32(plan.mounts.count)
-        c.mounts = arena.array(plan.mounts.map { m in
+        let parentTrees = plan.mounts.indices.filter { plan.mounts[$0].idmap != nil && byParent && !plan.mounts[$0].detached }
+        var cmounts: [skiff_mount] = []
+        for m in plan.mounts {
             var cm = cMount(m, arena)
-            if m.idmap != nil { cm.flags |= UInt32(byParent ? SKIFF_MF_FROM_PARENT.rawValue : SKIFF_MF_IDMAP_SELF.rawValue) }
-            return cm
-        })
+            if let idmap = m.idmap {
+                if m.detached {
+                    cm.idmap_recursive = idmap.recursive ? 1 : 0
+                    if idmap.containerNamespace {
+                        cm.flags |= UInt32(SKIFF_MF_IDMAP_SELF.rawValue)
+                    } else {
+                        cm.userns_fd = fds.adopt(try userNamespace(idmap, origin: m.origin, log: log))
+                        keep.append(cm.userns_fd)
+                    }
+                } else {
+                    cm.flags |= UInt32(byParent ? SKIFF_MF_FROM_PARENT.rawValue : SKIFF_MF_IDMAP_SELF.rawValue)
+                }
+            }
+            cmounts.append(cm)
+        }
+        keep.sort()
+        c.n_keep_fds = UInt32(keep.count)
+        c.keep_fds = arena.array(keep)
+        c.n_mounts = UInt32(plan.mounts.count)
+        c.mounts = arena.array(cmounts)
         c.n_parent_trees = UInt32(parentTrees.count)
         c.n_dirs = UInt32(plan.directories.count)
         c.dirs = arena.strings(plan.directories)
@@ -327,6 +343,7 @@ enum Launcher {
             c.kind = UInt32(SKIFF_MOUNT_ATTR.rawValue)
         }
         if m.keepLocked { c.flags |= UInt32(SKIFF_MF_KEEP_LOCKED.rawValue) }
+        if m.detached { c.flags |= UInt32(SKIFF_MF_DETACHED.rawValue) }
         c.target = arena.string(m.target)
         c.attr_set = m.attrSet
         c.attr_clr = m.attrClear

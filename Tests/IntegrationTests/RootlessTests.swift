@@ -79,6 +79,21 @@ extension Skiff {
         #expect((attrs[.ownerAccountID] as? NSNumber)?.intValue == uid, "a file made inside belongs to the user on the host")
     }
 
+    @Test("proc, sysfs, mqueue and devpts in a rootless container")
+    func rootlessMounts() throws {
+        let s = try Skiff.rootless(["sh", "-c", "cut -d' ' -f5,6,9 /proc/self/mountinfo; readlink /dev/ptmx; ls /dev/pts"])
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        func mount(_ dest: String) -> String? { lines.last { $0.hasPrefix(dest + " ") } }
+        #expect(mount("/proc")?.hasSuffix(" proc") == true, "\(r)")
+        #expect(mount("/dev/mqueue")?.hasSuffix(" mqueue") == true, "\(r)")
+        #expect(mount("/dev/pts")?.hasSuffix(" devpts") == true, "\(r)")
+        #expect(mount("/sys").map { $0.contains(" ro,") && $0.hasSuffix(" sysfs") } == true, "/sys is the host's, read-only: \(r)")
+        #expect(lines.contains("pts/ptmx"))
+        #expect(lines.contains("ptmx"), "a new devpts instance of its own: \(r)")
+    }
+
     @Test("the whole lifecycle as the user; another user is refused")
     func lifecycle() throws {
         let s = try Skiff.rootless(["sleep", "30"])
@@ -228,6 +243,23 @@ extension Skiff {
 }
 
 @Suite struct IdmapTests {
+    @Test("a filesystem mount (tmpfs) can be idmapped too: its root, uid 0 on the filesystem, shows as the mapped id")
+    func idmappedFilesystem() throws {
+        let rootfs = Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("idmap-fs-rootfs"))
+        for d in ["t", "u"] { try FileManager.default.createDirectory(atPath: rootfs + "/" + d, withIntermediateDirectories: true) }
+        var s = try Skiff(["sh", "-c", "stat -c '%n %u %g' /t /u; grep ' /t ' /proc/self/mountinfo | cut -d' ' -f6"], rootfs: rootfs)
+        let map: [[String: Any]] = [["containerID": 0, "hostID": 1000, "size": 1]]
+        s.mounts += [
+            ["destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap", "nosuid", "nodev", "mode=755"],
+             "uidMappings": map, "gidMappings": map],
+            ["destination": "/u", "type": "tmpfs", "source": "tmpfs", "options": ["mode=755"]],
+        ]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.hasPrefix("/t 1000 1000\n/u 0 0\n"), "\(r)")
+        #expect(r.stdout.contains("nosuid,nodev"), "mount options are attributes of the detached mount: \(r)")
+    }
+
     @Test("an idmapped bind shows a host root-owned directory as root in a user namespace; a plain one as nobody")
     func idmap() throws {
         let rootfs = Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("idmap-rootfs"))

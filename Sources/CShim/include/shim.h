@@ -124,6 +124,10 @@ enum skiff_mount_flags {
     SKIFF_MF_FROM_PARENT = 1 << 2, /* the parent made the tree (idmapped and
                                     * with its attributes): only move it */
     SKIFF_MF_IDMAP_SELF = 1 << 3,  /* idmap with the child's own user namespace */
+    SKIFF_MF_DETACHED = 1 << 4,    /* SKIFF_MOUNT_FS through fsopen/fsmount: data
+                                    * is split into fsconfig options, attr_set
+                                    * holds the MOUNT_ATTR_* for fsmount, and
+                                    * userns_fd (or IDMAP_SELF) idmaps it */
 };
 
 struct skiff_mount {
