@@ -1,3 +1,4 @@
+import CSeccomp
 import Glibc
 import LinuxSys
 import OCISpec
@@ -106,9 +107,12 @@ extension Runtime {
             apparmor: Enabled(false), selinux: Enabled(false),
             intelRdt: .init(enabled: false, schemata: false, monitoring: false),
             mountExtensions: .init(idmap: Enabled(true)), netDevices: Enabled(false), memoryPolicy: nil)
+        var annotations = OrderedMap([("io.github.skiff.version", skiffVersion)])
+        if let v = seccomp_version() {
+            annotations["io.github.seccomp.libseccomp.version"] = "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.micro)"
+        }
         let f = Features(ociVersionMin: "1.0.0", ociVersionMax: OCISpec.ociVersion, hooks: [],
-                         mountOptions: mountOptions, linux: linux,
-                         annotations: OrderedMap([("io.github.skiff.version", skiffVersion)]))
+                         mountOptions: mountOptions, linux: linux, annotations: annotations)
         return SpecEncoder.serialize(f)
     }
 }

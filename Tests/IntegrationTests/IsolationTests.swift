@@ -103,6 +103,24 @@ import Testing
         #expect(r.stderr.contains("Read-only file system"), "\(r)")
     }
 
+    @Test("recursive r* attributes reach submounts; propagation options apply")
+    func recursiveAttributes() throws {
+        var s = try Skiff(["sh", "-c", "cut -d' ' -f5,6,7 /proc/self/mountinfo"])
+        // /sys carries submounts (the host's cgroups): rro must reach them, ro alone must not.
+        s.mounts += [
+            ["destination": "/rro", "source": "/sys", "options": ["rbind", "rro", "rnosuid", "rshared"]],
+            ["destination": "/ro", "source": "/sys", "options": ["rbind", "ro", "rprivate"]],
+        ]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let rro = lines.filter { $0.hasPrefix("/rro/fs/cgroup/") }
+        let ro = lines.filter { $0.hasPrefix("/ro/fs/cgroup/") }
+        #expect(!rro.isEmpty && rro.allSatisfy { $0.contains(" ro,") && $0.contains("nosuid") && $0.contains("shared:") }, "\(rro)")
+        #expect(!ro.isEmpty && ro.allSatisfy { $0.contains(" rw,") && !$0.contains("shared:") }, "\(ro)")
+        #expect(lines.contains { $0.hasPrefix("/ro ro,") }, "ro applies to the top mount: \(r)")
+    }
+
     @Test("rlimits, user, groups, umask, cwd, env and oom_score_adj are what the config says")
     func process() throws {
         var s = try Skiff(["sh", "-c", "ulimit -n; ulimit -Hn; id; umask; pwd; echo $FOO $HOME; cat /proc/self/oom_score_adj"])

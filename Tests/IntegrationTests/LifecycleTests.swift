@@ -157,5 +157,7 @@ import Testing
         #expect((linux["namespaces"] as? [String])?.count == 8)
         #expect((linux["capabilities"] as? [String])?.contains("CAP_CHECKPOINT_RESTORE") == true)
         #expect((f["mountOptions"] as? [String])?.contains("rro") == true)
+        let annotations = f["annotations"] as? [String: String]
+        #expect(annotations?["io.github.seccomp.libseccomp.version"]?.hasPrefix("2.") == true, "\(features)")
     }
 }
