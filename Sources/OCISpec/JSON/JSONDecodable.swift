@@ -58,13 +58,7 @@ public final class JSONPathNode: Sendable {
 extension JSONDecoding {
     /// Parses and decodes with the runtime's path.
     public static func decode<T: JSONDecodable>(_ type: T.Type, json bytes: [UInt8]) throws(SpecError) -> T {
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(bytes)
-        } catch {
-            throw SpecError(path: "", "invalid JSON at \(error)")
-        }
-        return try T(json: value, at: .root)
+        try T(json: try JSONValue.parseDocument(bytes), at: .root)
     }
 }
 
@@ -119,23 +113,11 @@ extension JSONValue: JSONDecodable {
 
 /// Integers: the same checks and messages as the Codable path.
 func decodeInteger<T: FixedWidthInteger>(_ value: JSONValue, _ path: JSONPathNode) throws(SpecError) -> T {
-    let result: T?
-    switch value {
-    case let .int(i): result = T(exactly: i)
-    case let .uint(u): result = T(exactly: u)
-    case let .double(d): throw path.error("expected an integer, got \(d)")
-    default: throw path.error("expected an integer, got \(value.kindName)")
+    do {
+        return try integerValue(value)
+    } catch {
+        throw path.error(error.message)
     }
-    guard let result else {
-        let shown: String
-        switch value {
-        case let .int(i): shown = "\(i)"
-        case let .uint(u): shown = "\(u)"
-        default: shown = "value"
-        }
-        throw path.error("\(shown) is out of range (\(T.min)...\(T.max))")
-    }
-    return result
 }
 
 extension Int: JSONDecodable {

@@ -17,14 +17,45 @@ public enum SpecDecoder {
 
     /// Parses and decodes; a syntax error names its line and column.
     public static func decode<T: Decodable>(_ type: T.Type, json bytes: [UInt8]) throws(SpecError) -> T {
-        let value: JSONValue
+        try decode(type, from: try JSONValue.parseDocument(bytes))
+    }
+}
+
+extension JSONValue {
+    /// Parses a document, a syntax error as a SpecError (both decoders).
+    static func parseDocument(_ bytes: [UInt8]) throws(SpecError) -> JSONValue {
         do {
-            value = try JSONValue.parse(bytes)
+            return try JSONValue.parse(bytes)
         } catch {
             throw SpecError(path: "", "invalid JSON at \(error)")
         }
-        return try decode(type, from: value)
     }
+}
+
+/// Why a value is not what a field needs; each decoder adds its path.
+struct ValueProblem: Error {
+    let message: String
+}
+
+/// An integer of type T, with the messages both decoders give.
+func integerValue<T: FixedWidthInteger>(_ value: JSONValue) throws(ValueProblem) -> T {
+    let result: T?
+    switch value {
+    case let .int(i): result = T(exactly: i)
+    case let .uint(u): result = T(exactly: u)
+    case let .double(d): throw ValueProblem(message: "expected an integer, got \(d)")
+    default: throw ValueProblem(message: "expected an integer, got \(value.kindName)")
+    }
+    guard let result else {
+        let shown: String
+        switch value {
+        case let .int(i): shown = "\(i)"
+        case let .uint(u): shown = "\(u)"
+        default: shown = "value"
+        }
+        throw ValueProblem(message: "\(shown) is out of range (\(T.min)...\(T.max))")
+    }
+    return result
 }
 
 extension SpecError {
@@ -43,25 +74,11 @@ private func mismatch(_ expected: String, _ value: JSONValue, _ path: [any Codin
 }
 
 private func integer<T: FixedWidthInteger>(_ value: JSONValue, _ path: [any CodingKey]) throws(SpecError) -> T {
-    let result: T?
-    switch value {
-    case let .int(i): result = T(exactly: i)
-    case let .uint(u): result = T(exactly: u)
-    case let .double(d):
-        throw SpecError(codingPath: path, "expected an integer, got \(d)")
-    default:
-        throw mismatch("an integer", value, path)
+    do {
+        return try integerValue(value)
+    } catch {
+        throw SpecError(codingPath: path, error.message)
     }
-    guard let result else {
-        let shown: String
-        switch value {
-        case let .int(i): shown = "\(i)"
-        case let .uint(u): shown = "\(u)"
-        default: shown = "value"
-        }
-        throw SpecError(codingPath: path, "\(shown) is out of range (\(T.min)...\(T.max))")
-    }
-    return result
 }
 
 private func floating(_ value: JSONValue, _ path: [any CodingKey]) throws(SpecError) -> Double {
