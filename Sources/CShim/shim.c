@@ -621,6 +621,35 @@ fail:
     return -1;
 }
 
+/* Idmap a detached tree: with the user namespace the parent made for the
+ * mount's mappings, or with the child's own (IDMAP_SELF); nothing when the
+ * mount has neither. */
+static void idmap_tree(int tree, const struct skiff_mount *m, int32_t i)
+{
+    int self = (m->flags & SKIFF_MF_IDMAP_SELF) != 0;
+    int userns = self ? open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC) : m->userns_fd;
+    if (!self && userns < 0)
+        return;
+    if (userns < 0 || setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, userns) < 0)
+        fail(SKIFF_STEP_MOUNT_IDMAP, i);
+    if (self)
+        close(userns);
+}
+
+/* Attach a detached tree at the mount's target, resolved inside the root
+ * (created as `create` when missing), then set its propagation. */
+static void attach_tree(int rootfd, int tree, const struct skiff_mount *m, int32_t i, int create)
+{
+    int target = open_in_root(rootfd, m->target, create);
+    if (target < 0)
+        fail(SKIFF_STEP_MOUNT_TARGET, i);
+    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        fail(SKIFF_STEP_MOUNT, i);
+    apply_propagation(tree, m, i);
+    close(target);
+    close(tree);
+}
+
 static void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
 {
     char proc[32];
@@ -633,24 +662,8 @@ static void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
             tree = make_detached_fs(m);
             if (tree < 0)
                 fail(SKIFF_STEP_MOUNT, i);
-            int userns = m->userns_fd;
-            if (m->flags & SKIFF_MF_IDMAP_SELF)
-                userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-            if (userns >= 0 &&
-                setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, userns) < 0)
-                fail(SKIFF_STEP_MOUNT_IDMAP, i);
-            if (userns < 0 && (m->flags & SKIFF_MF_IDMAP_SELF))
-                fail(SKIFF_STEP_MOUNT_IDMAP, i);
-            if (m->flags & SKIFF_MF_IDMAP_SELF)
-                close(userns);
-            target = open_in_root(rootfd, m->target, CREATE_DIR);
-            if (target < 0)
-                fail(SKIFF_STEP_MOUNT_TARGET, i);
-            if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                fail(SKIFF_STEP_MOUNT, i);
-            apply_propagation(tree, m, i);
-            close(target);
-            close(tree);
+            idmap_tree(tree, m, i);
+            attach_tree(rootfd, tree, m, i, CREATE_DIR);
             return;
         }
         target = open_in_root(rootfd, m->target, CREATE_DIR);
@@ -689,25 +702,12 @@ static void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
                                  ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
             if (tree < 0)
                 fail(SKIFF_STEP_MOUNT_SOURCE, i);
-            if (m->flags & SKIFF_MF_IDMAP_SELF) {
-                int userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-                if (userns < 0 ||
-                    setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, userns) < 0)
-                    fail(SKIFF_STEP_MOUNT_IDMAP, i);
-                close(userns);
-            }
+            idmap_tree(tree, m, i);
             apply_attrs(tree, m, i);
         }
         if (fstat(tree, &st) < 0)
             fail(SKIFF_STEP_MOUNT_SOURCE, i);
-        target = open_in_root(rootfd, m->target, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE);
-        if (target < 0)
-            fail(SKIFF_STEP_MOUNT_TARGET, i);
-        if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-            fail(SKIFF_STEP_MOUNT, i);
-        apply_propagation(tree, m, i);
-        close(target);
-        close(tree);
+        attach_tree(rootfd, tree, m, i, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE);
         return;
 
     case SKIFF_MOUNT_ATTR:
