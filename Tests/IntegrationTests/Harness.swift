@@ -20,11 +20,30 @@ enum Harness {
         let dir = scratchPath()
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         chmod(dir, 0o755)
-        atexit { try? FileManager.default.removeItem(atPath: scratchPath()) }
+        atexit {
+            Harness.deleteLeftoverContainers()
+            try? FileManager.default.removeItem(atPath: scratchPath())
+        }
         return dir
     }()
 
     static func scratchPath() -> String { "/tmp/skiff-it-\(getpid())" }
+
+    /// A test that fails half-way can leave a container behind; removing its
+    /// state directory alone would strand a created container blocked before
+    /// execve. `delete --force` every container still recorded under a
+    /// test's --root (as root, which may delete rootless ones too).
+    static func deleteLeftoverContainers() {
+        let fm = FileManager.default
+        let scratch = scratchPath()
+        for name in (try? fm.contentsOfDirectory(atPath: scratch)) ?? [] where name.hasPrefix("root-") {
+            // A rootless default root is $XDG_RUNTIME_DIR/skiff (root-…-xdg/skiff).
+            let root = scratch + "/" + name + (name.hasSuffix("-xdg") ? "/skiff" : "")
+            for id in (try? fm.contentsOfDirectory(atPath: root)) ?? [] {
+                _ = try? exec(binary, ["--root", root, "delete", "--force", id])
+            }
+        }
+    }
 
     /// A busybox rootfs shared read-only by the tests (root.readonly).
     static let sharedRootfs: String = makeRootfs(at: scratch + "/rootfs")
@@ -71,8 +90,8 @@ enum Harness {
         p.arguments = args
         if let env { p.environment = env }
         let base = scratch + "/" + uniqueName("io")
-        FileManager.default.createFile(atPath: base + ".out", contents: nil)
-        FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
         defer {
             try? FileManager.default.removeItem(atPath: base + ".out")
             try? FileManager.default.removeItem(atPath: base + ".err")
@@ -241,6 +260,19 @@ struct Skiff {
                 sourceLocation: sourceLocation)
         #expect(Harness.processes(mentioning: " \(id)").isEmpty, "process left behind", sourceLocation: sourceLocation)
         #expect(!Harness.hostMountinfo().contains(bundle), "mount left behind", sourceLocation: sourceLocation)
+    }
+
+    /// `run` (or `create`) of a new container is refused: exit 1, `message`
+    /// on stderr, and nothing of the container left behind.
+    @discardableResult
+    func expectRefused(_ message: String, create: Bool = false,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws -> Harness.Result {
+        let id = Harness.uniqueName("refused")
+        let r = create ? try self("create", "--bundle", bundle, id) : try run(id)
+        #expect(r.status == 1, "\(r)", sourceLocation: sourceLocation)
+        #expect(r.stderr.contains(message), "expected: \(message)\n\(r)", sourceLocation: sourceLocation)
+        expectNothingLeft(id, sourceLocation: sourceLocation)
+        return r
     }
 
     /// A directory on the host, bind-mounted at `/out` in the container.
