@@ -131,9 +131,16 @@ const char *skiff_step_name(uint32_t step)
 
 /* ------------------------------------------------------------ raw syscalls */
 
+/* With RESOLVE_IN_ROOT the kernel returns EAGAIN when a `..` step raced with
+ * a rename or a mount anywhere on the system (openat2(2)); containers being set
+ * up in parallel make that common, so the lookup is simply tried again. */
 static int sys_openat2(int dirfd, const char *path, struct open_how *how)
 {
-    return (int)syscall(SYS_openat2, dirfd, path, how, sizeof *how);
+    int fd, tries = 0;
+    do
+        fd = (int)syscall(SYS_openat2, dirfd, path, how, sizeof *how);
+    while (fd < 0 && (errno == EAGAIN || errno == EINTR) && ++tries < 1000);
+    return fd;
 }
 
 int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)

@@ -149,6 +149,11 @@ final class Atomic: @unchecked Sendable {
         value += 1
         return value
     }
+    var current: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
 }
 
 /// One test's skiff: its own --root, its own bundle directory.

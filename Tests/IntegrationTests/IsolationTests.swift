@@ -247,6 +247,36 @@ import Testing
         #expect(!Harness.hostMountinfo().contains(hostDir))
     }
 
+    // openat2 with RESOLVE_IN_ROOT fails with EAGAIN when a `..` step races
+    // with any rename or mount on the system; parallel containers make that
+    // common (it failed CI once), so lookups must retry.
+    @Test("lookups through `..` inside the rootfs survive renames elsewhere on the host")
+    func lookupsSurviveRenames() throws {
+        let rootfs = Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("rename-rootfs"))
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/up", withDestinationPath: "../../../../srv")
+        var s = try Skiff(["true"], rootfs: rootfs)
+        s["root", "readonly"] = false
+        s.mounts += [["destination": "/up/deeper", "type": "tmpfs", "source": "tmpfs"]]
+        try s.writeConfig()
+        let churnDir = Harness.scratch + "/" + Harness.uniqueName("renames")
+        try FileManager.default.createDirectory(atPath: churnDir, withIntermediateDirectories: true)
+        let a = churnDir + "/a", b = churnDir + "/b"
+        #expect(FileManager.default.createFile(atPath: a, contents: nil))
+        let stop = Atomic()
+        let churn = Thread {
+            while stop.current == 0 { rename(a, b); rename(b, a) }
+            stop.next()
+        }
+        churn.start()
+        defer { stop.next(); while stop.current < 2 { usleep(1000) } }
+        var failures: [String] = []
+        for i in 0..<40 {
+            let r = try s.run("\(Harness.uniqueName("renames"))-\(i)")
+            if r.status != 0 { failures.append(r.stderr) }
+        }
+        #expect(failures.isEmpty, "\(failures.count) of 40 runs failed: \(failures.first ?? "")")
+    }
+
     @Test("time namespace: the monotonic offset shows inside")
     func timeNamespace() throws {
         var s = try Skiff(["cat", "/proc/uptime"])
