@@ -350,13 +350,16 @@ public struct Runtime {
             if !options.detach { signals = try Signals.blockForwarded() }
             let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds), log: log)
             launched = child
+            // One write, already marked started: the directory stays locked
+            // until the process has exec'd (or failed, and everything is
+            // removed), so no one can see it between the two; and if skiff
+            // dies before the exec the child sees the socket close and exits.
             rec = record(id: id, bundle: bundle, plan: plan, child)
+            rec.started = true
             try dir?.write(rec)
             if let pidFile = options.create.pidFile { try writePidFile(pidFile, child.pid) }
             try child.send(SKIFF_SYNC_START)
             try child.awaitExec()
-            rec.started = true
-            try dir?.write(rec)
         } catch {
             launched?.kill()
             guard let d = dir else { throw error }
