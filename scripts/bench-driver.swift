@@ -24,6 +24,9 @@ for a in args.dropFirst(5) {
     if kv.count == 2 { paths[kv[0]] = kv[1] }
 }
 let bundle = work + "/bundle-\(mode)"
+// Where the runtimes keep their state: a tmpfs, as /run and /run/user are on
+// a standard host (scripts/bench mounts it); the work dir if not given.
+let stateBase = getenv("BENCH_STATE").map { String(cString: $0) } ?? work
 let rootfs = bundle + "/rootfs"
 
 struct Entry {
@@ -32,15 +35,15 @@ struct Entry {
     let floor: Bool
 }
 
-var entries = [Entry(name: "skiff", prefix: [paths["skiff"] ?? "skiff", "--root", "\(work)/state-\(mode)-skiff"], floor: false)]
+var entries = [Entry(name: "skiff", prefix: [paths["skiff"] ?? "skiff", "--root", "\(stateBase)/state-\(mode)-skiff"], floor: false)]
 entries.append(Entry(name: "crun (no cgroups)",
-                     prefix: [paths["crun"] ?? "crun", "--cgroup-manager=disabled", "--root", "\(work)/state-\(mode)-crun"],
+                     prefix: [paths["crun"] ?? "crun", "--cgroup-manager=disabled", "--root", "\(stateBase)/state-\(mode)-crun"],
                      floor: false))
 if !rootless {
-    entries.append(Entry(name: "crun (cgroupfs)", prefix: [paths["crun"] ?? "crun", "--root", "\(work)/state-\(mode)-crun-cg"],
+    entries.append(Entry(name: "crun (cgroupfs)", prefix: [paths["crun"] ?? "crun", "--root", "\(stateBase)/state-\(mode)-crun-cg"],
                          floor: false))
 }
-entries.append(Entry(name: "runc", prefix: [paths["runc"] ?? "runc", "--root", "\(work)/state-\(mode)-runc"], floor: false))
+entries.append(Entry(name: "runc", prefix: [paths["runc"] ?? "runc", "--root", "\(stateBase)/state-\(mode)-runc"], floor: false))
 entries.append(Entry(name: "floor", prefix: [paths["floor"] ?? "bench-floor"] + (rootless ? ["--rootless"] : []), floor: true))
 let runtimes = entries.filter { !$0.floor }
 
