@@ -91,7 +91,10 @@ public enum Sys {
     public static func mkdirAll(_ path: String, _ mode: mode_t) throws(SysError) {
         var prefix = ""
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            prefix += "/" + part
+            // String + Substring would append through the generic
+            // Sequence path (a run-time conformance lookup); String does not.
+            prefix.append("/")
+            prefix.append(String(part))
             if Glibc.mkdir(prefix, mode) != 0 {
                 let e = Errno.current
                 if e != .EEXIST { throw SysError("mkdir", prefix, errno: e) }

@@ -30,10 +30,17 @@ enum HostProbe {
         return UInt32(m)
     }
 
+    /// Digits read as bytes: Character.isWhitespace would page in the
+    /// stdlib's Unicode property tables for one number.
     static func capLast() -> Int {
-        guard let b = try? Sys.readFile("/proc/sys/kernel/cap_last_cap"),
-              let n = Int(String(decoding: b, as: UTF8.self).trimmingWhitespace()) else { return 40 }
-        return n
+        guard let b = try? Sys.readFile("/proc/sys/kernel/cap_last_cap") else { return 40 }
+        var n = 0, digits = 0
+        for c in b {
+            guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { break }
+            n = n * 10 + Int(c - UInt8(ascii: "0"))
+            digits += 1
+        }
+        return digits > 0 && digits < 4 ? n : 40
     }
 
     /// The user name of a uid, from /etc/passwd (no NSS: one static binary).
