@@ -1,0 +1,69 @@
+/* Identity and privileges: loopback, capabilities, ids, seccomp. */
+#include "internal.h"
+
+void loopback_up(void)
+{
+    struct ifreq ifr;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        fail(SKIFF_STEP_LOOPBACK, -1);
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        fail(SKIFF_STEP_LOOPBACK, 0);
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        fail(SKIFF_STEP_LOOPBACK, 1);
+    close(s);
+}
+
+void set_identity(const struct skiff_plan *p)
+{
+    /* The bounding set first: dropping needs CAP_SETPCAP, which capset
+     * below may take away. */
+    for (uint32_t c = 0; c <= p->cap_last && c < 64; c++) {
+        if (!(p->cap_bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+            fail(SKIFF_STEP_CAP_BOUNDING, (int32_t)c);
+    }
+    /* Keep the permitted set across the uid change; capset sets the exact
+     * sets afterwards. Raw syscalls: glibc's setxid machinery broadcasts to
+     * threads it remembers from the parent. */
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        fail(SKIFF_STEP_KEEPCAPS, -1);
+    if (p->set_groups && syscall(SYS_setgroups, (size_t)p->n_groups, p->groups) < 0)
+        fail(SKIFF_STEP_SETGROUPS, -1);
+    if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
+        fail(SKIFF_STEP_SETGID, -1);
+    if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
+        fail(SKIFF_STEP_SETUID, -1);
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+        fail(SKIFF_STEP_KEEPCAPS, -1);
+
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2] = {
+        { .effective = (uint32_t)p->cap_effective, .permitted = (uint32_t)p->cap_permitted,
+          .inheritable = (uint32_t)p->cap_inheritable },
+        { .effective = (uint32_t)(p->cap_effective >> 32), .permitted = (uint32_t)(p->cap_permitted >> 32),
+          .inheritable = (uint32_t)(p->cap_inheritable >> 32) },
+    };
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        fail(SKIFF_STEP_CAPSET, -1);
+    for (uint32_t c = 0; c <= p->cap_last && c < 64; c++) {
+        if ((p->cap_ambient & (1ULL << c)) &&
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+            fail(SKIFF_STEP_CAP_AMBIENT, (int32_t)c);
+    }
+}
+
+void load_seccomp(const struct skiff_plan *p)
+{
+    if (!p->seccomp_filter)
+        return;
+    struct sock_fprog prog = {
+        .len = (unsigned short)p->seccomp_len,
+        .filter = (struct sock_filter *)p->seccomp_filter,
+    };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0)
+        fail(SKIFF_STEP_SECCOMP, -1);
+}
+

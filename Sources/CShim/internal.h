@@ -1,0 +1,80 @@
+/*
+ * Declarations shared by the shim's files (not seen by Swift). Each file is
+ * one stage of the child: sync.c (the protocol), paths.c (lookups inside the
+ * rootfs), mounts.c, rootfs.c, identity.c, and shim.c, which runs them in
+ * order between clone3 and execve.
+ */
+#ifndef SKIFF_INTERNAL_H
+#define SKIFF_INTERNAL_H
+
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#pragma GCC visibility push(hidden)
+
+/* names.c */
+int sys_openat2(int dirfd, const char *path, struct open_how *how);
+
+/* sync.c: where a failure is reported (the sync socket, then the `start`
+ * connection), and the messages. */
+extern int report_fd;
+void send_msg(int fd, uint32_t type, uint32_t step, int32_t err, int32_t index);
+__attribute__((noreturn)) void fail(uint32_t step, int32_t index);
+uint32_t recv_msg(int fd);
+void expect_msg(int fd, uint32_t want);
+void receive_trees(int fd, uint32_t n);
+extern int parent_trees[SKIFF_MAX_PARENT_TREES];
+extern uint32_t parent_trees_used;
+
+/* paths.c */
+enum { NO_CREATE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
+extern const uint64_t in_root;
+void fd_path(char buf[32], int fd);
+int open_in_root(int rootfd, const char *path, int create);
+int open_parent_in_root(int rootfd, const char *path, const char **name);
+void forget_parent(void);
+
+/* mounts.c */
+int setattr(int fd, unsigned int flags, uint64_t set, uint64_t clr, uint64_t propagation, int userns);
+void do_mount(int rootfd, const struct skiff_mount *m, int32_t i);
+void make_device(int rootfd, const struct skiff_device *d, int32_t i);
+void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i);
+
+/* rootfs.c */
+void setup_rootfs(const struct skiff_plan *p);
+
+/* identity.c */
+void loopback_up(void);
+void set_identity(const struct skiff_plan *p);
+void load_seccomp(const struct skiff_plan *p);
+
+#pragma GCC visibility pop
+
+#endif

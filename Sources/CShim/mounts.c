@@ -1,0 +1,292 @@
+/* Mounts, devices and links in the rootfs, before pivot_root; and the
+ * parent's side of idmapped binds (skiff_make_tree). */
+#include "internal.h"
+
+int setattr(int fd, unsigned int flags, uint64_t set, uint64_t clr, uint64_t propagation, int userns)
+{
+    struct mount_attr attr = {
+        .attr_set = set,
+        .attr_clr = clr,
+        .propagation = propagation,
+        .userns_fd = userns >= 0 ? (uint64_t)userns : 0,
+    };
+    return mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr, sizeof attr);
+}
+
+/*
+ * In a user namespace the kernel locks the flags an inherited mount already
+ * has (nosuid, nodev, noexec, ro, the atime mode); clearing one is EPERM.
+ * Keep what is set and try again, as runc does for rootless containers.
+ */
+static int setattr_keep_locked(int fd, unsigned int flags, uint64_t set, uint64_t clr)
+{
+    if (setattr(fd, flags, set, clr, 0, -1) == 0 || errno != EPERM)
+        return errno == EPERM ? -1 : 0;
+    struct statvfs sv;
+    if (fstatvfs(fd, &sv) < 0)
+        return -1;
+    uint64_t locked = 0;
+    if (sv.f_flag & ST_RDONLY) locked |= MOUNT_ATTR_RDONLY;
+    if (sv.f_flag & ST_NOSUID) locked |= MOUNT_ATTR_NOSUID;
+    if (sv.f_flag & ST_NODEV) locked |= MOUNT_ATTR_NODEV;
+    if (sv.f_flag & ST_NOEXEC) locked |= MOUNT_ATTR_NOEXEC;
+    clr &= ~locked;
+    if (clr & MOUNT_ATTR__ATIME) {
+        set &= ~MOUNT_ATTR__ATIME;
+        clr &= ~MOUNT_ATTR__ATIME;
+    }
+    return setattr(fd, flags, set, clr, 0, -1);
+}
+
+static void apply_attrs(int fd, const struct skiff_mount *m, int32_t i)
+{
+    int keep = (m->flags & SKIFF_MF_KEEP_LOCKED) != 0;
+    if (m->rattr_set || m->rattr_clr) {
+        int r = keep ? setattr_keep_locked(fd, AT_RECURSIVE, m->rattr_set, m->rattr_clr)
+                     : setattr(fd, AT_RECURSIVE, m->rattr_set, m->rattr_clr, 0, -1);
+        if (r < 0)
+            fail(SKIFF_STEP_MOUNT_ATTR, i);
+    }
+    if (m->attr_set || m->attr_clr) {
+        int r = keep ? setattr_keep_locked(fd, 0, m->attr_set, m->attr_clr)
+                     : setattr(fd, 0, m->attr_set, m->attr_clr, 0, -1);
+        if (r < 0)
+            fail(SKIFF_STEP_MOUNT_ATTR, i);
+    }
+}
+
+static void apply_propagation(int fd, const struct skiff_mount *m, int32_t i)
+{
+    if (m->propagation &&
+        setattr(fd, m->propagation_recursive ? AT_RECURSIVE : 0, 0, 0, m->propagation, -1) < 0)
+        fail(SKIFF_STEP_MOUNT_PROPAGATION, i);
+}
+
+/* A filesystem made detached (new mount API), so that it can be idmapped
+ * before it is attached. Options are fsconfig parameters: "key=value" or
+ * "flag". */
+static int make_detached_fs(const struct skiff_mount *m)
+{
+    int fs = fsopen(m->fstype, FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -1;
+    if (m->source && m->source[0] && fsconfig(fs, FSCONFIG_SET_STRING, "source", m->source, 0) < 0)
+        goto fail;
+    if (m->data) {
+        char buf[4096];
+        size_t len = strlen(m->data);
+        if (len >= sizeof buf) {
+            errno = E2BIG;
+            goto fail;
+        }
+        memcpy(buf, m->data, len + 1);
+        char *opt = buf;
+        while (opt) {
+            char *next = strchr(opt, ',');
+            if (next)
+                *next++ = '\0';
+            char *eq = strchr(opt, '=');
+            int r;
+            if (eq) {
+                *eq = '\0';
+                r = fsconfig(fs, FSCONFIG_SET_STRING, opt, eq + 1, 0);
+            } else {
+                r = fsconfig(fs, FSCONFIG_SET_FLAG, opt, NULL, 0);
+            }
+            if (r < 0)
+                goto fail;
+            opt = next;
+        }
+    }
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        goto fail;
+    int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned int)m->attr_set);
+    int err = errno;
+    close(fs);
+    errno = err;
+    return mnt;
+fail:
+    err = errno;
+    close(fs);
+    errno = err;
+    return -1;
+}
+
+/* Idmap a detached tree: with the user namespace the parent made for the
+ * mount's mappings, or with the child's own (IDMAP_SELF); nothing when the
+ * mount has neither. */
+static void idmap_tree(int tree, const struct skiff_mount *m, int32_t i)
+{
+    int self = (m->flags & SKIFF_MF_IDMAP_SELF) != 0;
+    int userns = self ? open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC) : m->userns_fd;
+    if (!self && userns < 0)
+        return;
+    if (userns < 0 || setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, userns) < 0)
+        fail(SKIFF_STEP_MOUNT_IDMAP, i);
+    if (self)
+        close(userns);
+}
+
+/* Attach a detached tree at the mount's target, resolved inside the root
+ * (created as `create` when missing), then set its propagation. */
+static void attach_tree(int rootfd, int tree, const struct skiff_mount *m, int32_t i, int create)
+{
+    int target = open_in_root(rootfd, m->target, create);
+    if (target < 0)
+        fail(SKIFF_STEP_MOUNT_TARGET, i);
+    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        fail(SKIFF_STEP_MOUNT, i);
+    apply_propagation(tree, m, i);
+    close(target);
+    close(tree);
+}
+
+void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
+{
+    char proc[32];
+    int target, tree;
+    struct stat st;
+
+    switch (m->kind) {
+    case SKIFF_MOUNT_FS:
+        if (m->flags & SKIFF_MF_DETACHED) {
+            tree = make_detached_fs(m);
+            if (tree < 0)
+                fail(SKIFF_STEP_MOUNT, i);
+            idmap_tree(tree, m, i);
+            attach_tree(rootfd, tree, m, i, CREATE_DIR);
+            return;
+        }
+        target = open_in_root(rootfd, m->target, CREATE_DIR);
+        if (target < 0)
+            fail(SKIFF_STEP_MOUNT_TARGET, i);
+        /* The target is pinned by an fd resolved inside the root; mount(2)
+         * follows its /proc/self/fd link (the host's /proc: no pivot yet). */
+        fd_path(proc, target);
+        if (mount(m->source, proc, m->fstype, m->ms_flags, m->data) < 0)
+            fail(SKIFF_STEP_MOUNT, i);
+        close(target);
+        if (m->rattr_set || m->rattr_clr || m->attr_set || m->attr_clr || m->propagation) {
+            /* Open again: now the path leads to the root of the new mount. */
+            tree = open_in_root(rootfd, m->target, NO_CREATE);
+            if (tree < 0)
+                fail(SKIFF_STEP_MOUNT_TARGET, i);
+            apply_attrs(tree, m, i);
+            apply_propagation(tree, m, i);
+            close(tree);
+        }
+        return;
+
+    case SKIFF_MOUNT_BIND:
+        if (m->flags & SKIFF_MF_FROM_PARENT) {
+            /* Idmapped by the parent, which is privileged over the filesystem. */
+            if (parent_trees_used >= SKIFF_MAX_PARENT_TREES) {
+                errno = EPROTO;
+                fail(SKIFF_STEP_MOUNT_SOURCE, i);
+            }
+            tree = parent_trees[parent_trees_used++];
+        } else {
+            /* A detached copy of the source: its attributes are set before it
+             * becomes visible, and an idmapping can only go on a detached mount. */
+            tree = open_tree(AT_FDCWD, m->source,
+                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                 ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
+            if (tree < 0)
+                fail(SKIFF_STEP_MOUNT_SOURCE, i);
+            idmap_tree(tree, m, i);
+            apply_attrs(tree, m, i);
+        }
+        if (fstat(tree, &st) < 0)
+            fail(SKIFF_STEP_MOUNT_SOURCE, i);
+        attach_tree(rootfd, tree, m, i, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE);
+        return;
+
+    case SKIFF_MOUNT_ATTR:
+        tree = open_in_root(rootfd, m->target, NO_CREATE);
+        if (tree < 0)
+            fail(SKIFF_STEP_MOUNT_TARGET, i);
+        apply_attrs(tree, m, i);
+        apply_propagation(tree, m, i);
+        close(tree);
+        return;
+    }
+    errno = EINVAL;
+    fail(SKIFF_STEP_MOUNT, i);
+}
+
+void make_device(int rootfd, const struct skiff_device *d, int32_t i)
+{
+    const char *name;
+    int parent = open_parent_in_root(rootfd, d->path, &name);
+    if (parent < 0)
+        fail(SKIFF_STEP_DEVICE, i);
+    if (d->flags & SKIFF_DEV_BIND) {
+        /* No mknod in a user namespace: bind the host's node over an empty file. */
+        int tree = open_tree(AT_FDCWD, d->host_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0)
+            fail(SKIFF_STEP_DEVICE, i);
+        int f = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (f < 0)
+            fail(SKIFF_STEP_DEVICE, i);
+        close(f);
+        int target = open_in_root(rootfd, d->path, NO_CREATE);
+        if (target < 0)
+            fail(SKIFF_STEP_DEVICE, i);
+        if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            fail(SKIFF_STEP_DEVICE, i);
+        close(target);
+        close(tree);
+    } else {
+        if (mknodat(parent, name, d->mode, d->rdev) < 0) {
+            /* An existing node is fine if it is the same device. */
+            struct stat st;
+            if (errno != EEXIST || fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                fail(SKIFF_STEP_DEVICE, i);
+            if ((st.st_mode & S_IFMT) != (d->mode & S_IFMT) || st.st_rdev != d->rdev) {
+                errno = EEXIST;
+                fail(SKIFF_STEP_DEVICE, i);
+            }
+        }
+        if (fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+            fail(SKIFF_STEP_DEVICE, i);
+    }
+}
+
+void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i)
+{
+    const char *name;
+    int parent = open_parent_in_root(rootfd, l->path, &name);
+    if (parent < 0)
+        fail(SKIFF_STEP_SYMLINK, i);
+    if (symlinkat(l->target, parent, name) < 0 && errno != EEXIST)
+        fail(SKIFF_STEP_SYMLINK, i);
+}
+
+
+int skiff_make_tree(const struct skiff_mount *m, uint32_t *step)
+{
+    *step = SKIFF_STEP_MOUNT_SOURCE;
+    int tree = open_tree(AT_FDCWD, m->source,
+                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
+    if (tree < 0)
+        return -errno;
+    int r = 0;
+    if (m->userns_fd >= 0) {
+        *step = SKIFF_STEP_MOUNT_IDMAP;
+        r = setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, m->userns_fd);
+    }
+    if (r == 0 && (m->rattr_set || m->rattr_clr)) {
+        *step = SKIFF_STEP_MOUNT_ATTR;
+        r = setattr(tree, AT_RECURSIVE, m->rattr_set, m->rattr_clr, 0, -1);
+    }
+    if (r == 0 && (m->attr_set || m->attr_clr)) {
+        *step = SKIFF_STEP_MOUNT_ATTR;
+        r = setattr(tree, 0, m->attr_set, m->attr_clr, 0, -1);
+    }
+    if (r < 0) {
+        int err = errno;
+        close(tree);
+        return -err;
+    }
+    return tree;
+}

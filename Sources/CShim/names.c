@@ -1,0 +1,152 @@
+/* Names of sync messages and steps (for messages and logs), and the raw
+ * syscalls glibc 2.36 does not wrap, for the Swift side. */
+#include "internal.h"
+
+/* ------------------------------------------------------------------ names */
+
+const char *skiff_sync_name(uint32_t type)
+{
+    switch (type) {
+    case SKIFF_SYNC_NONE: return "SKIFF_SYNC_NONE";
+    case SKIFF_SYNC_USERMAP_ACK: return "SKIFF_SYNC_USERMAP_ACK";
+    case SKIFF_SYNC_READY: return "SKIFF_SYNC_READY";
+    case SKIFF_SYNC_COMMIT: return "SKIFF_SYNC_COMMIT";
+    case SKIFF_SYNC_START: return "SKIFF_SYNC_START";
+    case SKIFF_SYNC_ERROR: return "SKIFF_SYNC_ERROR";
+    case SKIFF_SYNC_MOUNTFDS: return "SKIFF_SYNC_MOUNTFDS";
+    }
+    return "SKIFF_SYNC_UNKNOWN";
+}
+
+const char *skiff_step_name(uint32_t step)
+{
+    static const char *const names[SKIFF_STEP_COUNT] = {
+        [SKIFF_STEP_NONE] = "none",
+        [SKIFF_STEP_PROTOCOL] = "sync",
+        [SKIFF_STEP_FDS] = "close inherited fds",
+        [SKIFF_STEP_SIGNALS] = "reset signals",
+        [SKIFF_STEP_USERNS_ROOT] = "become root in the user namespace",
+        [SKIFF_STEP_SETNS] = "setns",
+        [SKIFF_STEP_TIMENS] = "unshare time namespace",
+        [SKIFF_STEP_TIMENS_OFFSETS] = "write timens_offsets",
+        [SKIFF_STEP_TIMENS_ENTER] = "enter time namespace",
+        [SKIFF_STEP_ROOT_PROPAGATION] = "make / private",
+        [SKIFF_STEP_ROOTFS_BIND] = "bind rootfs",
+        [SKIFF_STEP_ROOTFS_OPEN] = "open rootfs",
+        [SKIFF_STEP_MOUNT_TARGET] = "mount target",
+        [SKIFF_STEP_MOUNT_SOURCE] = "mount source",
+        [SKIFF_STEP_MOUNT] = "mount",
+        [SKIFF_STEP_MOUNT_IDMAP] = "idmap mount",
+        [SKIFF_STEP_MOUNT_ATTR] = "mount attributes",
+        [SKIFF_STEP_MOUNT_PROPAGATION] = "mount propagation",
+        [SKIFF_STEP_DEVICE_DIR] = "directory",
+        [SKIFF_STEP_DEVICE] = "device",
+        [SKIFF_STEP_SYMLINK] = "symlink",
+        [SKIFF_STEP_PIVOT_ROOT] = "pivot_root",
+        [SKIFF_STEP_ROOTFS_PROPAGATION] = "rootfs propagation",
+        [SKIFF_STEP_SYSCTL] = "sysctl",
+        [SKIFF_STEP_MASK] = "mask",
+        [SKIFF_STEP_READONLY_PATH] = "readonly path",
+        [SKIFF_STEP_ROOTFS_READONLY] = "readonly rootfs",
+        [SKIFF_STEP_HOSTNAME] = "sethostname",
+        [SKIFF_STEP_DOMAINNAME] = "setdomainname",
+        [SKIFF_STEP_LOOPBACK] = "loopback up",
+        [SKIFF_STEP_RLIMIT] = "setrlimit",
+        [SKIFF_STEP_PERSONALITY] = "personality",
+        [SKIFF_STEP_CAP_BOUNDING] = "drop bounding capability",
+        [SKIFF_STEP_KEEPCAPS] = "keep capabilities",
+        [SKIFF_STEP_SETGROUPS] = "setgroups",
+        [SKIFF_STEP_SETGID] = "setresgid",
+        [SKIFF_STEP_SETUID] = "setresuid",
+        [SKIFF_STEP_CAPSET] = "capset",
+        [SKIFF_STEP_CAP_AMBIENT] = "raise ambient capability",
+        [SKIFF_STEP_NO_NEW_PRIVS] = "no_new_privs",
+        [SKIFF_STEP_CHDIR] = "chdir",
+        [SKIFF_STEP_CWD_VERIFY] = "verify cwd",
+        [SKIFF_STEP_START_WAIT] = "wait for start",
+        [SKIFF_STEP_SECCOMP] = "seccomp",
+        [SKIFF_STEP_EXEC] = "exec",
+    };
+    if (step < SKIFF_STEP_COUNT && names[step])
+        return names[step];
+    return "unknown step";
+}
+
+/* ------------------------------------------------------------ raw syscalls */
+
+/* With RESOLVE_IN_ROOT the kernel returns EAGAIN when a `..` step raced with
+ * a rename or a mount anywhere on the system (openat2(2)); containers being set
+ * up in parallel make that common, so the lookup is simply tried again. */
+int sys_openat2(int dirfd, const char *path, struct open_how *how)
+{
+    int fd, tries = 0;
+    do
+        fd = (int)syscall(SYS_openat2, dirfd, path, how, sizeof *how);
+    while (fd < 0 && (errno == EAGAIN || errno == EINTR) && ++tries < 1000);
+    return fd;
+}
+
+int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)
+{
+    struct open_how how = { .flags = flags, .mode = mode, .resolve = resolve };
+    return sys_openat2(dirfd, path, &how);
+}
+
+int skiff_ns_type(int fd)
+{
+    int r = ioctl(fd, NS_GET_NSTYPE);
+    return r < 0 ? -errno : r;
+}
+
+int skiff_errno(void)
+{
+    return errno;
+}
+
+int skiff_pidfd_open(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+const int skiff_O_PATH = O_PATH;
+
+int skiff_setns(int fd, int nstype)
+{
+    return setns(fd, nstype);
+}
+
+int skiff_pipe2(int fds[2], int flags)
+{
+    return pipe2(fds, flags);
+}
+
+int skiff_signalfd(const void *sigset)
+{
+    return signalfd(-1, (const sigset_t *)sigset, SFD_CLOEXEC);
+}
+
+int skiff_signalfd_read(int fd)
+{
+    struct signalfd_siginfo info;
+    ssize_t n;
+    do {
+        n = read(fd, &info, sizeof info);
+    } while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof info ? (int)info.ssi_signo : -1;
+}
+
+uint64_t skiff_makedev(uint32_t major, uint32_t minor)
+{
+    return makedev(major, minor);
+}
+
+int skiff_flock(int fd, int op)
+{
+    return flock(fd, op);
+}
+
+int skiff_pidfd_send_signal(int pidfd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
