@@ -14,6 +14,8 @@ const char *skiff_sync_name(uint32_t type)
     case SKIFF_SYNC_START: return "SKIFF_SYNC_START";
     case SKIFF_SYNC_ERROR: return "SKIFF_SYNC_ERROR";
     case SKIFF_SYNC_MOUNTFDS: return "SKIFF_SYNC_MOUNTFDS";
+    case SKIFF_SYNC_TIMEOFFSETS_PLS: return "SKIFF_SYNC_TIMEOFFSETS_PLS";
+    case SKIFF_SYNC_TIMEOFFSETS_ACK: return "SKIFF_SYNC_TIMEOFFSETS_ACK";
     }
     return "SKIFF_SYNC_UNKNOWN";
 }
@@ -23,12 +25,12 @@ const char *skiff_step_name(uint32_t step)
     static const char *const names[SKIFF_STEP_COUNT] = {
         [SKIFF_STEP_NONE] = "none",
         [SKIFF_STEP_PROTOCOL] = "sync",
+        [SKIFF_STEP_DUMPABLE] = "set dumpable",
         [SKIFF_STEP_FDS] = "close inherited fds",
         [SKIFF_STEP_SIGNALS] = "reset signals",
         [SKIFF_STEP_USERNS_ROOT] = "become root in the user namespace",
         [SKIFF_STEP_SETNS] = "setns",
         [SKIFF_STEP_TIMENS] = "unshare time namespace",
-        [SKIFF_STEP_TIMENS_OFFSETS] = "write timens_offsets",
         [SKIFF_STEP_TIMENS_ENTER] = "enter time namespace",
         [SKIFF_STEP_ROOT_PROPAGATION] = "make / private",
         [SKIFF_STEP_ROOTFS_BIND] = "bind rootfs",
@@ -149,4 +151,5 @@ int skiff_pidfd_send_signal(int pidfd, int sig)
 {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
+
 

@@ -36,6 +36,18 @@ struct skiff_clone_args {
 __attribute__((noreturn)) static void child(const struct skiff_plan *p)
 {
     report_fd = p->sync_fd;
+    /* Non-dumpable before anything else (CVE-2016-9962, CVE-2019-5736): until
+     * execve this process holds skiff's memory, the caller's environment and
+     * skiff's binary as /proc/<pid>/exe, and a process of a container whose
+     * pid namespace we join could otherwise ptrace us or open those files.
+     * Only processes with CAP_SYS_PTRACE over us can now; execve makes the
+     * container's program dumpable again as usual. An unprivileged parent
+     * must open our /proc files to write the maps of our new user namespace:
+     * then we stay dumpable until they are written. That is safe: only the
+     * caller's own processes on the host have power over a user namespace
+     * it owns (a root caller writes as root, with no such window). */
+    if (!p->unprivileged_parent && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        fail(SKIFF_STEP_DUMPABLE, -1);
     if (p->stage_name)
         prctl(PR_SET_NAME, p->stage_name, 0, 0, 0);
 
@@ -81,6 +93,8 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
      * no ids in it, and every later step needs the capabilities it grants. */
     if (p->wait_usermap) {
         expect_msg(p->sync_fd, SKIFF_SYNC_USERMAP_ACK);
+        if (p->unprivileged_parent && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+            fail(SKIFF_STEP_DUMPABLE, -1);
         if (p->userns_root &&
             (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0))
             fail(SKIFF_STEP_USERNS_ROOT, -1);
@@ -95,16 +109,18 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
             fail(SKIFF_STEP_SETNS, (int32_t)i);
     }
     /* A time namespace takes its offsets before any process is in it: make
-     * it for our children, write them, then enter it ourselves. */
+     * it for our children, have the parent write them (our own
+     * timens_offsets is root's while we are not dumpable), then enter it. */
     if (p->new_timens) {
         if (unshare(CLONE_NEWTIME) < 0)
             fail(SKIFF_STEP_TIMENS, -1);
         if (p->timens_offsets) {
-            int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-            size_t len = strlen(p->timens_offsets);
-            if (fd < 0 || write(fd, p->timens_offsets, len) != (ssize_t)len)
-                fail(SKIFF_STEP_TIMENS_OFFSETS, -1);
-            close(fd);
+            if (p->unprivileged_parent && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+                fail(SKIFF_STEP_DUMPABLE, -1);
+            send_msg(p->sync_fd, SKIFF_SYNC_TIMEOFFSETS_PLS, 0, 0, -1);
+            expect_msg(p->sync_fd, SKIFF_SYNC_TIMEOFFSETS_ACK);
+            if (p->unprivileged_parent && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                fail(SKIFF_STEP_DUMPABLE, -1);
         }
         int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)

@@ -40,10 +40,10 @@ struct FailureRenderer {
             } else {
                 message = "setns: \(e)"
             }
+        case SKIFF_STEP_DUMPABLE:
+            message = "make the container process non-dumpable: \(e)"
         case SKIFF_STEP_TIMENS:
             message = "linux.namespaces: create time namespace: \(e)"
-        case SKIFF_STEP_TIMENS_OFFSETS:
-            message = "linux.timeOffsets: write /proc/self/timens_offsets: \(e)"
         case SKIFF_STEP_TIMENS_ENTER:
             message = "linux.namespaces: enter time namespace: \(e)"
         case SKIFF_STEP_ROOT_PROPAGATION:

@@ -30,6 +30,16 @@ final class Launched {
         }
     }
 
+    /// The next message must be `type`: a failure record is the child's
+    /// error; anything else stops the launch with both names.
+    func expect(_ type: skiff_sync) throws(RuntimeError) {
+        let msg = try sys { () throws(SysError) in try Sys.receive(sync.raw, "sync") }
+        guard let msg else { throw .message("the container process exited during setup") }
+        if msg.type == type.rawValue { return }
+        if msg.type == SKIFF_SYNC_ERROR.rawValue { throw failure(msg) }
+        throw .message("sync: expected \(String(cString: skiff_sync_name(type.rawValue))), got \(String(cString: skiff_sync_name(msg.type)))")
+    }
+
     /// After START: end of file means execve succeeded; a record means it failed.
     func awaitExec() throws(RuntimeError) {
         let msg = try sys { () throws(SysError) in try Sys.receive(sync.raw, "sync") }
@@ -115,11 +125,12 @@ enum Launcher {
         }
         c.clone_flags = flags
         c.wait_usermap = plan.userNamespace == nil ? 0 : 1
+        c.unprivileged_parent = Sys.euid != 0 || plan.userNamespace.map { $0.writer != .direct } == true ? 1 : 0
         c.userns_root = plan.userNamespace?.rootMapped == true ? 1 : 0
         c.n_joins = UInt32(joins.count)
         c.joins = arena.array(joins)
         c.new_timens = plan.creates(.time) ? 1 : 0
-        c.timens_offsets = arena.string(plan.timeOffsets)
+        c.timens_offsets = plan.creates(.time) && plan.timeOffsets != nil ? 1 : 0
 
         c.rootfs = arena.string(plan.rootfs)
         c.root_propagation = plan.rootPropagation
@@ -227,6 +238,17 @@ enum Launcher {
             }
             if !parentTrees.isEmpty {
                 try sendIdmappedTrees(plan, parentTrees, to: launched, arena: arena, log: log)
+            }
+            if let offsets = plan.timeOffsets, plan.creates(.time) {
+                try launched.expect(SKIFF_SYNC_TIMEOFFSETS_PLS)
+                do {
+                    let path = "/proc/\(pid)/timens_offsets"
+                    let fd = try Sys.open(path, O_WRONLY)
+                    try Sys.write(fd.raw, offsets, path)
+                } catch {
+                    throw RuntimeError.context("linux.timeOffsets", .system(error))
+                }
+                try launched.send(SKIFF_SYNC_TIMEOFFSETS_ACK)
             }
             if let adj = plan.oomScoreAdj {
                 let path = "/proc/\(pid)/oom_score_adj"

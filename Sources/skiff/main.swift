@@ -163,6 +163,14 @@ struct Invocation {
     func run() throws(RuntimeError) -> Int32 {
         let id = parsed.positionals.first ?? ""
         switch name {
+        case "create", "run":
+            // Before anything else: a container can reach the binary that
+            // creates it, so that binary must be one it cannot write.
+            try ProtectedBinary.ensure(log: log)
+        default:
+            break
+        }
+        switch name {
         case "create":
             try makeRuntime().create(id: id, createOptions())
         case "start":

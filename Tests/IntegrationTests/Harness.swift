@@ -162,6 +162,9 @@ struct Skiff {
     let bundle: String
     var config: [String: Any]
     var user: String? = nil
+    /// The skiff binary this container is handled with (a decoy copy in the
+    /// attack tests, so that a successful attack damages only the copy).
+    var binary = Harness.binary
 
     /// A bundle whose config comes from `skiff spec` (optionally --rootless),
     /// with the shared read-only busybox rootfs and `args`.
@@ -224,10 +227,10 @@ struct Skiff {
     func skiff(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
         if let user {
             let env = ["PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": root + "-xdg", "HOME": "/"]
-            return try Harness.exec("/usr/sbin/runuser", ["-u", user, "--", Harness.binary] + args,
+            return try Harness.exec("/usr/sbin/runuser", ["-u", user, "--", binary] + args,
                                     env: env, stdin: stdin)
         }
-        return try Harness.exec(Harness.binary, args, stdin: stdin)
+        return try Harness.exec(binary, args, stdin: stdin)
     }
 
     /// `run` with the bundle; the container's output.
@@ -244,7 +247,7 @@ struct Skiff {
     func runInBackground(_ id: String) throws -> Process {
         try writeConfig()
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Harness.binary)
+        p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["--root", root, "run", "--bundle", bundle, id]
         p.standardOutput = FileHandle.nullDevice
         try p.run()

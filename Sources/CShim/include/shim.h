@@ -42,6 +42,12 @@ enum skiff_sync {
     /* parent -> child: detached mount trees the parent made (idmapped
      * binds), one per SKIFF_MF_FROM_PARENT mount in order, as SCM_RIGHTS */
     SKIFF_SYNC_MOUNTFDS = 6,
+    /* child -> parent: the time namespace is made; write its offsets to
+     * /proc/<pid>/timens_offsets (our own file is root's: we are not
+     * dumpable) */
+    SKIFF_SYNC_TIMEOFFSETS_PLS = 7,
+    /* parent -> child: offsets written; enter the time namespace */
+    SKIFF_SYNC_TIMEOFFSETS_ACK = 8,
 };
 
 #define SKIFF_MAX_PARENT_TREES 64
@@ -51,12 +57,12 @@ enum skiff_sync {
 enum skiff_step {
     SKIFF_STEP_NONE = 0,
     SKIFF_STEP_PROTOCOL,          /* unexpected message */
+    SKIFF_STEP_DUMPABLE,          /* PR_SET_DUMPABLE */
     SKIFF_STEP_FDS,               /* mark inherited fds close-on-exec */
     SKIFF_STEP_SIGNALS,           /* reset dispositions and mask */
     SKIFF_STEP_USERNS_ROOT,       /* become root in the new user namespace */
     SKIFF_STEP_SETNS,             /* join namespace [index] */
     SKIFF_STEP_TIMENS,            /* create the time namespace */
-    SKIFF_STEP_TIMENS_OFFSETS,    /* write timens_offsets */
     SKIFF_STEP_TIMENS_ENTER,      /* enter time_for_children */
     SKIFF_STEP_ROOT_PROPAGATION,  /* make "/" slave or private */
     SKIFF_STEP_ROOTFS_BIND,       /* bind the rootfs onto itself */
@@ -193,13 +199,16 @@ struct skiff_plan {
     const int32_t *keep_fds;
     uint32_t n_parent_trees;  /* SKIFF_SYNC_MOUNTFDS to wait for (<= SKIFF_MAX_PARENT_TREES) */
     uint32_t wait_usermap;    /* a new user namespace: wait for its maps */
+    uint32_t unprivileged_parent; /* the parent (or newuidmap) is not root: be
+                               * dumpable while it writes our /proc files
+                               * (maps, time offsets), root's otherwise */
     uint32_t userns_root;     /* then become root in it (0 is mapped) */
 
     uint32_t n_joins;         /* setns, in this order (user first) */
     const struct skiff_join *joins;
 
     uint32_t new_timens;      /* unshare a time namespace */
-    const char *timens_offsets; /* text for /proc/self/timens_offsets, or NULL */
+    uint32_t timens_offsets;  /* the parent writes offsets (TIMEOFFSETS_PLS) */
 
     /* --- filesystem (always in a mount namespace of our own) ------------ */
     const char *rootfs;       /* absolute host path */
@@ -283,6 +292,18 @@ int skiff_send_fds(int sock, uint32_t type, const int *fds, uint32_t n);
  * namespace for an idmapping. Killed through *pidfd once its ns is open. */
 pid_t skiff_spawn_userns_holder(int *pidfd);
 
+/* The binary a container can reach through /proc/<pid>/exe (exe.c). */
+enum skiff_exe_kind {
+    SKIFF_EXE_WRITABLE = 0,  /* an ordinary file: must not be exposed */
+    SKIFF_EXE_READONLY = 1,  /* on a read-only mount or filesystem */
+    SKIFF_EXE_SEALED = 2,    /* a memfd sealed against writes */
+};
+int skiff_exe_kind(void);
+/* execve of this binary through a detached read-only overlayfs (or, with
+ * allow_memfd, a sealed memfd copy where overlayfs is refused). Returns
+ * -errno only on failure. */
+int skiff_exec_protected(char *const argv[], char *const envp[], int allow_memfd, int *used_memfd);
+
 /* Raw syscalls glibc 2.36 does not wrap, for the Swift side. */
 int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 int skiff_ns_type(int fd);            /* ioctl(NS_GET_NSTYPE), or -errno */
@@ -300,3 +321,4 @@ int skiff_signalfd_read(int fd);          /* one signal number, or -1 */
 uint64_t skiff_makedev(uint32_t major, uint32_t minor);
 
 #endif
+

@@ -1,0 +1,42 @@
+import CShim
+import Glibc
+import LinuxSys
+
+/// The binary that create, run and exec run from is one the container
+/// cannot write (CVE-2019-5736): the container's first process is a clone
+/// of skiff, reachable through /proc/<pid>/exe until it execs.
+public enum ProtectedBinary {
+    /// Set across the re-exec, so that a copy that is still writable is an
+    /// error rather than a loop.
+    static let marker = "_SKIFF_PROTECTED_EXE"
+
+    /// Returns when skiff runs from a read-only or sealed binary, or when
+    /// nothing in a container could write the file anyway (an unprivileged
+    /// caller's binary that is root's); otherwise re-executes skiff from a
+    /// read-only copy and does not return.
+    public static func ensure(log: Log) throws(RuntimeError) {
+        let kind = skiff_exe_kind()
+        let reexecuted = Sys.environment(marker) != nil
+        if reexecuted { unsetenv(marker) }
+        if kind < 0 {
+            throw .system(SysError("open", "/proc/self/exe", errno: Errno(-kind)))
+        }
+        if kind == Int32(SKIFF_EXE_READONLY.rawValue) || kind == Int32(SKIFF_EXE_SEALED.rawValue) { return }
+        if Sys.euid != 0, let st = try? Sys.stat("/proc/self/exe"),
+           st.st_uid != Sys.euid, st.st_mode & 0o022 == 0 {
+            // A rootless container's ids are ours or our subordinate ids:
+            // none of them can write a file of root's that is 0755.
+            return
+        }
+        if reexecuted {
+            throw .message("skiff re-executed itself from a read-only copy, but /proc/self/exe is still writable: refusing to start a container")
+        }
+        setenv(marker, "1", 1)
+        var usedMemfd: Int32 = 0
+        log.debug("re-executing from a read-only overlay of the binary (CVE-2019-5736)")
+        let r = skiff_exec_protected(CommandLine.unsafeArgv, environ, 1, &usedMemfd)
+        unsetenv(marker)
+        throw .system(SysError(usedMemfd != 0 ? "exec skiff from a sealed memfd copy" : "exec skiff from a read-only overlay",
+                               nil, errno: Errno(-r)))
+    }
+}

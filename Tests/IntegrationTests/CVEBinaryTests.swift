@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+/// The attacks on skiff's own process and binary, performed from inside a
+/// container against a decoy copy of skiff (Tests/attacks/attack.c does
+/// what a hostile container process would).
+enum Attack {
+    /// The attacker, built once, static (the busybox rootfs has no libc).
+    static let binary: String = {
+        let out = Harness.scratch + "/attack"
+        let src = Harness.packageRoot.appendingPathComponent("Tests/attacks/attack.c").path
+        _ = try? Harness.exec("/usr/bin/env", ["cc", "-static", "-O2", "-o", out, src])
+        return out
+    }()
+
+    /// A copy of the skiff under test: the attacks aim at it.
+    static func decoy() throws -> String {
+        let dir = Harness.scratch + "/" + Harness.uniqueName("decoy")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Harness.binary, toPath: dir + "/skiff")
+        chmod(dir + "/skiff", 0o755)
+        return dir + "/skiff"
+    }
+
+    /// "name errno" lines, as the attacker prints them.
+    static func results(_ text: String) -> [String: Int32] {
+        var r: [String: Int32] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count == 2, let e = Int32(f[1]) { r[String(f[0])] = e }
+        }
+        return r
+    }
+
+    /// The pid of a host process as its innermost pid namespace sees it.
+    static func innerPid(_ hostPid: Int) throws -> String {
+        let status = try String(contentsOfFile: "/proc/\(hostPid)/status", encoding: .utf8)
+        return try #require(statusField(status, "NSpid")?.split(separator: "\t").last.map(String.init))
+    }
+
+    /// Container A runs `script` (the attacker is /out/attack) in the
+    /// background; container B is created in A's pid namespace, as a pod's
+    /// containers are, and waits for `start` as a clone of skiff.
+    struct Pod {
+        var a: Skiff
+        var b: Skiff
+        let idA = Harness.uniqueName("attacker")
+        let idB = Harness.uniqueName("victim")
+        let out: String
+        var hostPidB = 0
+
+        init(decoy: String, attacker script: String, capabilities: [String]? = nil) throws {
+            a = try Skiff(["sh", "-c", script])
+            a.binary = decoy
+            out = try a.outDir()
+            try FileManager.default.copyItem(atPath: Attack.binary, toPath: out + "/attack")
+            a.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+            if let capabilities {
+                a["process", "capabilities"] = ["bounding": capabilities, "effective": capabilities,
+                                               "permitted": capabilities]
+            }
+            b = try Skiff(["true"])
+            b.binary = decoy
+        }
+
+        mutating func start() throws {
+            let ra = try a("run", "--detach", "--bundle", a.bundle, idA)
+            try #require(ra.status == 0, "\(ra)")
+            let pidA = try #require(a.state(idA)["pid"] as? Int)
+            b.namespaces = b.namespaces.map { ns in
+                ns["type"] as? String == "pid" ? ["type": "pid", "path": "/proc/\(pidA)/ns/pid"] : ns
+            }
+            let rb = try b("create", "--bundle", b.bundle, idB)
+            try #require(rb.status == 0, "\(rb)")
+            hostPidB = try #require(b.state(idB)["pid"] as? Int)
+            // Tell the attacker which pid to go for, as it sees it.
+            try Attack.innerPid(hostPidB).write(toFile: out + "/go.tmp", atomically: false, encoding: .utf8)
+            _ = rename(out + "/go.tmp", out + "/go")
+        }
+
+        func result(_ name: String = "result") throws -> [String: Int32] {
+            try waitFor { FileManager.default.fileExists(atPath: out + "/" + name) }
+            return Attack.results(try String(contentsOfFile: out + "/" + name, encoding: .utf8))
+        }
+
+        func stop() {
+            _ = try? b("delete", "--force", idB)
+            _ = try? a("delete", "--force", idA)
+        }
+    }
+}
+
+@Suite struct CVEBinaryTests {
+    @Test("CVE-2016-9962: a container sharing the pid namespace cannot ptrace, or read the memory, environment or binary of the process waiting for start")
+    func cve_2016_9962() throws {
+        var pod = try Attack.Pod(decoy: try Attack.decoy(), attacker: """
+            while [ ! -f /out/go ]; do sleep 0.02; done
+            /out/attack probe $(cat /out/go) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
+            """)
+        defer { pod.stop() }
+        try pod.start()
+        let r = try pod.result()
+        #expect(r.count == 4, "\(r)")
+        #expect(r["ptrace"] == EPERM, "PTRACE_SEIZE of the waiting process: \(r)")
+        for file in ["environ", "mem", "exe"] {
+            #expect(r[file] == EACCES, "/proc/<pid>/\(file) of the waiting process: \(r)")
+        }
+        // The waiting process still is skiff's child stage, and it starts.
+        #expect(try String(contentsOfFile: "/proc/\(pod.hostPidB)/comm", encoding: .utf8) == "skiff:[INIT]\n")
+        #expect(try pod.b("start", pod.idB).status == 0)
+    }
+
+    @Test("CVE-2019-5736: the binary a container reaches through /proc/<pid>/exe of skiff cannot be reopened for writing")
+    func cve_2019_5736() throws {
+        let decoy = try Attack.decoy()
+        let before = try Data(contentsOf: URL(fileURLWithPath: decoy))
+        // CAP_SYS_PTRACE gets the attacker past the non-dumpable process (the
+        // other half of the fix): the binary itself must hold.
+        var pod = try Attack.Pod(decoy: decoy, attacker: """
+            while [ ! -f /out/go ]; do sleep 0.02; done
+            /out/attack overwrite $(cat /out/go) /out/started 300 > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
+            """, capabilities: ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_DAC_OVERRIDE"])
+        defer { pod.stop() }
+        try pod.start()
+        try waitFor { ((try? String(contentsOfFile: pod.out + "/result.tmp", encoding: .utf8)) ?? "").contains("open-exe") }
+        // Start B: its process execs, and no skiff process runs the file any
+        // more (which would answer ETXTBSY and hide the real guarantee).
+        #expect(try pod.b("start", pod.idB).status == 0)
+        FileManager.default.createFile(atPath: pod.out + "/started", contents: nil)
+        let r = try pod.result()
+        #expect(r["open-exe"] == 0, "the attacker holds /proc/<pid>/exe of the waiting process: \(r)")
+        #expect(r["reopen-write"] == EROFS, "reopening it for writing must fail with EROFS: \(r)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: decoy)) == before, "the binary was overwritten")
+    }
+}
