@@ -54,11 +54,13 @@ extern int parent_trees[SKIFF_MAX_PARENT_TREES];
 extern uint32_t parent_trees_used;
 
 /* paths.c */
-enum { NO_CREATE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
+enum { NO_CREATE = 0, CREATE_DIR = 1, CREATE_FILE = 2, NO_SYMLINKS = 8 };
 extern const uint64_t in_root;
 void fd_path(char buf[32], int fd);
 int open_in_root(int rootfd, const char *path, int create);
 int open_parent_in_root(int rootfd, const char *path, const char **name);
+int remember_root(int rootfd);
+int path_in_root(int fd, char buf[PATH_MAX], const char **rel);
 void forget_parent(void);
 
 /* mounts.c */

@@ -127,13 +127,39 @@ static void idmap_tree(int tree, const struct skiff_mount *m, int32_t i)
         close(userns);
 }
 
+/* How to look up a mount's target: /proc, /sys, /dev and below them must
+ * be reached without any symlink (CVE-2019-19921, CVE-2023-28642). */
+static int target_mode(const struct skiff_mount *m, int create)
+{
+    return create | ((m->flags & SKIFF_MF_NO_SYMLINKS) ? NO_SYMLINKS : 0);
+}
+
+/* Where the target resolved to, not what the config wrote, decides whether
+ * a mount may go there: a symlink in the image (`/data -> /proc`) must not
+ * bring a host directory onto /proc (CVE-2019-19921, CVE-2023-27561).
+ * Only procfs goes on /proc, and inside it only the binds the planner
+ * allowed (lxcfs's files), each exactly at its own destination. */
+static void check_target(int target, const struct skiff_mount *m, int32_t i)
+{
+    char buf[PATH_MAX];
+    const char *rel;
+    if (path_in_root(target, buf, &rel) < 0)
+        fail(SKIFF_STEP_MOUNT_TARGET, i);
+    int in_proc = strcmp(rel, "proc") == 0 || strncmp(rel, "proc/", 5) == 0;
+    if (in_proc && !((m->flags & SKIFF_MF_PROC_OK) && strcmp(rel, m->target) == 0)) {
+        errno = EPERM;
+        fail(SKIFF_STEP_MOUNT_IN_PROC, i);
+    }
+}
+
 /* Attach a detached tree at the mount's target, resolved inside the root
  * (created as `create` when missing), then set its propagation. */
 static void attach_tree(int rootfd, int tree, const struct skiff_mount *m, int32_t i, int create)
 {
-    int target = open_in_root(rootfd, m->target, create);
+    int target = open_in_root(rootfd, m->target, target_mode(m, create));
     if (target < 0)
         fail(SKIFF_STEP_MOUNT_TARGET, i);
+    check_target(target, m, i);
     if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         fail(SKIFF_STEP_MOUNT, i);
     apply_propagation(tree, m, i);
@@ -157,9 +183,10 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
             attach_tree(rootfd, tree, m, i, CREATE_DIR);
             return;
         }
-        target = open_in_root(rootfd, m->target, CREATE_DIR);
+        target = open_in_root(rootfd, m->target, target_mode(m, CREATE_DIR));
         if (target < 0)
             fail(SKIFF_STEP_MOUNT_TARGET, i);
+        check_target(target, m, i);
         /* The target is pinned by an fd resolved inside the root; mount(2)
          * follows its /proc/self/fd link (the host's /proc: no pivot yet). */
         fd_path(proc, target);
@@ -168,7 +195,7 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
         close(target);
         if (m->rattr_set || m->rattr_clr || m->attr_set || m->attr_clr || m->propagation) {
             /* Open again: now the path leads to the root of the new mount. */
-            tree = open_in_root(rootfd, m->target, NO_CREATE);
+            tree = open_in_root(rootfd, m->target, target_mode(m, NO_CREATE));
             if (tree < 0)
                 fail(SKIFF_STEP_MOUNT_TARGET, i);
             apply_attrs(tree, m, i);
@@ -202,7 +229,7 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
         return;
 
     case SKIFF_MOUNT_ATTR:
-        tree = open_in_root(rootfd, m->target, NO_CREATE);
+        tree = open_in_root(rootfd, m->target, target_mode(m, NO_CREATE));
         if (tree < 0)
             fail(SKIFF_STEP_MOUNT_TARGET, i);
         apply_attrs(tree, m, i);
@@ -229,7 +256,7 @@ void make_device(int rootfd, const struct skiff_device *d, int32_t i)
         if (f < 0)
             fail(SKIFF_STEP_DEVICE, i);
         close(f);
-        int target = open_in_root(rootfd, d->path, NO_CREATE);
+        int target = open_in_root(rootfd, d->path, NO_CREATE | NO_SYMLINKS);
         if (target < 0)
             fail(SKIFF_STEP_DEVICE, i);
         if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

@@ -36,6 +36,7 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_ROOTFS_BIND] = "bind rootfs",
         [SKIFF_STEP_ROOTFS_OPEN] = "open rootfs",
         [SKIFF_STEP_MOUNT_TARGET] = "mount target",
+        [SKIFF_STEP_MOUNT_IN_PROC] = "mount inside /proc",
         [SKIFF_STEP_MOUNT_SOURCE] = "mount source",
         [SKIFF_STEP_MOUNT] = "mount",
         [SKIFF_STEP_MOUNT_IDMAP] = "idmap mount",
@@ -46,6 +47,7 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_SYMLINK] = "symlink",
         [SKIFF_STEP_PIVOT_ROOT] = "pivot_root",
         [SKIFF_STEP_ROOTFS_PROPAGATION] = "rootfs propagation",
+        [SKIFF_STEP_PROCFS] = "procfs for sysctls",
         [SKIFF_STEP_SYSCTL] = "sysctl",
         [SKIFF_STEP_MASK] = "mask",
         [SKIFF_STEP_READONLY_PATH] = "readonly path",
@@ -153,3 +155,9 @@ int skiff_pidfd_send_signal(int pidfd, int sig)
 }
 
 
+
+long skiff_fs_magic(const char *path)
+{
+    struct statfs sf;
+    return statfs(path, &sf) < 0 ? -errno : (long)sf.f_type;
+}

@@ -29,8 +29,13 @@ const uint64_t in_root = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
  */
 int open_in_root(int rootfd, const char *path, int create)
 {
-    struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = in_root };
-    struct open_how dir = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = in_root };
+    /* NO_SYMLINKS: no symlink anywhere on the way, not even one that stays
+     * inside the root (/proc, /sys, /dev and what is below them). */
+    uint64_t resolve = in_root | ((create & NO_SYMLINKS) ? RESOLVE_NO_SYMLINKS : 0);
+    int nofollow = (create & NO_SYMLINKS) != 0;
+    create &= ~NO_SYMLINKS;
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = resolve };
+    struct open_how dir = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = resolve };
     char buf[PATH_MAX];
     size_t len = strlen(path);
     if (len == 0)
@@ -100,6 +105,11 @@ int open_in_root(int rootfd, const char *path, int create)
                 r = f < 0 ? -1 : close(f);
             } else {
                 r = mkdirat(parent, buf + start, 0755);
+            }
+            if (r < 0 && errno == EEXIST && nofollow) {
+                close(parent);
+                errno = ELOOP;
+                return -1;
             }
             if (r < 0 && errno == EEXIST) {
                 /* A dangling symlink: create its target instead, as runc
@@ -227,6 +237,44 @@ static int open_parent_uncached(int rootfd, const char *path, const char **name)
     memcpy(buf, path, len);
     buf[len] = '\0';
     *name = slash + 1;
-    return open_in_root(rootfd, buf, CREATE_DIR);
+    return open_in_root(rootfd, buf, CREATE_DIR | NO_SYMLINKS);
+}
+
+/* The host path of the rootfs (after it was bound onto itself), to tell
+ * where a resolved fd is inside the container. */
+static char root_prefix[PATH_MAX];
+static size_t root_prefix_len;
+
+int remember_root(int rootfd)
+{
+    char proc[32];
+    fd_path(proc, rootfd);
+    ssize_t n = readlink(proc, root_prefix, sizeof root_prefix - 1);
+    if (n <= 0)
+        return -1;
+    root_prefix[n] = '\0';
+    root_prefix_len = (size_t)n;
+    return 0;
+}
+
+/* Where an fd below the rootfs is, as a path relative to the container's
+ * root ("" for the root itself), written to buf; -1 when that cannot be
+ * told (the fd is outside the root: EXDEV). */
+int path_in_root(int fd, char buf[PATH_MAX], const char **rel)
+{
+    char proc[32];
+    fd_path(proc, fd);
+    ssize_t n = readlink(proc, buf, PATH_MAX - 1);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    size_t l = root_prefix_len;
+    if (l == 0 || (size_t)n < l || memcmp(buf, root_prefix, l) != 0 ||
+        (buf[l] != '\0' && buf[l] != '/' && !(l == 1 && root_prefix[0] == '/'))) {
+        errno = EXDEV;
+        return -1;
+    }
+    *rel = buf + l + (buf[l] == '/');
+    return 0;
 }
 

@@ -29,16 +29,111 @@ static int open_root_path(const char *path, int flags)
     return sys_openat2(AT_FDCWD, path, &how);
 }
 
+/* True if fd is on a filesystem of that magic number. */
+static int on_fs(int fd, long magic)
+{
+    struct statfs sf;
+    return fstatfs(fd, &sf) == 0 && (long)sf.f_type == magic;
+}
+
+/*
+ * Sysctls are written by real root before privileges drop, so a write
+ * that lands anywhere but the kernel's own file changes the host
+ * (CVE-2025-52881, and the fake /proc of CVE-2019-19921). They go through
+ * a procfs skiff mounts itself, detached and never seen by the container:
+ * nothing of the image or the config can be mounted over it, and each file
+ * is opened beneath it with no symlink and no crossing into another mount,
+ * then checked to be procfs.
+ */
 static void write_sysctls(const struct skiff_plan *p)
 {
+    if (p->n_sysctls == 0)
+        return;
+    int fs = fsopen("proc", FSOPEN_CLOEXEC);
+    if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        fail(SKIFF_STEP_PROCFS, -1);
+    int proc = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (proc < 0)
+        fail(SKIFF_STEP_PROCFS, -1);
+    close(fs);
+    struct open_how how = {
+        .flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+    };
     for (uint32_t i = 0; i < p->n_sysctls; i++) {
-        int fd = open_root_path(p->sysctl_paths[i], O_WRONLY | O_NOFOLLOW);
+        const char *path = p->sysctl_paths[i];
+        if (strncmp(path, "/proc/", 6) != 0) {
+            errno = EINVAL;
+            fail(SKIFF_STEP_SYSCTL, (int32_t)i);
+        }
+        int fd = sys_openat2(proc, path + 6, &how);
         if (fd < 0)
             fail(SKIFF_STEP_SYSCTL, (int32_t)i);
+        if (!on_fs(fd, PROC_SUPER_MAGIC)) {
+            errno = EMEDIUMTYPE;
+            fail(SKIFF_STEP_SYSCTL, (int32_t)i);
+        }
         size_t len = strlen(p->sysctl_values[i]);
         if (write(fd, p->sysctl_values[i], len) != (ssize_t)len)
             fail(SKIFF_STEP_SYSCTL, (int32_t)i);
         close(fd);
+    }
+    close(proc);
+}
+
+/*
+ * A masked or read-only path under /proc or /sys is looked up beneath the
+ * container's /proc or /sys, reached with no symlink and checked to be
+ * procfs or sysfs: a mask must cover the kernel's file, not a look-alike
+ * tree (CVE-2019-16884, CVE-2023-27561). Elsewhere, inside the root.
+ * Returns the fd, or -1 (ENOENT: nothing to cover; EMEDIUMTYPE: /proc or
+ * /sys is not the kernel's).
+ */
+static int kernel_dir[2] = { -1, -1 };
+
+static int open_protected_path(const char *path, int flags)
+{
+    static const struct { const char *prefix; size_t len; long magic; } bases[2] = {
+        { "/proc/", 6, PROC_SUPER_MAGIC }, { "/sys/", 5, SYSFS_MAGIC },
+    };
+    for (int b = 0; b < 2; b++) {
+        if (strncmp(path, bases[b].prefix, bases[b].len) != 0)
+            continue;
+        if (kernel_dir[b] < 0) {
+            char dir[8];
+            memcpy(dir, bases[b].prefix, bases[b].len - 1);
+            dir[bases[b].len - 1] = '\0';
+            struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                    .resolve = in_root | RESOLVE_NO_SYMLINKS };
+            int fd = sys_openat2(AT_FDCWD, dir, &how);
+            if (fd < 0)
+                return -1;
+            if (!on_fs(fd, bases[b].magic)) {
+                /* Nothing to cover if the path is not there at all. */
+                struct open_how look = { .flags = O_PATH | O_CLOEXEC, .resolve = in_root };
+                int t = sys_openat2(AT_FDCWD, path, &look);
+                close(fd);
+                if (t >= 0) {
+                    close(t);
+                    errno = EMEDIUMTYPE;
+                }
+                return -1;
+            }
+            kernel_dir[b] = fd;
+        }
+        struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC,
+                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+        return sys_openat2(kernel_dir[b], path + bases[b].len, &how);
+    }
+    return open_root_path(path, flags);
+}
+
+static void forget_kernel_dirs(void)
+{
+    for (int b = 0; b < 2; b++) {
+        if (kernel_dir[b] >= 0)
+            close(kernel_dir[b]);
+        kernel_dir[b] = -1;
     }
 }
 
@@ -46,7 +141,7 @@ static void mask_paths(const struct skiff_plan *p)
 {
     int null = -1;
     for (uint32_t i = 0; i < p->n_masked; i++) {
-        int target = open_root_path(p->masked[i], O_PATH);
+        int target = open_protected_path(p->masked[i], O_PATH);
         if (target < 0) {
             if (errno == ENOENT)
                 continue;
@@ -94,7 +189,7 @@ static void mask_paths(const struct skiff_plan *p)
 static void readonly_paths(const struct skiff_plan *p)
 {
     for (uint32_t i = 0; i < p->n_readonly; i++) {
-        int target = open_root_path(p->readonly[i], O_PATH);
+        int target = open_protected_path(p->readonly[i], O_PATH);
         if (target < 0) {
             if (errno == ENOENT)
                 continue;
@@ -121,7 +216,7 @@ void setup_rootfs(const struct skiff_plan *p)
     if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
         fail(SKIFF_STEP_ROOTFS_BIND, -1);
     int rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0)
+    if (rootfd < 0 || remember_root(rootfd) < 0)
         fail(SKIFF_STEP_ROOTFS_OPEN, -1);
 
     /* Mounts in the listed order (the spec requires it); each target is
@@ -152,6 +247,7 @@ void setup_rootfs(const struct skiff_plan *p)
     write_sysctls(p);
     mask_paths(p);
     readonly_paths(p);
+    forget_kernel_dirs();
     if (p->rootfs_readonly && mount_setattr(AT_FDCWD, "/", 0,
             &(struct mount_attr){ .attr_set = MOUNT_ATTR_RDONLY }, sizeof(struct mount_attr)) < 0)
         fail(SKIFF_STEP_ROOTFS_READONLY, -1);

@@ -113,6 +113,11 @@ public struct MountPlan: Sendable, Equatable {
     /// idmapped: `attrSet` holds its mount attributes, the data its options.
     public var detached = false
     public var idmap: IDMapPlan?
+    /// /proc, /sys, /dev or below: the target is reached with no symlink.
+    public var noSymlinks = false
+    /// May land inside /proc: procfs at /proc, or a bind over one of the
+    /// files lxcfs provides, exactly at its destination.
+    public var procAllowed = false
     /// JSON path of the config entry this comes from.
     public var origin: String
 

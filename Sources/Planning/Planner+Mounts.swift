@@ -19,8 +19,19 @@ extension Planner {
                 throw SpecError(path: "\(path).destination", "cannot mount over the container's root (root.path sets it)")
             }
             let opts = try ParsedMountOptions(m.options ?? [], path: "\(path).options")
+            let isBind = opts.bind != nil || m.type == "bind"
+            let procAllowed = try checkProcDestination(m, target: target, isBind: isBind, path: path)
+            let first = plan.mounts.count
+            defer {
+                for j in first..<plan.mounts.count {
+                    plan.mounts[j].procAllowed = procAllowed
+                    plan.mounts[j].noSymlinks = kernelTrees.contains { t in
+                        plan.mounts[j].target == t || plan.mounts[j].target.hasPrefix(t + "/")
+                    }
+                }
+            }
             let idmap = try lowerIDMap(m, opts, path: path, plan, host)
-            if opts.bind != nil || m.type == "bind" {
+            if isBind {
                 var bind = try lowerBind(m, opts, target: target, idmap: idmap, bundle: bundle,
                                          keepLocked: inUserNS, path: path)
                 let cgroupCover = inUserNS ? readonlyCgroups(bind) : nil
@@ -68,6 +79,30 @@ extension Planner {
                 plan.mounts.append(mp)
             }
         }
+    }
+
+    /// Where the kernel's trees go: reached with no symlink on the way.
+    static let kernelTrees = ["proc", "sys", "dev"]
+
+    /// The files inside /proc that may be bound over (what lxcfs provides).
+    public static let procBindAllowlist = [
+        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
+        "/proc/loadavg", "/proc/slabinfo", "/proc/sys/kernel/ns_last_pid",
+    ]
+
+    /// Only procfs goes on /proc (a bind of the host's procfs too: the
+    /// runtime checks the source), and inside /proc only binds over the
+    /// allowlisted files, as runc allows. Returns whether the mount may land
+    /// in /proc (the shim checks where its target really resolved).
+    static func checkProcDestination(_ m: Mount, target: String, isBind: Bool, path: String) throws(SpecError) -> Bool {
+        if target == "proc" {
+            if isBind || m.type == "proc" { return true }
+            throw SpecError(path: "\(path).type", "only procfs may be mounted at `/proc`, not `\(m.type ?? "")`")
+        }
+        guard target.hasPrefix("proc/") else { return false }
+        let dest = "/" + target
+        if isBind, procBindAllowlist.contains(dest) { return true }
+        throw SpecError(path: "\(path).destination", "`\(m.destination)` is inside /proc: only binds over \(procBindAllowlist.joined(by: ", ")) may be mounted there")
     }
 
     /// A bind that shows the host's cgroups to a container in a user

@@ -92,6 +92,11 @@ public struct Runtime {
             } catch {
                 throw .context("\(m.origin).source", .system(error))
             }
+            if m.target == "proc" {
+                if skiff_fs_magic(source) != SKIFF_PROC_SUPER_MAGIC {
+                    throw .message("\(m.origin).source: `\(source)` is not procfs: only procfs may be mounted at `/proc`")
+                }
+            }
         }
     }
 

@@ -52,8 +52,17 @@ struct FailureRenderer {
             message = "root.path: bind `\(plan.rootfs)` onto itself: \(e)"
         case SKIFF_STEP_ROOTFS_OPEN:
             message = "root.path: open `\(plan.rootfs)`: \(e)"
+        case SKIFF_STEP_MOUNT_TARGET where e == Errno(ELOOP) && at(plan.mounts)?.noSymlinks == true:
+            let mp = at(plan.mounts)
+            message = "\(mp?.origin ?? "mounts"): `\(mp?.destination ?? "")` goes through a symlink in the rootfs: /proc, /sys and /dev are only mounted on, and below, real directories"
         case SKIFF_STEP_MOUNT_TARGET:
             message = mount { "create mount point `\($0.destination)` in the rootfs" }
+        case SKIFF_STEP_MOUNT_IN_PROC:
+            let mp = at(plan.mounts)
+            message = "\(mp?.origin ?? "mounts").destination: `\(mp?.destination ?? "")` resolves into /proc in the rootfs (through a symlink): only procfs is mounted on /proc, and inside it only binds over \(Planner.procBindAllowlist.joined(by: ", "))"
+        case SKIFF_STEP_PROCFS:
+            message = "linux.sysctl: mount a procfs to write sysctls through: \(e)"
+
         case SKIFF_STEP_MOUNT_SOURCE:
             message = mount { "open bind source `\($0.source)`" }
         case SKIFF_STEP_MOUNT:
@@ -86,6 +95,13 @@ struct FailureRenderer {
             } else {
                 message = "sysctl: \(e)"
             }
+        case SKIFF_STEP_SYSCTL where e == Errno(EMEDIUMTYPE):
+            message = "\(JSONPath.member("linux.sysctl", at(plan.sysctls)?.key ?? "")): `\(at(plan.sysctls)?.path ?? "")` is not a procfs file"
+        case _ where (step == SKIFF_STEP_MASK || step == SKIFF_STEP_READONLY_PATH) && e == Errno(EMEDIUMTYPE)
+            && kernelTreePath(step, i):
+            let (list, paths) = step == SKIFF_STEP_MASK ? ("maskedPaths", plan.maskedPaths) : ("readonlyPaths", plan.readonlyPaths)
+            let path = at(paths) ?? "?"
+            message = "linux.\(list)[\(i)]: `\(path)`: \(path.hasPrefix("/proc/") ? "/proc is not procfs" : "/sys is not sysfs") in the container: refusing to cover a look-alike tree"
         case SKIFF_STEP_MASK:
             let why = e == Errno(ENODEV) ? "/dev/null in the container is not the null device (1:3)" : "\(e)"
             message = "linux.maskedPaths[\(i)]: mask `\(at(plan.maskedPaths) ?? "?")`: \(why)"
@@ -143,5 +159,12 @@ struct FailureRenderer {
             message = "\(String(cString: skiff_step_name(m.step))): \(e)"
         }
         return .child(message, exitCode: 1)
+    }
+
+    /// A masked or read-only path the shim looks up beneath /proc or /sys.
+    func kernelTreePath(_ step: skiff_step, _ i: Int) -> Bool {
+        let paths = step == SKIFF_STEP_MASK ? plan.maskedPaths : plan.readonlyPaths
+        guard paths.indices.contains(i) else { return false }
+        return paths[i].hasPrefix("/proc/") || paths[i].hasPrefix("/sys/")
     }
 }

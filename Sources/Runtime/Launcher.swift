@@ -366,6 +366,8 @@ enum Launcher {
         }
         if m.keepLocked { c.flags |= UInt32(SKIFF_MF_KEEP_LOCKED.rawValue) }
         if m.detached { c.flags |= UInt32(SKIFF_MF_DETACHED.rawValue) }
+        if m.noSymlinks { c.flags |= UInt32(SKIFF_MF_NO_SYMLINKS.rawValue) }
+        if m.procAllowed { c.flags |= UInt32(SKIFF_MF_PROC_OK.rawValue) }
         c.target = arena.string(m.target)
         c.attr_set = m.attrSet
         c.attr_clr = m.attrClear

@@ -68,6 +68,7 @@ enum skiff_step {
     SKIFF_STEP_ROOTFS_BIND,       /* bind the rootfs onto itself */
     SKIFF_STEP_ROOTFS_OPEN,       /* open the rootfs */
     SKIFF_STEP_MOUNT_TARGET,      /* resolve/create the target of mount [index] */
+    SKIFF_STEP_MOUNT_IN_PROC,     /* mount [index] resolved into /proc: refused */
     SKIFF_STEP_MOUNT_SOURCE,      /* open the source tree of bind mount [index] */
     SKIFF_STEP_MOUNT,             /* mount [index] */
     SKIFF_STEP_MOUNT_IDMAP,       /* idmap mount [index] */
@@ -78,6 +79,7 @@ enum skiff_step {
     SKIFF_STEP_SYMLINK,           /* create link [index] */
     SKIFF_STEP_PIVOT_ROOT,        /* pivot_root into the rootfs */
     SKIFF_STEP_ROOTFS_PROPAGATION,/* linux.rootfsPropagation */
+    SKIFF_STEP_PROCFS,            /* a private procfs for sysctls */
     SKIFF_STEP_SYSCTL,            /* write sysctl [index] */
     SKIFF_STEP_MASK,              /* mask path [index] */
     SKIFF_STEP_READONLY_PATH,     /* make path [index] read-only */
@@ -130,6 +132,9 @@ enum skiff_mount_flags {
     SKIFF_MF_FROM_PARENT = 1 << 2, /* the parent made the tree (idmapped and
                                     * with its attributes): only move it */
     SKIFF_MF_IDMAP_SELF = 1 << 3,  /* idmap with the child's own user namespace */
+    SKIFF_MF_NO_SYMLINKS = 1 << 5, /* no symlink on the way to the target */
+    SKIFF_MF_PROC_OK = 1 << 6,     /* may be mounted at its target inside /proc
+                                    * (procfs at /proc, lxcfs-style binds) */
     SKIFF_MF_DETACHED = 1 << 4,    /* SKIFF_MOUNT_FS through fsopen/fsmount: data
                                     * is split into fsconfig options, attr_set
                                     * holds the MOUNT_ATTR_* for fsmount, and
@@ -311,6 +316,8 @@ int skiff_errno(void);                /* errno, read right after a call */
 int skiff_pidfd_open(pid_t pid);      /* close-on-exec by the kernel */
 int skiff_pidfd_send_signal(int pidfd, int sig);
 int skiff_flock(int fd, int op);      /* Swift sees `flock` as the struct */
+long skiff_fs_magic(const char *path); /* statfs f_type, or -errno */
+#define SKIFF_PROC_SUPER_MAGIC 0x9fa0
 
 /* GNU parts of glibc that Swift's Glibc module hides (no _GNU_SOURCE there). */
 extern const int skiff_O_PATH;
