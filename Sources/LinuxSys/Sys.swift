@@ -26,7 +26,10 @@ public enum Sys {
         return FileDescriptor(adopting: fd)
     }
 
-    public static func read(_ fd: borrowing FileDescriptor, _ path: String? = nil) throws(SysError) -> [UInt8] {
+    /// Reads to end of file; more than `limit` bytes is EFBIG (a file that
+    /// grows while read, or /dev/zero behind a name, cannot exhaust memory).
+    public static func read(_ fd: borrowing FileDescriptor, _ path: String? = nil,
+                            limit: Int = Int.max) throws(SysError) -> [UInt8] {
         var out: [UInt8] = []
         let size = 16384
         let chunk = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
@@ -35,6 +38,7 @@ public enum Sys {
         while true {
             let n = try retrying("read", path) { Glibc.read(raw, chunk, size) }
             if n == 0 { return out }
+            if out.count + n > limit { throw SysError("read", path, errno: Errno(EFBIG)) }
             out.append(contentsOf: UnsafeRawBufferPointer(start: chunk, count: n))
         }
     }
@@ -130,6 +134,36 @@ public enum Sys {
             let e = Errno.current
             if e != .ENOENT { throw SysError("remove", path, errno: e) }
         }
+    }
+
+    /// The entries of an open directory (a duplicate of `fd` is read, so
+    /// `fd` stays usable), optionally only the subdirectories (by d_type,
+    /// or lstat where the filesystem does not fill it in).
+    public static func listDirectory(fd: Int32, directoriesOnly: Bool) throws(SysError) -> [String] {
+        let dup = Glibc.fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard dup >= 0, let d = fdopendir(dup) else {
+            let e = Errno.current
+            if dup >= 0 { Glibc.close(dup) }
+            throw SysError("read directory", nil, errno: e)
+        }
+        defer { closedir(d) }
+        rewinddir(d)
+        var names: [String] = []
+        while let ent = readdir(d) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name == "." || name == ".." { continue }
+            if directoriesOnly {
+                var type = ent.pointee.d_type
+                if type == UInt8(DT_UNKNOWN) {
+                    var st = Glibc.stat()
+                    if Glibc.fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 { continue }
+                    type = st.st_mode & S_IFMT == S_IFDIR ? UInt8(DT_DIR) : UInt8(DT_REG)
+                }
+                if type != UInt8(DT_DIR) { continue }
+            }
+            names.append(name)
+        }
+        return names
     }
 
     public static func listDirectory(_ path: String) throws(SysError) -> [String] {

@@ -127,6 +127,7 @@ public struct Runtime {
         ContainerRecord(ociVersion: OCISpec.ociVersion, id: id, pid: child.pid, startTime: child.startTime,
                         bundle: bundle, rootfs: plan.rootfs, created: Time.rfc3339Now(),
                         annotations: plan.annotations, started: false, ownPidNamespace: plan.creates(.pid),
+                        pidNamespace: plan.creates(.pid) ? Proc.namespaceInode(child.pid, "pid") : nil,
                         args: plan.args, execPaths: plan.execPaths)
     }
 
@@ -158,10 +159,26 @@ public struct Runtime {
     /// Derived, never stored: stopped when the recorded process is gone (or
     /// its pid now belongs to a process that started at another time).
     static func status(_ r: ContainerRecord) -> ContainerStatus {
-        guard let st = Proc.stat(r.pid), st.startTime == r.startTime, st.state != "Z", st.state != "X" else {
+        guard let st = Proc.stat(r.pid), st.startTime == r.startTime, st.state != "Z", st.state != "X",
+              inRecordedNamespace(r) else {
             return .stopped
         }
         return r.started ? .running : .created
+    }
+
+    /// A container with a pid namespace of its own: its process is still in
+    /// the one recorded at create, which is not skiff's. A state file that
+    /// names some other process of the host is not believed.
+    static func inRecordedNamespace(_ r: ContainerRecord) -> Bool {
+        guard r.ownPidNamespace else { return true }
+        if let ns = Proc.namespaceInode(r.pid, "pid") {
+            return ns != Proc.namespaceInode(getpid(), "pid") && r.pidNamespace.map { $0 == ns } ?? true
+        }
+        // An unprivileged caller cannot read the namespace of a process that
+        // is not dumpable (one waiting for start): it must at least be pid 1
+        // of a pid namespace below ours.
+        guard let theirs = Proc.namespacePids(r.pid), let ours = Proc.namespacePids(getpid()) else { return false }
+        return theirs.count > ours.count && theirs.last == 1
     }
 
     /// A pidfd for the container's process, or nil if it is not the same
@@ -169,7 +186,8 @@ public struct Runtime {
     /// cannot be raced by pid reuse.
     static func pidfd(_ r: ContainerRecord) -> FileDescriptor? {
         guard let fd = try? Sys.pidfdOpen(r.pid) else { return nil }
-        guard let st = Proc.stat(r.pid), st.startTime == r.startTime, st.state != "Z", st.state != "X" else {
+        guard let st = Proc.stat(r.pid), st.startTime == r.startTime, st.state != "Z", st.state != "X",
+              inRecordedNamespace(r) else {
             return nil
         }
         return fd
@@ -213,50 +231,32 @@ public struct Runtime {
 
     // MARK: state, list
 
-    func peek(_ id: String) throws(RuntimeError) -> ContainerRecord {
-        try StateStore.checkID(id)
-        let path = store.path(id)
-        let dirfd: FileDescriptor
-        do {
-            dirfd = try Sys.open(path, O_RDONLY | O_DIRECTORY)
-        } catch {
-            if error.errno == .ENOENT { throw .message("container `\(id)` does not exist") }
-            if error.errno == .EACCES {
-                throw .message("container `\(id)`: permission denied on \(path) (it belongs to another user)")
-            }
-            throw .system(error)
+    /// The state document. A directory without a record is a create still
+    /// under way (`creating`) or one that died (`stopped`, pid 0: nothing
+    /// of it runs, and `delete` removes it).
+    func state(_ p: StateStore.Peeked) -> State {
+        switch p {
+        case let .record(r, owner):
+            let status = Runtime.status(r)
+            return State(ociVersion: r.ociVersion, id: r.id, status: status, pid: status == .stopped ? 0 : r.pid,
+                         bundle: r.bundle, rootfs: r.rootfs, created: r.created, owner: HostProbe.userName(owner),
+                         annotations: r.annotations)
+        case let .incomplete(id, creating, owner):
+            return State(ociVersion: OCISpec.ociVersion, id: id, status: creating ? .creating : .stopped, pid: 0,
+                         bundle: "", rootfs: nil, created: nil, owner: HostProbe.userName(owner), annotations: nil)
         }
-        let bytes: [UInt8]
-        do {
-            bytes = try Sys.readFileAt(dirfd.raw, StateStore.stateFile, display: path + "/" + StateStore.stateFile)
-        } catch {
-            if error.errno == .ENOENT { throw .message("container `\(id)` is being created") }
-            throw .system(error)
-        }
-        do {
-            return try JSONDecoding.decode(ContainerRecord.self, json: bytes)
-        } catch {
-            throw .context(path + "/" + StateStore.stateFile, .spec(error))
-        }
-    }
-
-    func state(_ r: ContainerRecord) -> State {
-        let status = Runtime.status(r)
-        let owner = (try? Sys.stat(store.path(r.id))).map { HostProbe.userName(UInt32($0.st_uid)) }
-        return State(ociVersion: r.ociVersion, id: r.id, status: status, pid: status == .stopped ? 0 : r.pid,
-                     bundle: r.bundle, rootfs: r.rootfs, created: r.created, owner: owner, annotations: r.annotations)
     }
 
     public func state(id: String) throws(RuntimeError) -> String {
-        SpecEncoder.serialize(state(try peek(id)))
+        SpecEncoder.serialize(state(try store.peek(id)))
     }
 
     public enum ListFormat: String { case table, json }
 
-    public func ids() -> [String] { store.ids() }
+    public func ids() throws(RuntimeError) -> [String] { try store.ids() }
 
-    public func list(format: ListFormat) -> String {
-        let states = store.ids().compactMap { id -> State? in (try? peek(id)).map { state($0) } }
+    public func list(format: ListFormat) throws(RuntimeError) -> String {
+        let states = try store.ids().compactMap { id -> State? in (try? store.peek(id)).map { state($0) } }
         switch format {
         case .json:
             return SpecEncoder.encode(states).serialized(pretty: false)
@@ -296,7 +296,18 @@ public struct Runtime {
             throw .message("kill --all: container `\(r.id)` shares its pid namespace and skiff does not place containers in cgroups yet, so its processes cannot be told apart")
         }
         guard let ns = Proc.namespaceInode(r.pid, "pid") else {
-            throw .message("container `\(r.id)` is not running (it is stopped)")
+            // Not dumpable, so not started: its first process is the only one.
+            guard Runtime.inRecordedNamespace(r) else {
+                throw .message("container `\(r.id)` is not running (it is stopped)")
+            }
+            try sys { () throws(SysError) in try Sys.pidfdSendSignal(initPidfd, signal, "container `\(r.id)` (pid \(r.pid))") }
+            return
+        }
+        // The recorded process must still be in the namespace recorded at
+        // create, and that must not be skiff's own: --all never walks the
+        // host's processes on the word of a state file.
+        guard let recorded = r.pidNamespace, recorded == ns, ns != Proc.namespaceInode(getpid(), "pid") else {
+            throw .message("kill --all: the process recorded for container `\(r.id)` (pid \(r.pid)) is not in the container's own pid namespace: refusing to signal its namespace")
         }
         for name in (try? Sys.listDirectory("/proc")) ?? [] {
             guard let pid = Int32(name), pid != r.pid, Proc.namespaceInode(pid, "pid") == ns,

@@ -31,6 +31,18 @@ enum Proc {
         return Int(String(decoding: fields[17], as: UTF8.self)) ?? -1
     }
 
+    /// The process's pid in each pid namespace it is in, outermost first
+    /// (the NSpid line of /proc/PID/status, which needs no ptrace access).
+    static func namespacePids(_ pid: Int32) -> [Int32]? {
+        guard let bytes = try? Sys.readFile("/proc/\(pid)/status") else { return nil }
+        for line in bytes.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("NSpid:".utf8)) {
+            let fields = line.dropFirst(6).split(whereSeparator: { $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: " ") })
+            let pids = fields.compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+            return pids.count == fields.count ? pids : nil
+        }
+        return nil
+    }
+
     /// The inode of a process's namespace of a kind ("pid", "net").
     static func namespaceInode(_ pid: Int32, _ kind: String) -> UInt64? {
         guard let st = try? Sys.stat("/proc/\(pid)/ns/\(kind)") else { return nil }

@@ -1,3 +1,4 @@
+import CShim
 import Glibc
 import LinuxSys
 import OCISpec
@@ -20,6 +21,9 @@ struct ContainerRecord: Codable {
     var started: Bool
     /// The container has a pid namespace of its own (kill --all walks it).
     var ownPidNamespace: Bool
+    /// Its inode, recorded at create: kill --all checks the process is
+    /// still in it.
+    var pidNamespace: UInt64?
     /// For messages about an execve that fails after `start`.
     var args: [String]
     var execPaths: [String]
@@ -35,7 +39,9 @@ extension ContainerRecord {
             ("bundle", .string(bundle)), ("rootfs", .string(rootfs)), ("created", .string(created)),
         ]
         if let annotations { members.append(("annotations", .object(annotations.entries.map { ($0.key, .string($0.value)) }))) }
-        members += [("started", .bool(started)), ("ownPidNamespace", .bool(ownPidNamespace)),
+        members += [("started", .bool(started)), ("ownPidNamespace", .bool(ownPidNamespace))]
+        if let pidNamespace { members.append(("pidNamespace", pidNamespace > UInt64(Int64.max) ? .uint(pidNamespace) : .int(Int64(pidNamespace)))) }
+        members += [
                     ("args", .array(args.map { .string($0) })), ("execPaths", .array(execPaths.map { .string($0) }))]
         return .object(members)
     }
@@ -54,17 +60,25 @@ extension ContainerRecord: JSONDecodable {
         annotations = try o.optional("annotations")
         started = try o.required("started")
         ownPidNamespace = try o.required("ownPidNamespace")
+        pidNamespace = try o.optional("pidNamespace")
         args = try o.required("args")
         execPaths = try o.required("execPaths")
     }
 }
 
-/// The directory of containers under `--root`.
+/// The directory of containers under `--root`. Nothing in it is trusted
+/// by path: the root is opened once (never through a symlink) and must be
+/// the caller's and writable by no one else, since whoever can write it can
+/// forge state that root's `kill` and `delete` act on. Every container
+/// path is opened relative to directory fds with O_NOFOLLOW, and removal
+/// is `unlinkat` on those fds.
 struct StateStore {
     let root: String
 
     static let stateFile = "state.json"
     static let startSocket = "start.sock"
+    /// A state.json is a few hundred bytes; a larger one is not ours.
+    static let maxStateSize = 1 << 20
 
     /// Container ids: runc's alphabet, and a single path component.
     static func checkID(_ id: String) throws(RuntimeError) {
@@ -80,27 +94,85 @@ struct StateStore {
 
     func path(_ id: String) -> String { root + "/" + id }
 
+    /// The root, checked; nil when it does not exist (and `create` is false).
+    func openRoot(create: Bool) throws(RuntimeError) -> FileDescriptor? {
+        if create {
+            // Missing parents are made 0700 as well; an existing root keeps its mode.
+            try sys { () throws(SysError) in try Sys.mkdirAll(root, 0o700) }
+        }
+        func open() throws(RuntimeError) -> FileDescriptor? {
+            do {
+                return try Sys.open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+            } catch {
+                if error.errno == .ENOENT && !create { return nil }
+                if error.errno == Errno(ELOOP) || error.errno == Errno(ENOTDIR) {
+                    throw .message("--root `\(root)` is a symlink or not a directory: give the state directory itself")
+                }
+                throw .context("--root", .system(error))
+            }
+        }
+        guard let fd = try open() else { return nil }
+        let st = try sys { () throws(SysError) in try Sys.fstat(fd.raw, root) }
+        if st.st_uid != Sys.euid {
+            throw .message("--root `\(root)` belongs to uid \(st.st_uid), not to uid \(Sys.euid): skiff keeps state only in a directory of its caller's (whoever can write it can forge state); use another --root")
+        }
+        if st.st_mode & 0o022 != 0 {
+            throw .message("--root `\(root)` may be written by group or others (mode \(String(st.st_mode & 0o7777, radix: 8))): run `chmod go-w \(root)`")
+        }
+        return fd
+    }
+
     /// Makes the directory of a new container and locks it.
     func create(_ id: String) throws(RuntimeError) -> ContainerDir {
         try StateStore.checkID(id)
-        try sys { () throws(SysError) in try Sys.mkdirAll(root, 0o700) }
-        let p = path(id)
-        if Glibc.mkdir(p, 0o700) != 0 {
+        guard let rootfd = try openRoot(create: true) else { throw .message("--root `\(root)` does not exist") }
+        if Glibc.mkdirat(rootfd.raw, id, 0o700) != 0 {
             let e = Errno.current
             if e == .EEXIST { throw .message("container `\(id)` already exists") }
-            throw .system(SysError("mkdir", p, errno: e))
+            throw .system(SysError("mkdir", path(id), errno: e))
         }
-        return try ContainerDir(id: id, path: p)
+        return try ContainerDir(root: rootfd, id: id, path: path(id))
     }
 
     /// Opens and locks the directory of an existing container.
     func open(_ id: String) throws(RuntimeError) -> ContainerDir {
         try StateStore.checkID(id)
-        return try ContainerDir(id: id, path: path(id))
+        guard let rootfd = try openRoot(create: false) else { throw .message("container `\(id)` does not exist") }
+        return try ContainerDir(root: rootfd, id: id, path: path(id))
     }
 
-    func ids() -> [String] {
-        ((try? Sys.listDirectory(root)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+    /// What `state` and `list` see, without taking the lock: the record, or,
+    /// for a directory that has none yet, whether a create still holds it.
+    enum Peeked {
+        case record(ContainerRecord, owner: UInt32)
+        /// No state.json: being created (locked), or left by a create that
+        /// died (`delete` removes it).
+        case incomplete(id: String, creating: Bool, owner: UInt32)
+    }
+
+    func peek(_ id: String) throws(RuntimeError) -> Peeked {
+        try StateStore.checkID(id)
+        guard let rootfd = try openRoot(create: false) else { throw .message("container `\(id)` does not exist") }
+        let dir = try ContainerDir.openChecked(rootfd.raw, id, path(id))
+        let owner = UInt32((try? Sys.fstat(dir.raw))?.st_uid ?? 0)
+        do {
+            return .record(try ContainerDir.readRecord(dir.raw, id: id, path: path(id)), owner: owner)
+        } catch let e as ContainerDir.Missing {
+            _ = e
+            let creating = skiff_flock(dir.raw, LOCK_SH | LOCK_NB) != 0
+            return .incomplete(id: id, creating: creating, owner: owner)
+        } catch let e as RuntimeError {
+            throw e
+        } catch {
+            throw .message("\(error)")
+        }
+    }
+
+    /// The ids of the containers: the directories in the root.
+    func ids() throws(RuntimeError) -> [String] {
+        guard let rootfd = try openRoot(create: false) else { return [] }
+        let names = try sys { () throws(SysError) in try Sys.listDirectory(fd: rootfd.raw, directoriesOnly: true) }
+        return names.filter { !$0.hasPrefix(".") }.sorted()
     }
 }
 
@@ -109,39 +181,96 @@ struct StateStore {
 final class ContainerDir {
     let id: String
     let path: String
+    let root: FileDescriptor
     let fd: FileDescriptor
 
-    init(id: String, path: String) throws(RuntimeError) {
+    struct Missing: Error {}
+
+    init(root: consuming FileDescriptor, id: String, path: String) throws(RuntimeError) {
         self.id = id
         self.path = path
+        let dir = try ContainerDir.openChecked(root.raw, id, path)
         do {
-            fd = try Sys.open(path, O_RDONLY | O_DIRECTORY)
-            try Sys.flock(fd.raw, LOCK_EX, path)
+            try Sys.flock(dir.raw, LOCK_EX, path)
         } catch {
-            if error.errno == .ENOENT { throw .message("container `\(id)` does not exist") }
-            if error.errno == .EACCES {
-                throw .message("container `\(id)`: permission denied on \(path) (it belongs to another user)")
-            }
             throw .system(error)
         }
+        self.root = root
+        self.fd = dir
+    }
+
+    /// The container's directory: a directory (not a link) of the caller's.
+    static func openChecked(_ rootfd: Int32, _ id: String, _ path: String) throws(RuntimeError) -> FileDescriptor {
+        func open() throws(RuntimeError) -> FileDescriptor {
+            do {
+                return try Sys.openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, display: path)
+            } catch {
+                if error.errno == .ENOENT { throw .message("container `\(id)` does not exist") }
+                if error.errno == Errno(ELOOP) || error.errno == Errno(ENOTDIR) {
+                    throw .message("container `\(id)`: \(path) is not a directory skiff made (a symlink or a file): remove it by hand")
+                }
+                if error.errno == .EACCES {
+                    throw .message("container `\(id)`: permission denied on \(path) (it belongs to another user)")
+                }
+                throw .system(error)
+            }
+        }
+        let dir = try open()
+        let st = try sys { () throws(SysError) in try Sys.fstat(dir.raw, path) }
+        if st.st_uid != Sys.euid {
+            throw .message("container `\(id)`: \(path) belongs to uid \(st.st_uid), not to uid \(Sys.euid)")
+        }
+        return dir
     }
 
     var statePath: String { path + "/" + StateStore.stateFile }
 
-    func read() throws(RuntimeError) -> ContainerRecord {
-        let bytes: [UInt8]
-        do {
-            bytes = try Sys.readFileAt(fd.raw, StateStore.stateFile, display: statePath)
-        } catch {
-            if error.errno == .ENOENT {
-                throw .message("container `\(id)` is being created (or its creation failed): \(statePath) does not exist yet")
+    /// state.json: a regular file of the caller's, at most maxStateSize
+    /// bytes (never a link, a FIFO or a device: opened O_NOFOLLOW and
+    /// O_NONBLOCK, checked before it is read). Throws Missing if absent.
+    static func readRecord(_ dirfd: Int32, id: String, path: String) throws -> ContainerRecord {
+        let statePath = path + "/" + StateStore.stateFile
+        func open() throws -> FileDescriptor {
+            do {
+                return try Sys.openat(dirfd, StateStore.stateFile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, display: statePath)
+            } catch {
+                if error.errno == .ENOENT { throw Missing() }
+                if error.errno == Errno(ELOOP) { throw RuntimeError.message("\(statePath) is a symlink: not a state file skiff wrote") }
+                throw RuntimeError.system(error)
             }
-            throw .system(error)
         }
+        let fd = try open()
+        let st = try sys { () throws(SysError) in try Sys.fstat(fd.raw, statePath) }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw RuntimeError.message("\(statePath) is not a regular file: not a state file skiff wrote")
+        }
+        guard st.st_uid == Sys.euid else {
+            throw RuntimeError.message("\(statePath) belongs to uid \(st.st_uid), not to uid \(Sys.euid): not a state file skiff wrote")
+        }
+        guard st.st_size <= StateStore.maxStateSize else {
+            throw RuntimeError.message("\(statePath) has \(st.st_size) bytes: more than a state file (at most \(StateStore.maxStateSize))")
+        }
+        let bytes = try sys { () throws(SysError) in try Sys.read(fd, statePath, limit: StateStore.maxStateSize) }
         do {
-            return try JSONDecoding.decode(ContainerRecord.self, json: bytes)
+            let r = try JSONDecoding.decode(ContainerRecord.self, json: bytes)
+            guard r.id == id else { throw RuntimeError.message("\(statePath) describes container `\(r.id)`, not `\(id)`") }
+            return r
+        } catch let e as RuntimeError {
+            throw e
+        } catch let e as SpecError {
+            throw RuntimeError.context(statePath, .spec(e))
+        }
+    }
+
+    func read() throws(RuntimeError) -> ContainerRecord {
+        do {
+            return try ContainerDir.readRecord(fd.raw, id: id, path: path)
+        } catch is Missing {
+            throw .message("container `\(id)` is being created (or its creation failed): \(statePath) does not exist yet")
+        } catch let e as RuntimeError {
+            throw e
         } catch {
-            throw .context(statePath, .spec(error))
+            throw .message("\(error)")
         }
     }
 
@@ -158,7 +287,25 @@ final class ContainerDir {
         return UInt32(st.st_uid)
     }
 
+    /// Removes what skiff made: the files in the directory (unlinkat never
+    /// follows a link: a link is removed, not what it points to), then the
+    /// directory. A directory inside it is not skiff's: refused.
     func remove() throws(RuntimeError) {
-        try sys { () throws(SysError) in try Sys.removeDirectory(path) }
+        try sys { () throws(SysError) in
+            for name in try Sys.listDirectory(fd: fd.raw, directoriesOnly: false) {
+                if Glibc.unlinkat(fd.raw, name, 0) != 0 {
+                    let e = Errno.current
+                    if e == .ENOENT { continue }
+                    if e == Errno(EISDIR) {
+                        throw SysError("remove", path + "/" + name + " (a directory skiff did not make)", errno: e)
+                    }
+                    throw SysError("remove", path + "/" + name, errno: e)
+                }
+            }
+            if Glibc.unlinkat(root.raw, id, AT_REMOVEDIR) != 0 {
+                let e = Errno.current
+                if e != .ENOENT { throw SysError("remove", path, errno: e) }
+            }
+        }
     }
 }

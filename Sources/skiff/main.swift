@@ -192,9 +192,9 @@ struct Invocation {
             }
             let runtime = try makeRuntime()
             if parsed.flag("quiet") {
-                for id in runtime.ids() { print(id) }
+                for id in try runtime.ids() { print(id) }
             } else {
-                print(runtime.list(format: f))
+                print(try runtime.list(format: f))
             }
         case "spec":
             try Runtime.writeSpec(bundle: parsed.value("bundle") ?? ".", rootless: parsed.flag("rootless"))
