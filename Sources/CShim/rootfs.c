@@ -225,7 +225,7 @@ void setup_rootfs(const struct skiff_plan *p)
         do_mount(rootfd, &p->mounts[i], (int32_t)i);
     /* Devices and links go into the /dev that the mounts above made. */
     for (uint32_t i = 0; i < p->n_dirs; i++) {
-        int fd = open_in_root(rootfd, p->dirs[i], CREATE_DIR);
+        int fd = open_in_root(rootfd, p->dirs[i], CREATE_DIR | NO_SYMLINKS);
         if (fd < 0)
             fail(SKIFF_STEP_DEVICE_DIR, (int32_t)i);
         close(fd);

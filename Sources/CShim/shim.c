@@ -177,7 +177,8 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     uint32_t go = recv_msg(p->sync_fd);
     if (go == SKIFF_SYNC_COMMIT) {
         /* `create` is done and gone. Wait for `start` on the listening
-         * socket; a connection that does not say START is dropped. */
+         * socket; a connection that does not say START in exactly one
+         * well-formed message is dropped (CVE-2021-43784). */
         close(p->sync_fd);
         report_fd = -1;
         for (;;) {
@@ -190,7 +191,7 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
             skiff_msg m;
             ssize_t r;
             do {
-                r = recv(c, &m, sizeof m, 0);
+                r = recv(c, &m, sizeof m, MSG_TRUNC);
             } while (r < 0 && errno == EINTR);
             if (r == (ssize_t)sizeof m && m.type == SKIFF_SYNC_START) {
                 report_fd = c;
@@ -230,10 +231,14 @@ pid_t skiff_spawn_userns_holder(int *pidfd)
     args.flags = CLONE_NEWUSER | CLONE_PIDFD;
     args.pidfd = (uint64_t)(uintptr_t)&fd;
     args.exit_signal = SIGCHLD;
+    pid_t parent = getpid();
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* Gone with a skiff that is killed before it kills us. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+            _exit(1);
         for (;;)
             pause();
     }

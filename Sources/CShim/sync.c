@@ -30,8 +30,10 @@ uint32_t recv_msg(int fd)
 {
     skiff_msg m;
     ssize_t r;
+    /* MSG_TRUNC: the real length of the packet, so that a longer one is
+     * refused rather than read as its first bytes (CVE-2021-43784). */
     do {
-        r = recv(fd, &m, sizeof m, 0);
+        r = recv(fd, &m, sizeof m, MSG_TRUNC);
     } while (r < 0 && errno == EINTR);
     if (r == 0)
         _exit(1);
@@ -60,8 +62,11 @@ void receive_trees(int fd, uint32_t n)
     } while (r < 0 && errno == EINTR);
     if (r == 0)
         _exit(1);
-    if (r != (ssize_t)sizeof m)
+    if (r != (ssize_t)sizeof m || (h.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        if (r >= 0)
+            errno = EPROTO;
         fail(SKIFF_STEP_PROTOCOL, -1);
+    }
     if (m.type != SKIFF_SYNC_MOUNTFDS) {
         errno = EPROTO;
         fail(SKIFF_STEP_PROTOCOL, (int32_t)((SKIFF_SYNC_MOUNTFDS << 16) | (m.type & 0xffff)));

@@ -298,7 +298,8 @@ public enum Sys {
     /// One message, or nil at end of file.
     public static func receive(_ fd: Int32, _ what: String) throws(SysError) -> skiff_msg? {
         var m = skiff_msg()
-        let n = try retrying("receive", what) { Glibc.recv(fd, &m, MemoryLayout<skiff_msg>.size, 0) }
+        // MSG_TRUNC: the packet's real length; a longer one is malformed.
+        let n = try retrying("receive", what) { Glibc.recv(fd, &m, MemoryLayout<skiff_msg>.size, Int32(MSG_TRUNC)) }
         if n == 0 { return nil }
         guard n == MemoryLayout<skiff_msg>.size else { throw SysError("receive", what, errno: Errno(EPROTO)) }
         return m

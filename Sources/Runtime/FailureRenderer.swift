@@ -74,6 +74,15 @@ struct FailureRenderer {
             message = mount { "set mount attributes of `\($0.destination)`" }
         case SKIFF_STEP_MOUNT_PROPAGATION:
             message = mount { "set propagation of `\($0.destination)`" }
+        case _ where (step == SKIFF_STEP_DEVICE_DIR || step == SKIFF_STEP_DEVICE || step == SKIFF_STEP_SYMLINK)
+            && e == Errno(ELOOP):
+            let what: String
+            switch step {
+            case SKIFF_STEP_DEVICE_DIR: what = "create directory `/\(at(plan.directories) ?? "?")`"
+            case SKIFF_STEP_DEVICE: what = "\(at(plan.devices)?.origin ?? "device"): create device `/\(at(plan.devices)?.path ?? "?")`"
+            default: what = "create symlink `/\(at(plan.symlinks)?.path ?? "?")`"
+            }
+            message = "\(what): a symlink on the way in the rootfs: devices, their directories and links are only made below real directories"
         case SKIFF_STEP_DEVICE_DIR:
             message = "create directory `/\(at(plan.directories) ?? "?")`: \(e)"
         case SKIFF_STEP_DEVICE:

