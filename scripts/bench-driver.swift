@@ -5,7 +5,7 @@
 // posix_spawn + wait4; peak RSS is wait4's ru_maxrss, the number
 // /usr/bin/time prints.
 //
-//   bench-driver MODE WORK ROUNDS PAUSE_MS skiff=PATH runc=PATH crun=PATH floor=PATH
+//   bench-driver MODE WORK ROUNDS PAUSE_MS skiff=PATH [skiffro=PATH] runc=PATH crun=PATH floor=PATH
 import Glibc
 
 let args = CommandLine.arguments
@@ -36,6 +36,14 @@ struct Entry {
 }
 
 var entries = [Entry(name: "skiff", prefix: [paths["skiff"] ?? "skiff", "--root", "\(stateBase)/state-\(mode)-skiff"], floor: false)]
+// The same binary on a read-only mount: skiff then need not re-execute
+// itself from a read-only copy (CVE-2019-5736), so the two rows show what
+// that protection costs. As the user nobody neither re-executes (root's
+// 0755 binary cannot be written by a rootless container).
+if !rootless, let ro = paths["skiffro"] {
+    entries.append(Entry(name: "skiff (binary on a read-only mount)", prefix: [ro, "--root", "\(stateBase)/state-\(mode)-skiffro"],
+                         floor: false))
+}
 entries.append(Entry(name: "crun (no cgroups)",
                      prefix: [paths["crun"] ?? "crun", "--cgroup-manager=disabled", "--root", "\(stateBase)/state-\(mode)-crun"],
                      floor: false))

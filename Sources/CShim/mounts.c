@@ -187,12 +187,22 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
         if (target < 0)
             fail(SKIFF_STEP_MOUNT_TARGET, i);
         check_target(target, m, i);
+        if ((m->flags & SKIFF_MF_KEEP_MODE) && fstat(target, &st) < 0)
+            fail(SKIFF_STEP_MOUNT_TARGET, i);
         /* The target is pinned by an fd resolved inside the root; mount(2)
          * follows its /proc/self/fd link (the host's /proc: no pivot yet). */
         fd_path(proc, target);
         if (mount(m->source, proc, m->fstype, m->ms_flags, m->data) < 0)
             fail(SKIFF_STEP_MOUNT, i);
         close(target);
+        if (m->flags & SKIFF_MF_KEEP_MODE) {
+            /* The path now leads to the root of the new filesystem. */
+            tree = open_in_root(rootfd, m->target, target_mode(m, NO_CREATE));
+            fd_path(proc, tree);
+            if (tree < 0 || chmod(proc, st.st_mode & 07777) < 0)
+                fail(SKIFF_STEP_MOUNT_ATTR, i);
+            close(tree);
+        }
         if (m->rattr_set || m->rattr_clr || m->attr_set || m->attr_clr || m->propagation) {
             /* Open again: now the path leads to the root of the new mount. */
             tree = open_in_root(rootfd, m->target, target_mode(m, NO_CREATE));

@@ -235,11 +235,32 @@ void setup_rootfs(const struct skiff_plan *p)
     for (uint32_t i = 0; i < p->n_symlinks; i++)
         make_symlink(rootfd, &p->symlinks[i], (int32_t)i);
     forget_parent();
+    /* A missing cwd is made as runc and crun make it: inside the root, after
+     * the mounts (it may be on one), before the root is made read-only. A
+     * failure here is left for chdir to report, as the container's user. */
+    if (p->cwd_in_root) {
+        int cwd = open_in_root(rootfd, p->cwd_in_root, CREATE_DIR);
+        if (cwd >= 0)
+            close(cwd);
+    }
+    /* A read-only tmpfs (a `ro` /dev) becomes read-only now that its mount
+     * points, devices and links are made; mounts below it keep their own
+     * flags. */
+    for (uint32_t k = 0; k < p->n_late_readonly; k++) {
+        uint32_t i = p->late_readonly[k];
+        if (i >= p->n_mounts) {
+            errno = EINVAL;
+            fail(SKIFF_STEP_MOUNT_ATTR, (int32_t)i);
+        }
+        int fd = open_in_root(rootfd, p->mounts[i].target,
+                              (p->mounts[i].flags & SKIFF_MF_NO_SYMLINKS) ? NO_SYMLINKS : NO_CREATE);
+        if (fd < 0 || setattr(fd, 0, MOUNT_ATTR_RDONLY, 0, 0, -1) < 0)
+            fail(SKIFF_STEP_MOUNT_ATTR, (int32_t)i);
+        close(fd);
+    }
 
     pivot(rootfd);
     close(rootfd);
-    if (p->rootfs_propagation && mount(NULL, "/", NULL, p->rootfs_propagation, NULL) < 0)
-        fail(SKIFF_STEP_ROOTFS_PROPAGATION, -1);
 
     /* Sysctls before readonly paths (they write to /proc/sys), masks before
      * readonly paths (a read-only bind must not capture an unmasked file),
@@ -248,6 +269,11 @@ void setup_rootfs(const struct skiff_plan *p)
     mask_paths(p);
     readonly_paths(p);
     forget_kernel_dirs();
+    /* The requested propagation once the masks and read-only paths are in
+     * place: they are clones of mounts, and an unbindable one cannot be
+     * cloned (`runbindable` used to fail every mask). */
+    if (p->rootfs_propagation && mount(NULL, "/", NULL, p->rootfs_propagation, NULL) < 0)
+        fail(SKIFF_STEP_ROOTFS_PROPAGATION, -1);
     if (p->rootfs_readonly && mount_setattr(AT_FDCWD, "/", 0,
             &(struct mount_attr){ .attr_set = MOUNT_ATTR_RDONLY }, sizeof(struct mount_attr)) < 0)
         fail(SKIFF_STEP_ROOTFS_READONLY, -1);

@@ -72,6 +72,9 @@ public struct NetDevice: Codable, Sendable, Equatable {
 public enum Propagation: String, SpecEnum {
     public static let what = "rootfs propagation"
     case shared, slave, `private`, unbindable
+    /// runc's and crun's recursive spellings, common in configs written for
+    /// them; skiff applies every propagation recursively anyway.
+    case rshared, rslave, rprivate, runbindable
 }
 
 public struct IntelRdt: Codable, Sendable, Equatable {

@@ -7,17 +7,18 @@ public enum ContainerStatus: String, SpecEnum {
 }
 
 /// What `skiff state` prints: the spec's state plus runc's `rootfs`,
-/// `created` and `owner`.
+/// `created` and `owner`, in the order runc prints them (some callers
+/// compare text).
 public struct State: Codable, Sendable, Equatable {
     public var ociVersion: String
     public var id: String
-    public var status: ContainerStatus
     public var pid: Int32?
+    public var status: ContainerStatus
     public var bundle: String
     public var rootfs: String?
     public var created: String?
-    public var owner: String?
     public var annotations: OrderedMap<String>?
+    public var owner: String?
 
     public init(ociVersion: String, id: String, status: ContainerStatus, pid: Int32?, bundle: String,
                 rootfs: String?, created: String?, owner: String?, annotations: OrderedMap<String>?) {

@@ -45,6 +45,12 @@ public struct LaunchPlan: Sendable {
     public var annotations: OrderedMap<String>?
     /// Things the spec says to warn about (capabilities the kernel lacks).
     public var warnings: [String] = []
+    /// Mounts (indices) made read-only only after everything below them is
+    /// in place: a `ro` tmpfs, typically /dev, must first get its mount
+    /// points, devices and links.
+    public var lateReadonly: [Int] = []
+    /// What was accepted and ignored as runc does, for the debug log.
+    public var notes: [String] = []
 
     public init() {}
 
@@ -118,6 +124,8 @@ public struct MountPlan: Sendable, Equatable {
     /// May land inside /proc: procfs at /proc, or a bind over one of the
     /// files lxcfs provides, exactly at its destination.
     public var procAllowed = false
+    /// A tmpfs without `mode=`: it takes the mode of the directory it covers.
+    public var keepTargetMode = false
     /// JSON path of the config entry this comes from.
     public var origin: String
 

@@ -32,6 +32,13 @@ extension Planner {
             }
             let idmap = try lowerIDMap(m, opts, path: path, plan, host)
             if isBind {
+                if !opts.dataIndex.isEmpty {
+                    // The kernel ignores data on a bind (runc passes it and
+                    // nothing happens); skiff never passes it, so the source's
+                    // superblock is never changed.
+                    let names = opts.dataIndex.map { "`\((m.options ?? [])[$0])`" }.joined(by: ", ")
+                    plan.notes.append("\(path).options: \(names) ignored: a bind mount takes no filesystem options")
+                }
                 var bind = try lowerBind(m, opts, target: target, idmap: idmap, bundle: bundle,
                                          keepLocked: inUserNS, path: path)
                 let cgroupCover = inUserNS ? readonlyCgroups(bind) : nil
@@ -52,9 +59,13 @@ extension Planner {
                 if opts.remount {
                     throw SpecError(path: "\(path).options", "`remount` applies to bind mounts only")
                 }
-                var mp = MountPlan(kind: .filesystem(type: type, source: m.source ?? type, flags: opts.flagsSet,
+                // A read-only tmpfs gets what goes below it first (runc: /dev ro).
+                let lateRO = type == "tmpfs" && idmap == nil && opts.flagsSet & UInt(MS_RDONLY) != 0
+                var mp = MountPlan(kind: .filesystem(type: type, source: m.source ?? type,
+                                                     flags: lateRO ? opts.flagsSet & ~UInt(MS_RDONLY) : opts.flagsSet,
                                                      data: opts.data.isEmpty ? nil : opts.data.joined(by: ",")),
                                    target: target, destination: m.destination, origin: path)
+                if lateRO { plan.lateReadonly.append(plan.mounts.count) }
                 if let idmap {
                     // Made detached and idmapped before it is attached: mount(2)
                     // flags become mount attributes and fsconfig flags.
@@ -76,6 +87,9 @@ extension Planner {
                 mp.recursiveAttrClear = opts.recursiveClear
                 mp.propagation = opts.propagation
                 mp.propagationRecursive = opts.propagationRecursive
+                // runc: a tmpfs over an existing directory keeps its mode
+                // unless `mode=` says otherwise.
+                mp.keepTargetMode = type == "tmpfs" && !opts.data.contains { $0.hasPrefix("mode=") }
                 plan.mounts.append(mp)
             }
         }
@@ -153,9 +167,6 @@ extension Planner {
                           bundle: String, keepLocked: Bool, path: String) throws(SpecError) -> MountPlan {
         guard let source = m.source, !source.isEmpty else {
             throw SpecError(path: "\(path).source", "a bind mount needs a source")
-        }
-        if let first = opts.dataIndex.first {
-            throw SpecError(path: "\(path).options[\(first)]", "unknown mount option `\(opts.data[0])` (a bind mount takes no filesystem options)")
         }
         if opts.flagsSet & MountOption.superblockFlags != 0 {
             let name = (m.options ?? []).first { o in

@@ -84,15 +84,15 @@ public enum Planner {
         // mounts propagates to the host; the requested propagation goes on the
         // new root after pivot_root.
         switch spec.linux?.rootfsPropagation {
-        case .private?:
+        case .private?, .rprivate?:
             plan.rootPropagation = UInt(MS_PRIVATE) | UInt(MS_REC)
-        case .unbindable?:
+        case .unbindable?, .runbindable?:
             plan.rootPropagation = UInt(MS_PRIVATE) | UInt(MS_REC)
             plan.rootfsPropagation = UInt(MS_UNBINDABLE) | UInt(MS_REC)
-        case .shared?:
+        case .shared?, .rshared?:
             plan.rootPropagation = UInt(MS_SLAVE) | UInt(MS_REC)
             plan.rootfsPropagation = UInt(MS_SHARED) | UInt(MS_REC)
-        case .slave?, nil:
+        case .slave?, .rslave?, nil:
             plan.rootPropagation = UInt(MS_SLAVE) | UInt(MS_REC)
         }
         plan.maskedPaths = (spec.linux?.maskedPaths ?? []).map(ContainerPath.absolute)

@@ -200,10 +200,17 @@ public enum Validation {
         let uts = spec.linux?.namespaces?.first { $0.type == .uts }
         func check(_ name: String, _ value: String?) throws(SpecError) {
             guard let value, !value.isEmpty else { return }
-            if uts == nil || uts?.path != nil {
-                throw SpecError(path: name, "setting the \(name) needs a new uts namespace in linux.namespaces")
+            // A new uts namespace, or one joined by path (then the name is
+            // set in it, as runc does): never the host's.
+            if uts == nil {
+                throw SpecError(path: name, "setting the \(name) needs a uts namespace in linux.namespaces (it would change the host's)")
             }
             if value.utf8.count > 64 { throw SpecError(path: name, "longer than 64 bytes") }
+            // Two fields for one value: runc refuses that for the hostname.
+            let key = "kernel.\(name)"
+            if spec.linux?.sysctl?[key] != nil {
+                throw SpecError(path: name, "`\(name)` and `\(JSONPath.member("linux.sysctl", key))` both set it: keep one")
+            }
         }
         try check("hostname", spec.hostname)
         try check("domainname", spec.domainname)

@@ -67,6 +67,7 @@ public struct Runtime {
             throw .context(configPath, .spec(error))
         }
         for w in plan.warnings { log.warn(w) }
+        for n in plan.notes { log.debug(n) }
         try checkHostPaths(plan)
         for fd in 0..<Int32(preserveFds) where Sys.fcntlFlags(3 + fd) == nil {
             throw .message("--preserve-fds \(preserveFds): fd \(3 + fd) is not open")
@@ -320,6 +321,12 @@ public struct Runtime {
     // MARK: delete
 
     public func delete(id: String, force: Bool) throws(RuntimeError) {
+        // runc and crun: `delete --force` of what is already gone succeeds
+        // (cleanup scripts run it after a `run` that removed its container).
+        if force, try !store.exists(id) {
+            log.debug("delete --force: container `\(id)` does not exist")
+            return
+        }
         let dir = try store.open(id)
         let r: ContainerRecord
         do {
@@ -334,12 +341,35 @@ public struct Runtime {
             guard force else {
                 throw .message("container `\(id)` is \(Runtime.status(r).rawValue): stop it first, or delete it with --force")
             }
-            try sys { () throws(SysError) in
+            let exited = try sys { () throws(SysError) in
                 try Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "container `\(id)` (pid \(r.pid))")
-                _ = try Sys.waitReadable(pidfd.raw, "container `\(id)` (pid \(r.pid))")
+                return try Sys.waitReadable(pidfd.raw, timeoutMillis: Runtime.killWaitMillis,
+                                            "container `\(id)` (pid \(r.pid))")
             }
+            // Never wait forever (a process frozen by a freezer skiff did not
+            // make, or stuck in the kernel): say why, keep the state so that
+            // a later delete --force can finish.
+            if !exited { throw .message(Runtime.stuckMessage(id: id, pid: r.pid)) }
         }
         try dir.remove()
+    }
+
+    /// How long delete --force waits for a killed process to exit.
+    static let killWaitMillis: Int32 = 5000
+
+    static func stuckMessage(id: String, pid: Int32) -> String {
+        var why = ""
+        if let st = Proc.stat(pid) {
+            switch st.state {
+            case "D": why = " (it is in uninterruptible sleep in the kernel)"
+            case "T", "t": why = " (it is stopped or traced)"
+            default: break
+            }
+        }
+        if let frozen = Proc.frozenCgroup(pid) {
+            why = " (it is frozen in the cgroup `\(frozen)`: thaw it)"
+        }
+        return "delete --force `\(id)`: pid \(pid) did not exit within \(killWaitMillis / 1000) s of SIGKILL\(why); the container is kept: run delete --force again once it can exit"
     }
 
     // MARK: run
@@ -347,9 +377,12 @@ public struct Runtime {
     public struct RunOptions {
         public var create: CreateOptions
         public var detach: Bool
-        public init(create: CreateOptions, detach: Bool) {
+        /// Keep the container, stopped, once it exits (runc's --keep).
+        public var keep: Bool
+        public init(create: CreateOptions, detach: Bool, keep: Bool = false) {
             self.create = create
             self.detach = detach
+            self.keep = keep
         }
     }
 
@@ -402,8 +435,8 @@ public struct Runtime {
                 break
             }
         }
-        // runc run removes the container once it has exited.
-        if let d = try? store.open(id) { try d.remove() }
+        // runc run removes the container once it has exited, unless --keep.
+        if !options.keep, let d = try? store.open(id) { try d.remove() }
         return status
     }
 

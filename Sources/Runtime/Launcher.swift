@@ -176,6 +176,8 @@ enum Launcher {
         })
         c.n_symlinks = UInt32(plan.symlinks.count)
         c.symlinks = arena.array(plan.symlinks.map { skiff_symlink(target: arena.string($0.target), path: arena.string($0.path)) })
+        c.n_late_readonly = UInt32(plan.lateReadonly.count)
+        c.late_readonly = arena.array(plan.lateReadonly.map { UInt32($0) })
         c.n_sysctls = UInt32(plan.sysctls.count)
         c.sysctl_paths = arena.strings(plan.sysctls.map(\.path))
         c.sysctl_values = arena.strings(plan.sysctls.map(\.value))
@@ -208,6 +210,8 @@ enum Launcher {
         c.cap_ambient = plan.capabilities.ambient
         c.no_new_privs = plan.noNewPrivileges ? 1 : 0
         c.cwd = arena.string(plan.cwd)
+        let cwdInRoot = ContainerPath.relative(plan.cwd)
+        c.cwd_in_root = cwdInRoot.isEmpty ? nil : arena.string(cwdInRoot)
         c.n_exec_paths = UInt32(plan.execPaths.count)
         c.exec_paths = arena.strings(plan.execPaths)
         c.argv = arena.strings(plan.args)
@@ -368,6 +372,7 @@ enum Launcher {
         if m.detached { c.flags |= UInt32(SKIFF_MF_DETACHED.rawValue) }
         if m.noSymlinks { c.flags |= UInt32(SKIFF_MF_NO_SYMLINKS.rawValue) }
         if m.procAllowed { c.flags |= UInt32(SKIFF_MF_PROC_OK.rawValue) }
+        if m.keepTargetMode { c.flags |= UInt32(SKIFF_MF_KEEP_MODE.rawValue) }
         c.target = arena.string(m.target)
         c.attr_set = m.attrSet
         c.attr_clr = m.attrClear

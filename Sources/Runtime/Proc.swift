@@ -43,6 +43,29 @@ enum Proc {
         return nil
     }
 
+    /// The cgroup (v1 freezer or v2) in which the process is frozen, if any.
+    static func frozenCgroup(_ pid: Int32) -> String? {
+        guard let bytes = try? Sys.readFile("/proc/\(pid)/cgroup") else { return nil }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard f.count == 3 else { continue }
+            let path = String(f[2])
+            if f[1] == "freezer" {
+                let dir = "/sys/fs/cgroup/freezer" + path
+                if let st = try? Sys.readFile(dir + "/freezer.state"), String(decoding: st, as: UTF8.self).hasPrefix("FROZEN") {
+                    return dir
+                }
+            } else if f[0] == "0" && f[1].isEmpty {
+                for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                    if let st = try? Sys.readFile(base + path + "/cgroup.freeze"), st.first == UInt8(ascii: "1") {
+                        return base + path
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
     /// The inode of a process's namespace of a kind ("pid", "net").
     static func namespaceInode(_ pid: Int32, _ kind: String) -> UInt64? {
         guard let st = try? Sys.stat("/proc/\(pid)/ns/\(kind)") else { return nil }

@@ -12,10 +12,11 @@ public enum Signals {
         ("WINCH", SIGWINCH), ("IO", SIGIO), ("POLL", SIGPOLL), ("PWR", SIGPWR), ("SYS", SIGSYS),
     ]
 
-    /// A signal from `kill`'s argument: `TERM`, `SIGTERM`, `term`, `15`, `RTMIN+3`.
+    /// A signal from `kill`'s argument: `TERM`, `SIGTERM`, `term`, `15`,
+    /// `RTMIN+3`; 0 checks that the container is alive, as with kill(2).
     public static func parse(_ text: String) -> Int32? {
         let rtmin = __libc_current_sigrtmin(), rtmax = __libc_current_sigrtmax()
-        if let n = Int32(text) { return n > 0 && n <= rtmax ? n : nil }
+        if let n = Int32(text) { return n >= 0 && n <= rtmax ? n : nil }
         var name = text.uppercased()
         if name.hasPrefix("SIG") { name.removeFirst(3) }
         if let n = names.first(where: { $0.0 == name })?.1 { return n }

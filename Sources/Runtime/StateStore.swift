@@ -141,6 +141,14 @@ struct StateStore {
         return try ContainerDir(root: rootfd, id: id, path: path(id))
     }
 
+    /// Whether a container of that id has a directory (not following links).
+    func exists(_ id: String) throws(RuntimeError) -> Bool {
+        try StateStore.checkID(id)
+        guard let rootfd = try openRoot(create: false) else { return false }
+        var st = stat()
+        return Glibc.fstatat(rootfd.raw, id, &st, AT_SYMLINK_NOFOLLOW) == 0 || Errno.current != .ENOENT
+    }
+
     /// What `state` and `list` see, without taking the lock: the record, or,
     /// for a directory that has none yet, whether a create still holds it.
     enum Peeked {

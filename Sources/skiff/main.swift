@@ -43,7 +43,8 @@ let commands: [Command] = [
     Command(name: "delete", arguments: "<container-id>", summary: "delete a stopped container",
             options: [.flag("force", "f", help: "kill the container first if it runs")], positionals: 1...1),
     Command(name: "run", arguments: "<container-id>", summary: "create, start and wait for a container",
-            options: createOptions + [.flag("detach", "d", help: "return once the container runs")],
+            options: createOptions + [.flag("detach", "d", help: "return once the container runs"),
+                                      .flag("keep", help: "keep the container, stopped, after it exits")],
             positionals: 1...1),
     Command(name: "list", arguments: "", summary: "list containers",
             options: [.value("format", "f", help: "table or json"), .flag("quiet", "q", help: "ids only")],
@@ -184,7 +185,8 @@ struct Invocation {
         case "delete":
             try makeRuntime().delete(id: id, force: parsed.flag("force"))
         case "run":
-            return try makeRuntime().run(id: id, .init(create: createOptions(), detach: parsed.flag("detach")))
+            return try makeRuntime().run(id: id, .init(create: createOptions(), detach: parsed.flag("detach"),
+                                                       keep: parsed.flag("keep")))
         case "list":
             let format = parsed.value("format") ?? "table"
             guard let f = Runtime.ListFormat(rawValue: format) else {

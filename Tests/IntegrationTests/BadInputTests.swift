@@ -42,8 +42,9 @@ import Testing
                 s.mounts.append(["destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["bogus=1"]])
                 return ("mounts[7]: mount `tmpfs` on `/x`: invalid argument", 1)
             case .cwdMissing:
-                s["process", "cwd"] = "/no/such/dir"
-                return ("process.cwd: chdir `/no/such/dir`: no such file or directory", 1)
+                // A missing cwd is made (runc); one below a file cannot be.
+                s["process", "cwd"] = "/etc/passwd/dir"
+                return ("process.cwd: chdir `/etc/passwd/dir`: not a directory", 1)
             case .execNotFound:
                 s["process", "args"] = ["no-such-program"]
                 return ("exec `no-such-program`: no such file or directory (searched 6 PATH entries)", 127)

@@ -135,6 +135,8 @@ enum skiff_mount_flags {
     SKIFF_MF_NO_SYMLINKS = 1 << 5, /* no symlink on the way to the target */
     SKIFF_MF_PROC_OK = 1 << 6,     /* may be mounted at its target inside /proc
                                     * (procfs at /proc, lxcfs-style binds) */
+    SKIFF_MF_KEEP_MODE = 1 << 7,   /* a new filesystem takes the mode of the
+                                    * directory it covers (tmpfs without mode=) */
     SKIFF_MF_DETACHED = 1 << 4,    /* SKIFF_MOUNT_FS through fsopen/fsmount: data
                                     * is split into fsconfig options, attr_set
                                     * holds the MOUNT_ATTR_* for fsmount, and
@@ -230,6 +232,9 @@ struct skiff_plan {
     uint32_t n_symlinks;
     const struct skiff_symlink *symlinks;
 
+    uint32_t n_late_readonly;         /* mounts made read-only after the devices */
+    const uint32_t *late_readonly;    /* indices into mounts */
+
     uint32_t n_sysctls;
     const char *const *sysctl_paths;  /* absolute, inside the container */
     const char *const *sysctl_values;
@@ -269,6 +274,8 @@ struct skiff_plan {
                                  * no_new_privs: needs CAP_SYS_ADMIN) */
 
     const char *cwd;
+    const char *cwd_in_root;  /* the cwd below the rootfs, created if missing
+                               * (before the rootfs is made read-only), or NULL */
     /* execve candidates for args[0], in PATH order */
     uint32_t n_exec_paths;
     const char *const *exec_paths;

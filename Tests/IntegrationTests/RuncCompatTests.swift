@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+
+/// Where configs, harnesses and cleanup scripts written for runc rely on
+/// runc's behaviour (issue: "Behave as runc does"). Each test shows the
+/// form that used to fail, now working as with runc.
+@Suite struct RuncCompatTests {
+    @Test("rootfsPropagation takes runc's recursive spellings", arguments: ["rprivate", "rshared", "rslave", "runbindable", "unbindable"])
+    func recursivePropagation(_ value: String) throws {
+        var s = try Skiff(["true"])
+        s["linux", "rootfsPropagation"] = value
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+    }
+
+    @Test("delete --force of a container that does not exist succeeds; without --force it is an error")
+    func deleteForceMissing() throws {
+        let s = try Skiff(["true"])
+        let id = Harness.uniqueName("gone")
+        #expect(try s.run(id).status == 0)  // run removes it
+        #expect(try s("delete", "--force", id).status == 0)
+        let plain = try s("delete", id)
+        #expect(plain.status == 1 && plain.stderr.contains("container `\(id)` does not exist"), "\(plain)")
+    }
+
+    @Test("kill with signal 0 checks that the container is alive")
+    func signalZero() throws {
+        let s = try Skiff(["sleep", "30"])
+        let id = Harness.uniqueName("zero")
+        #expect(try s("run", "--detach", "--bundle", s.bundle, id).status == 0)
+        defer { _ = try? s("delete", "--force", id) }
+        #expect(try s("kill", id, "0").status == 0)
+        #expect(try s("kill", "--all", id, "0").status == 0)
+        #expect(try s.state(id)["status"] as? String == "running")
+        #expect(try s("kill", id, "KILL").status == 0)
+        try waitFor { (try? s.state(id)["status"] as? String) == "stopped" }
+        let dead = try s("kill", id, "0")
+        #expect(dead.status == 1 && dead.stderr.contains("is not running"), "\(dead)")
+    }
+
+    @Test("filesystem data options on a bind mount are ignored, never applied to the source")
+    func bindDataOptions() throws {
+        let dir = Harness.scratch + "/" + Harness.uniqueName("src")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        chmod(dir, 0o711)
+        var s = try Skiff(["sh", "-c", "stat -c %a /data; grep ' /data ' /proc/self/mountinfo"])
+        s.mounts.append(["destination": "/data", "source": dir, "options": ["nosuid", "mode=755", "size=1k", "bind"]])
+        let r = try s(["--debug", "run", "--bundle", s.bundle, Harness.uniqueName("data")])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.hasPrefix("711\n"), "the bind shows the source as it is: \(r)")
+        #expect(r.stderr.contains("`mode=755`, `size=1k` ignored: a bind mount takes no filesystem options"), "\(r)")
+        let mode = (try FileManager.default.attributesOfItem(atPath: dir)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o711, "the source changed")
+    }
+
+    @Test("a read-only /dev tmpfs gets its mount points, devices and links first")
+    func readonlyDev() throws {
+        var s = try Skiff(["sh", "-c", "ls /dev/pts/ptmx /dev/null >/dev/null && touch /dev/x 2>&1; grep ' /dev ' /proc/self/mountinfo"])
+        s.mounts = s.mounts.map { m in
+            guard m["destination"] as? String == "/dev" else { return m }
+            var m = m
+            m["options"] = ["nosuid", "strictatime", "mode=755", "size=65536k", "ro"]
+            return m
+        }
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("Read-only file system"), "\(r)")
+        #expect(r.stdout.contains(" /dev ro,"), "\(r)")
+    }
+
+    @Test("a missing process.cwd is created inside the rootfs")
+    func cwdCreated() throws {
+        var s = try Skiff(["pwd"], rootfs: Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("rootfs")))
+        s["process", "cwd"] = "/work/dir"
+        s["root"] = ["path": s["root", "path"] as? String ?? "", "readonly": true]
+        let r = try s.run()
+        #expect(r.status == 0 && r.stdout == "/work/dir\n", "\(r)")
+    }
+
+    @Test("a tmpfs without mode= keeps the mode of the directory it covers")
+    func tmpfsKeepsMode() throws {
+        let rootfs = Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("rootfs"))
+        try FileManager.default.createDirectory(atPath: rootfs + "/cache", withIntermediateDirectories: true)
+        chmod(rootfs + "/cache", 0o712)
+        var s = try Skiff(["stat", "-c", "%a", "/cache", "/fresh"], rootfs: rootfs)
+        s.mounts.append(["destination": "/cache", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]])
+        s.mounts.append(["destination": "/fresh", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]])
+        let r = try s.run()
+        #expect(r.status == 0 && r.stdout == "712\n1777\n", "\(r)")
+    }
+
+    @Test("hostname and domainname are set in a uts namespace joined by path")
+    func hostnameInJoinedUTS() throws {
+        let a = try Skiff(["sleep", "30"])
+        let idA = Harness.uniqueName("uts")
+        #expect(try a("run", "--detach", "--bundle", a.bundle, idA).status == 0)
+        defer { _ = try? a("delete", "--force", idA) }
+        let pidA = try #require(a.state(idA)["pid"] as? Int)
+        var b = try Skiff(["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"])
+        b.namespaces = b.namespaces.map { ns in
+            ns["type"] as? String == "uts" ? ["type": "uts", "path": "/proc/\(pidA)/ns/uts"] : ns
+        }
+        b["hostname"] = "joined"
+        b["domainname"] = "joined.test"
+        let host = ProcessInfo.processInfo.hostName
+        let r = try b.run()
+        #expect(r.status == 0 && r.stdout == "joined\njoined.test\n", "\(r)")
+        #expect(ProcessInfo.processInfo.hostName == host)
+        // And with no uts namespace at all it is still refused: it would be the host's.
+        b.namespaces = b.namespaces.filter { $0["type"] as? String != "uts" }
+        try b.expectRefused("hostname: setting the hostname needs a uts namespace in linux.namespaces")
+    }
+
+    @Test("kernel.hostname in linux.sysctl together with hostname is an error naming both")
+    func hostnameTwice() throws {
+        var s = try Skiff(["true"])
+        s["linux", "sysctl"] = ["kernel.hostname": "other"]
+        try s.expectRefused("hostname: `hostname` and `linux.sysctl[\"kernel.hostname\"]` both set it: keep one")
+        s["hostname"] = nil
+        s["domainname"] = "d.test"
+        s["linux", "sysctl"] = ["kernel.domainname": "e.test"]
+        try s.expectRefused("domainname: `domainname` and `linux.sysctl[\"kernel.domainname\"]` both set it: keep one")
+    }
+
+    @Test("delete --force of a container frozen by a freezer skiff did not make stops waiting, keeps the state, and finishes once thawed")
+    func deleteForceBounded() throws {
+        let s = try Skiff(["sleep", "60"])
+        let id = Harness.uniqueName("frozen")
+        #expect(try s("run", "--detach", "--bundle", s.bundle, id).status == 0)
+        let pid = try #require(s.state(id)["pid"] as? Int)
+        // The test's own freezer cgroup (v1 on this host), removed at the end.
+        let cg = "/sys/fs/cgroup/freezer/" + Harness.uniqueName("skiff-test")
+        try FileManager.default.createDirectory(atPath: cg, withIntermediateDirectories: false)
+        defer {
+            try? "THAWED".write(toFile: cg + "/freezer.state", atomically: false, encoding: .utf8)
+            _ = try? s("delete", "--force", id)
+            try? waitFor { rmdir(cg) == 0 }
+        }
+        try "\(pid)".write(toFile: cg + "/cgroup.procs", atomically: false, encoding: .utf8)
+        try "FROZEN".write(toFile: cg + "/freezer.state", atomically: false, encoding: .utf8)
+        try waitFor { (try? String(contentsOfFile: cg + "/freezer.state", encoding: .utf8)) == "FROZEN\n" }
+        let stuck = try s("delete", "--force", id)
+        #expect(stuck.status == 1, "\(stuck)")
+        #expect(stuck.stderr.contains("pid \(pid) did not exit within 5 s of SIGKILL (it is frozen in the cgroup `\(cg)`: thaw it); the container is kept"), "\(stuck)")
+        #expect(FileManager.default.fileExists(atPath: s.root + "/" + id), "the state was removed")
+        try "THAWED".write(toFile: cg + "/freezer.state", atomically: false, encoding: .utf8)
+        let done = try s("delete", "--force", id)
+        #expect(done.status == 0, "\(done)")
+        s.expectNothingLeft(id)
+    }
+
+    @Test("state and list print runc's fields in runc's order")
+    func jsonOrder() throws {
+        let s = try Skiff(["sleep", "30"])
+        let id = Harness.uniqueName("order")
+        #expect(try s("create", "--bundle", s.bundle, id).status == 0)
+        defer { _ = try? s("delete", "--force", id) }
+        let keys = ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"].map { "\"\($0)\":" }
+        for text in [try s("state", id).stdout, try s("list", "--format", "json").stdout] {
+            let at = keys.map { text.range(of: $0)?.lowerBound }
+            #expect(!at.contains(nil), "\(text)")
+            let found = at.compactMap { $0 }
+            #expect(found == found.sorted(), "fields out of runc's order: \(text)")
+        }
+    }
+
+    @Test("run --keep leaves the container, stopped, for delete; --no-new-keyring is accepted")
+    func runKeep() throws {
+        let s = try Skiff(["sh", "-c", "exit 3"])
+        let id = Harness.uniqueName("keep")
+        let r = try s("run", "--keep", "--no-new-keyring", "--bundle", s.bundle, id)
+        #expect(r.status == 3, "\(r)")
+        #expect(try s.state(id)["status"] as? String == "stopped")
+        #expect(try s("delete", id).status == 0)
+        s.expectNothingLeft(id)
+    }
+}
