@@ -167,6 +167,29 @@ static void attach_tree(int rootfd, int tree, const struct skiff_mount *m, int32
     close(tree);
 }
 
+/* Bind sources opened right after the clone (by mount index), or the
+ * errno of that attempt, reported when the mount's turn comes. */
+static int early_tree[SKIFF_MAX_EARLY_BINDS];
+static int early_err[SKIFF_MAX_EARLY_BINDS];
+static uint32_t n_early;
+
+void open_bind_sources(const struct skiff_plan *p)
+{
+    n_early = p->n_mounts < SKIFF_MAX_EARLY_BINDS ? p->n_mounts : SKIFF_MAX_EARLY_BINDS;
+    for (uint32_t i = 0; i < n_early; i++) {
+        const struct skiff_mount *m = &p->mounts[i];
+        early_tree[i] = -1;
+        early_err[i] = 0;
+        if (m->kind != SKIFF_MOUNT_BIND || (m->flags & SKIFF_MF_FROM_PARENT))
+            continue;
+        early_tree[i] = open_tree(AT_FDCWD, m->source,
+                                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                      ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
+        if (early_tree[i] < 0)
+            early_err[i] = errno;
+    }
+}
+
 void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
 {
     char proc[32];
@@ -225,9 +248,14 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
         } else {
             /* A detached copy of the source: its attributes are set before it
              * becomes visible, and an idmapping can only go on a detached mount. */
-            tree = open_tree(AT_FDCWD, m->source,
-                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                 ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
+            if ((uint32_t)i < n_early && (early_tree[i] >= 0 || early_err[i])) {
+                tree = early_tree[i];
+                errno = early_err[i];
+            } else {
+                tree = open_tree(AT_FDCWD, m->source,
+                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                     ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
+            }
             if (tree < 0)
                 fail(SKIFF_STEP_MOUNT_SOURCE, i);
             idmap_tree(tree, m, i);

@@ -89,6 +89,12 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         fail(SKIFF_STEP_SIGNALS, -1);
 
+    /* Bind sources while we still have the caller's ids: once we are root
+     * of a new user namespace, a source under a directory only the caller
+     * may enter is out of reach (runc opens them before the namespace). */
+    if (p->early_binds)
+        open_bind_sources(p);
+
     /* A new user namespace comes first: until its maps are written we own
      * no ids in it, and every later step needs the capabilities it grants. */
     if (p->wait_usermap) {

@@ -125,6 +125,7 @@ enum Launcher {
         }
         c.clone_flags = flags
         c.wait_usermap = plan.userNamespace == nil ? 0 : 1
+        c.early_binds = plan.userNamespace == nil ? 0 : 1
         c.unprivileged_parent = Sys.euid != 0 || plan.userNamespace.map { $0.writer != .direct } == true ? 1 : 0
         c.userns_root = plan.userNamespace?.rootMapped == true ? 1 : 0
         c.n_joins = UInt32(joins.count)

@@ -164,6 +164,21 @@ import Testing
         }
     }
 
+    @Test("with a user namespace, a bind source only the caller can reach is opened before entering it")
+    func bindSourceBeforeUserNamespace() throws {
+        let locked = Harness.scratch + "/" + Harness.uniqueName("private")
+        try FileManager.default.createDirectory(atPath: locked + "/data", withIntermediateDirectories: true)
+        try "hi\n".write(toFile: locked + "/data/f", atomically: false, encoding: .utf8)
+        chmod(locked, 0o700)
+        var s = try Skiff(["cat", "/out/f"])
+        s.namespaces.append(["type": "user"])
+        s["linux", "uidMappings"] = [["containerID": 0, "hostID": 1, "size": 10]]
+        s["linux", "gidMappings"] = [["containerID": 0, "hostID": 1, "size": 10]]
+        s.mounts.append(["destination": "/out", "source": locked + "/data", "options": ["rbind", "ro"]])
+        let r = try s.run()
+        #expect(r.status == 0 && r.stdout == "hi\n", "\(r)")
+    }
+
     @Test("run --keep leaves the container, stopped, for delete; --no-new-keyring is accepted")
     func runKeep() throws {
         let s = try Skiff(["sh", "-c", "exit 3"])

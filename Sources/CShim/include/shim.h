@@ -51,6 +51,7 @@ enum skiff_sync {
 };
 
 #define SKIFF_MAX_PARENT_TREES 64
+#define SKIFF_MAX_EARLY_BINDS 256
 
 /* Steps of the child, in the order it runs them. Carried in a failure
  * record so that the parent can name the step and the object. */
@@ -210,6 +211,10 @@ struct skiff_plan {
                                * dumpable while it writes our /proc files
                                * (maps, time offsets), root's otherwise */
     uint32_t userns_root;     /* then become root in it (0 is mapped) */
+
+    uint32_t early_binds;     /* open bind sources right after the clone,
+                               * with the caller's credentials (a new user
+                               * namespace's ids may not reach them) */
 
     uint32_t n_joins;         /* setns, in this order (user first) */
     const struct skiff_join *joins;
