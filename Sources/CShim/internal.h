@@ -60,6 +60,7 @@ void fd_path(char buf[32], int fd);
 int open_in_root(int rootfd, const char *path, int create);
 int open_parent_in_root(int rootfd, const char *path, const char **name);
 int remember_root(int rootfd);
+const char *root_host_path(void);
 int path_in_root(int fd, char buf[PATH_MAX], const char **rel);
 void forget_parent(void);
 

@@ -257,6 +257,11 @@ int remember_root(int rootfd)
     return 0;
 }
 
+const char *root_host_path(void)
+{
+    return root_prefix;
+}
+
 /* Where an fd below the rootfs is, as a path relative to the container's
  * root ("" for the root itself), written to buf; -1 when that cannot be
  * told (the fd is outside the root: EXDEV). */

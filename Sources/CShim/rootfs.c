@@ -2,6 +2,105 @@
  * done inside the new root (sysctls, masks, read-only paths). */
 #include "internal.h"
 
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+/*
+ * --no-pivot (a rootfs on ramfs, where pivot_root is impossible): the old
+ * root stays in the mount namespace under the container's, so the host's
+ * procfs and sysfs mounts are detached first (or covered with an empty
+ * tmpfs where the kernel locks them): the kernel lets a container mount
+ * procfs only while a full one is visible in its namespace. Then the
+ * rootfs is moved onto / and chroot'ed into, as runc does. Isolation is
+ * weaker than with pivot_root: a process with CAP_SYS_CHROOT can leave a
+ * chroot.
+ */
+static char mountinfo[1 << 18];
+
+static void detach_host_kernel_fs(void)
+{
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(SKIFF_STEP_PIVOT_ROOT, 10);
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, mountinfo + len, sizeof mountinfo - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail(SKIFF_STEP_PIVOT_ROOT, 10);
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof mountinfo - 1) {
+            errno = E2BIG;
+            fail(SKIFF_STEP_PIVOT_ROOT, 10);
+        }
+    }
+    close(fd);
+    mountinfo[len] = '\0';
+    const char *rootfs = root_host_path();
+    size_t rl = strlen(rootfs);
+    for (char *line = mountinfo; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        /* id parent major:minor root mountpoint options [optional...] - fstype ... */
+        char *f[5] = { 0 };
+        char *p = line;
+        for (int k = 0; k < 5 && p; k++) {
+            f[k] = p;
+            p = strchr(p, ' ');
+            if (p)
+                *p++ = '\0';
+        }
+        char *dash = p ? strstr(p, " - ") : NULL;
+        line = next;
+        if (!f[4] || !dash)
+            continue;
+        char *fstype = dash + 3;
+        char *end = strchr(fstype, ' ');
+        if (end)
+            *end = '\0';
+        if (strcmp(f[3], "/") != 0 || (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0))
+            continue;
+        unescape(f[4]);
+        if (strncmp(f[4], rootfs, rl) == 0 && (f[4][rl] == '\0' || f[4][rl] == '/'))
+            continue;
+        if (umount2(f[4], MNT_DETACH) == 0 || errno == ENOENT)
+            continue;
+        if (errno != EINVAL && errno != EPERM)
+            fail(SKIFF_STEP_PIVOT_ROOT, 11);
+        if (mount("tmpfs", f[4], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0 && errno != ENOENT)
+            fail(SKIFF_STEP_PIVOT_ROOT, 12);
+    }
+}
+
+static void move_root(int rootfd)
+{
+    detach_host_kernel_fs();
+    if (fchdir(rootfd) < 0)
+        fail(SKIFF_STEP_PIVOT_ROOT, 13);
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        fail(SKIFF_STEP_PIVOT_ROOT, 14);
+    if (chroot(".") < 0)
+        fail(SKIFF_STEP_PIVOT_ROOT, 15);
+    if (chdir("/") < 0)
+        fail(SKIFF_STEP_PIVOT_ROOT, 16);
+}
+
 static void pivot(int rootfd)
 {
     /* pivot_root(".", "."): the old root ends up stacked on the new one and
@@ -259,7 +358,10 @@ void setup_rootfs(const struct skiff_plan *p)
         close(fd);
     }
 
-    pivot(rootfd);
+    if (p->no_pivot)
+        move_root(rootfd);
+    else
+        pivot(rootfd);
     close(rootfd);
 
     /* Sysctls before readonly paths (they write to /proc/sys), masks before

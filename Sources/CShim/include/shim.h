@@ -227,6 +227,7 @@ struct skiff_plan {
     unsigned long root_propagation;   /* for "/" before anything: MS_SLAVE|MS_REC ... */
     unsigned long rootfs_propagation; /* for the new "/" after pivot_root, or 0 */
     uint32_t rootfs_readonly;
+    uint32_t no_pivot;        /* MS_MOVE + chroot instead of pivot_root */
 
     uint32_t n_mounts;
     const struct skiff_mount *mounts;
