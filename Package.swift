@@ -3,6 +3,7 @@
 //
 // Dependencies point down:  skiff -> Runtime -> Planning -> OCISpec
 //                                    Runtime -> LinuxSys -> CShim
+//                                    Runtime -> Seccomp -> OCISpec, LinuxSys
 // System libraries are Debian's static archives (`-l:libX.a`); the skiff
 // binary is linked fully static.
 import PackageDescription
@@ -58,13 +59,17 @@ let package = Package(
             linkerSettings: [.linkedLibrary(":libcap.a")]
         ),
 
-        // Parent side of launch, lifecycle operations, state store. libseccomp
-        // only reports its version in `features` until seccomp profiles are
-        // applied (they are refused as not supported yet).
+        // OCI seccomp profile -> BPF with libseccomp, in the parent.
+        .target(
+            name: "Seccomp",
+            dependencies: ["OCISpec", "LinuxSys", "CShim", "CSeccomp"],
+            linkerSettings: [.linkedLibrary(":libseccomp.a")]
+        ),
+
+        // Parent side of launch, lifecycle operations, state store.
         .target(
             name: "Runtime",
-            dependencies: ["Planning", "OCISpec", "LinuxSys", "CShim", "CSeccomp"],
-            linkerSettings: [.linkedLibrary(":libseccomp.a")]
+            dependencies: ["Planning", "OCISpec", "LinuxSys", "CShim", "CSeccomp", "Seccomp"]
         ),
 
         // Start-up time and peak RSS are features: see skiffLinkerFlags.
@@ -77,6 +82,7 @@ let package = Package(
 
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "OCISpec"]),
+        .testTarget(name: "SeccompTests", dependencies: ["Seccomp", "OCISpec"]),
         .testTarget(name: "IntegrationTests", dependencies: ["OCISpec"]),
     ]
 )

@@ -2,6 +2,8 @@
  * syscalls glibc 2.36 does not wrap, for the Swift side. */
 #include "internal.h"
 
+#include <sys/mman.h>
+
 /* ------------------------------------------------------------------ names */
 
 const char *skiff_sync_name(uint32_t type)
@@ -160,4 +162,9 @@ long skiff_fs_magic(const char *path)
 {
     struct statfs sf;
     return statfs(path, &sf) < 0 ? -errno : (long)sf.f_type;
+}
+
+int skiff_memfd(const char *name)
+{
+    return memfd_create(name, MFD_CLOEXEC);
 }

@@ -45,6 +45,8 @@ public struct LaunchPlan: Sendable {
     public var annotations: OrderedMap<String>?
     /// Things the spec says to warn about (capabilities the kernel lacks).
     public var warnings: [String] = []
+    /// linux.seccomp, compiled by the runtime (libseccomp is not pure).
+    public var seccomp: Seccomp?
     /// Mounts (indices) made read-only only after everything below them is
     /// in place: a `ro` tmpfs, typically /dev, must first get its mount
     /// points, devices and links.

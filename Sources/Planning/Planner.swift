@@ -95,6 +95,7 @@ public enum Planner {
         case .slave?, .rslave?, nil:
             plan.rootPropagation = UInt(MS_SLAVE) | UInt(MS_REC)
         }
+        plan.seccomp = spec.linux?.seccomp
         plan.maskedPaths = (spec.linux?.maskedPaths ?? []).map(ContainerPath.absolute)
         plan.readonlyPaths = (spec.linux?.readonlyPaths ?? []).map(ContainerPath.absolute)
     }

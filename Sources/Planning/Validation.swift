@@ -20,6 +20,7 @@ public enum Validation {
         Check(name: "uts", run: checkUTS),
         Check(name: "time offsets", run: checkTimeOffsets),
         Check(name: "sysctl", run: checkSysctl),
+        Check(name: "seccomp", run: checkSeccomp),
         Check(name: "masked and readonly paths", run: checkPaths),
         Check(name: "annotations", run: checkAnnotations),
     ]
@@ -89,7 +90,14 @@ public enum Validation {
         if l.intelRdt != nil { try refuse("linux.intelRdt") }
         if let n = l.netDevices, !n.isEmpty { try refuse("linux.netDevices") }
         if l.memoryPolicy != nil { try refuse("linux.memoryPolicy") }
-        if l.seccomp != nil { try refuse("linux.seccomp") }
+        if let sc = l.seccomp {
+            // The notify listener comes with seccomp notify support.
+            if sc.listenerPath != nil { try refuse("linux.seccomp.listenerPath") }
+            if sc.defaultAction == .notify { try refuse("linux.seccomp.defaultAction `SCMP_ACT_NOTIFY`") }
+            for (i, r) in (sc.syscalls ?? []).enumerated() where r.action == .notify {
+                try refuse("linux.seccomp.syscalls[\(i)].action `SCMP_ACT_NOTIFY`")
+            }
+        }
         if let flags = l.personality?.flags, !flags.isEmpty {
             throw SpecError(path: "linux.personality.flags[0]", "unknown personality flag `\(flags[0])` (none are defined)")
         }
@@ -254,6 +262,26 @@ public enum Validation {
                 if !has(.uts) { throw SpecError(path: path, "`\(key)` needs a uts namespace of the container's own") }
             } else {
                 throw SpecError(path: path, "`\(key)` is not namespaced: setting it would change the host")
+            }
+        }
+    }
+
+    /// What libseccomp would refuse without naming the field.
+    static func checkSeccomp(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
+        guard let sc = spec.linux?.seccomp else { return }
+        let base = "linux.seccomp"
+        func takesErrno(_ a: SeccompAction) -> Bool { a == .errno || a == .trace }
+        if sc.defaultErrnoRet != nil && !takesErrno(sc.defaultAction) {
+            throw SpecError(path: "\(base).defaultErrnoRet", "only goes with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not `\(sc.defaultAction.rawValue)`")
+        }
+        for (i, r) in (sc.syscalls ?? []).enumerated() {
+            let path = "\(base).syscalls[\(i)]"
+            if r.names.isEmpty { throw SpecError(path: "\(path).names", "names no syscall") }
+            if r.errnoRet != nil && !takesErrno(r.action) {
+                throw SpecError(path: "\(path).errnoRet", "only goes with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not `\(r.action.rawValue)`")
+            }
+            for (k, a) in (r.args ?? []).enumerated() where a.index > 5 {
+                throw SpecError(path: "\(path).args[\(k)].index", "\(a.index) is not a syscall argument (0 to 5)")
             }
         }
     }

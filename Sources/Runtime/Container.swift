@@ -3,6 +3,7 @@ import Glibc
 import LinuxSys
 import OCISpec
 import Planning
+import Seccomp
 
 /// The lifecycle operations (runtime.md "Operations") and runc's
 /// extensions. The CLI parses; this does the work.
@@ -45,7 +46,8 @@ public struct Runtime {
     }
 
     /// Loads, checks and plans a bundle: every error here names the JSON path.
-    func prepare(_ bundleArg: String, preserveFds: UInt32) throws(RuntimeError) -> (bundle: String, plan: LaunchPlan) {
+    func prepare(_ bundleArg: String, preserveFds: UInt32) throws(RuntimeError)
+        -> (bundle: String, plan: LaunchPlan, seccomp: SeccompProgram?) {
         let bundle = absolute(bundleArg)
         let configPath = bundle.hasSuffix("/") ? bundle + "config.json" : bundle + "/config.json"
         let bytes: [UInt8]
@@ -71,11 +73,21 @@ public struct Runtime {
         }
         for w in plan.warnings { log.warn(w) }
         for n in plan.notes { log.debug(n) }
+        // Compiled in the parent; the container's process only loads it.
+        var seccomp: SeccompProgram?
+        if let profile = plan.seccomp {
+            do {
+                seccomp = try SeccompCompiler.compile(profile)
+            } catch {
+                throw .context(configPath, .spec(error))
+            }
+            for n in seccomp?.notes ?? [] { log.debug(n) }
+        }
         try checkHostPaths(plan)
         for fd in 0..<Int32(preserveFds) where Sys.fcntlFlags(3 + fd) == nil {
             throw .message("--preserve-fds \(preserveFds): fd \(3 + fd) is not open")
         }
-        return (bundle, plan)
+        return (bundle, plan, seccomp)
     }
 
     /// The rootfs and bind sources exist: found now, before anything is made.
@@ -106,7 +118,7 @@ public struct Runtime {
 
     public func create(id: String, _ options: CreateOptions) throws(RuntimeError) {
         try StateStore.checkID(id)
-        let (bundle, plan) = try prepare(options.bundle, preserveFds: options.preserveFds)
+        let (bundle, plan, seccomp) = try prepare(options.bundle, preserveFds: options.preserveFds)
         let dir = try store.create(id)
         var launched: Launched?
         do {
@@ -115,7 +127,8 @@ public struct Runtime {
                                    display: dir.path + "/" + StateStore.startSocket)
             }
             let child = try Launcher.spawn(plan, .init(id: id, startListener: listener.raw,
-                                                        preserveFds: options.preserveFds, noPivot: options.noPivot), log: log)
+                                                        preserveFds: options.preserveFds, noPivot: options.noPivot,
+                                                        seccomp: seccomp), log: log)
             launched = child
             try dir.write(record(id: id, bundle: bundle, plan: plan, child))
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
@@ -393,7 +406,7 @@ public struct Runtime {
     /// killed by signal N), forwarding SIGTERM, SIGINT and friends meanwhile.
     public func run(id: String, _ options: RunOptions) throws(RuntimeError) -> Int32 {
         try StateStore.checkID(id)
-        let (bundle, plan) = try prepare(options.create.bundle, preserveFds: options.create.preserveFds)
+        let (bundle, plan, seccomp) = try prepare(options.create.bundle, preserveFds: options.create.preserveFds)
         var dir: ContainerDir? = try store.create(id)
         var signals: FileDescriptor? = nil
         var launched: Launched?
@@ -401,7 +414,7 @@ public struct Runtime {
         do {
             if !options.detach { signals = try Signals.blockForwarded() }
             let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds,
-                                                       noPivot: options.create.noPivot), log: log)
+                                                       noPivot: options.create.noPivot, seccomp: seccomp), log: log)
             launched = child
             // One write, already marked started: the directory stays locked
             // until the process has exec'd (or failed, and everything is

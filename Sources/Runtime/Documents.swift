@@ -103,7 +103,9 @@ extension Runtime {
             namespaces: NamespaceType.names,
             capabilities: Capability.allNames,
             cgroup: .init(v1: false, v2: false, systemd: false, systemdUser: false, rdma: false),
-            seccomp: .init(enabled: false, actions: [], operators: [], archs: [], knownFlags: [], supportedFlags: []),
+            seccomp: .init(enabled: true, actions: SeccompAction.allCases.filter { $0 != .notify }.map(\.rawValue),
+                           operators: SeccompOperator.names, archs: SeccompArch.names, knownFlags: SeccompFlag.names,
+                           supportedFlags: [SeccompFlag.tsync, .log, .specAllow].map(\.rawValue)),
             apparmor: Enabled(false), selinux: Enabled(false),
             intelRdt: .init(enabled: false, schemata: false, monitoring: false),
             mountExtensions: .init(idmap: Enabled(true)), netDevices: Enabled(false), memoryPolicy: nil)

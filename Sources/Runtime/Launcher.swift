@@ -3,6 +3,7 @@ import Glibc
 import LinuxSys
 import OCISpec
 import Planning
+import Seccomp
 
 /// The container's first process, cloned and waiting before execve.
 final class Launched {
@@ -66,6 +67,7 @@ enum Launcher {
         var startListener: Int32 = -1
         var preserveFds: UInt32 = 0
         var noPivot = false
+        var seccomp: SeccompProgram?
     }
 
     static func cloneFlag(_ type: NamespaceType) -> Int32 {
@@ -212,6 +214,14 @@ enum Launcher {
         c.cap_inheritable = plan.capabilities.inheritable
         c.cap_ambient = plan.capabilities.ambient
         c.no_new_privs = plan.noNewPrivileges ? 1 : 0
+        if let program = options.seccomp {
+            c.seccomp_filter = UnsafeRawPointer(arena.array(program.instructions))
+            c.seccomp_len = UInt32(program.instructions.count)
+            c.seccomp_flags = program.flags
+            // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN,
+            // which the identity change may drop: then it is loaded before.
+            c.seccomp_early = plan.noNewPrivileges ? 0 : 1
+        }
         c.cwd = arena.string(plan.cwd)
         let cwdInRoot = ContainerPath.relative(plan.cwd)
         c.cwd_in_root = cwdInRoot.isEmpty ? nil : arena.string(cwdInRoot)

@@ -18,6 +18,8 @@
  *                               of PID's mount namespace, reachable from its
  *                               root or not (listmount/statmount, Linux 6.8):
  *                               one line "magic major:minor" each
+ *   attack syscall NR...        (an inspection) call each syscall NR with
+ *                               zero arguments; print "NR errno" for each
  *   attack start-socket PATH KIND
  *                               send one malformed message to a start
  *                               socket: short, error, long-start (a START
@@ -240,6 +242,13 @@ int main(int argc, char **argv)
         return exchange(argv[2], argv[3], argv[4]);
     if (argc >= 4 && strcmp(argv[1], "escape-ls") == 0)
         return escape_ls(argv[2], argc - 3, argv + 3);
+    if (argc >= 3 && strcmp(argv[1], "syscall") == 0) {
+        for (int i = 2; i < argc; i++) {
+            long r = syscall(atol(argv[i]), 0, 0, 0, 0, 0, 0);
+            printf("%s %d\n", argv[i], r < 0 ? errno : 0);
+        }
+        return 0;
+    }
     if (argc == 3 && strcmp(argv[1], "mounts-of") == 0)
         return mounts_of(atoi(argv[2]));
     if (argc == 4 && strcmp(argv[1], "start-socket") == 0)

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+/// linux.seccomp: compiled in the parent, loaded by the container's process;
+/// asserted from what the process inside sees.
+@Suite struct SeccompTests {
+    /// A container whose /out holds the attacker, for raw syscalls.
+    static func withAttacker(_ args: [String]) throws -> Skiff {
+        var s = try Skiff(args)
+        let out = try s.outDir()
+        try FileManager.default.copyItem(atPath: Attack.binary, toPath: out + "/attack")
+        s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        return s
+    }
+
+    @Test("an ERRNO rule with errnoRet, a rule on an argument, and the filter shows in /proc/self/status")
+    func rules() throws {
+        var s = try Skiff(["sh", "-c", "grep ^Seccomp: /proc/self/status; mkdir /dev/shm/x; kill -0 $$ && echo alive; kill -USR1 $$; echo done"])
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                ["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13],
+                ["names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [["index": 1, "value": 10, "op": "SCMP_CMP_EQ"]]],
+            ],
+        ]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout == "Seccomp:\t2\nalive\ndone\n", "\(r)")
+        #expect(r.stderr.contains("mkdir: can't create directory '/dev/shm/x': Permission denied"), "\(r)")
+        #expect(r.stderr.contains("Operation not permitted"), "kill -USR1 is denied by its argument: \(r)")
+    }
+
+    @Test("syscalls newer than the profile names fail with ENOSYS, older ones it leaves out with the default action")
+    func enosysForNewer() throws {
+        // Just what the static attacker needs to start and print.
+        let allowed = ["execve", "brk", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64", "mprotect",
+                       "mmap", "munmap", "readlink", "getrandom", "newfstatat", "fstat", "write", "exit_group", "exit"]
+        var s = try Self.withAttacker(["/out/attack", "syscall", "435", "83", "332"])
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+                                 "syscalls": [["names": allowed, "action": "SCMP_ACT_ALLOW"]]]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        // 435 (clone3) is above rseq (334), the newest named: ENOSYS, so
+        // glibc falls back; 83 (mkdir) and 332 (statx) are older: EPERM.
+        #expect(r.stdout == "435 38\n83 1\n332 1\n", "\(r)")
+    }
+
+    @Test("SCMP_ACT_KILL_PROCESS kills the process with SIGSYS")
+    func kill() throws {
+        var s = try Self.withAttacker(["/out/attack", "syscall", "110"])
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW",
+                                 "syscalls": [["names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"]]]
+        let r = try s.run()
+        #expect(r.status == 128 + SIGSYS, "\(r)")
+        #expect(r.stdout.isEmpty, "\(r)")
+    }
+
+    @Test("without no_new_privs the filter is loaded before the identity change, and still applies")
+    func withoutNoNewPrivs() throws {
+        var s = try Skiff(["sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; mkdir /dev/shm/x 2>&1; id -u"])
+        s["process", "noNewPrivileges"] = false
+        s["process", "user"] = ["uid": 65534, "gid": 65534]
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW",
+                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"]]]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.hasPrefix("NoNewPrivs:\t0\nSeccomp:\t2\n"), "\(r)")
+        #expect(r.stdout.contains("Operation not permitted") && r.stdout.hasSuffix("65534\n"), "\(r)")
+    }
+
+    @Test("podman's default profile (containers-common), converted as podman converts it, runs a shell")
+    func podmanProfile() throws {
+        let path = "/usr/share/containers/seccomp.json"
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let src = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        // What podman sends the runtime: the x86_64 arch map, and the rules
+        // that apply without extra capabilities on amd64.
+        let archs = ((src["archMap"] as? [[String: Any]]) ?? []).first { $0["architecture"] as? String == "SCMP_ARCH_X86_64" }
+        var rules: [[String: Any]] = []
+        for rule in (src["syscalls"] as? [[String: Any]]) ?? [] {
+            let inc = rule["includes"] as? [String: Any] ?? [:]
+            let exc = rule["excludes"] as? [String: Any] ?? [:]
+            if let caps = inc["caps"] as? [String], !caps.isEmpty { continue }
+            if let arches = inc["arches"] as? [String], !arches.contains("amd64") { continue }
+            if let arches = exc["arches"] as? [String], arches.contains("amd64") { continue }
+            var r = rule
+            r["includes"] = nil
+            r["excludes"] = nil
+            r["comment"] = nil
+            if (r["errnoRet"] as? Int) == nil { r["errnoRet"] = nil }
+            rules.append(r)
+        }
+        try #require(rules.count > 10)
+        var s = try Skiff(["sh", "-c", "echo hi; grep ^Seccomp: /proc/self/status; ls / >/dev/null && echo listed"])
+        s["linux", "seccomp"] = ["defaultAction": src["defaultAction"] ?? "SCMP_ACT_ERRNO",
+                                 "defaultErrnoRet": src["defaultErrnoRet"] ?? 1,
+                                 "architectures": [archs?["architecture"] ?? "SCMP_ARCH_X86_64"] + ((archs?["subArchitectures"] as? [String]) ?? []),
+                                 "syscalls": rules]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout == "hi\nSeccomp:\t2\nlisted\n", "\(r)")
+    }
+
+    @Test("a wrong seccomp field is refused with its JSON path, and nothing is left")
+    func badInput() throws {
+        let cases: [([String: Any], String)] = [
+            (["defaultAction": "SCMP_ACT_FOO"], "linux.seccomp.defaultAction: unknown seccomp action `SCMP_ACT_FOO`"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]],
+             "linux.seccomp.architectures[0]: unknown seccomp architecture `SCMP_ARCH_VAX`"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_NOPE"]],
+             "linux.seccomp.flags[0]: unknown seccomp flag `SECCOMP_FILTER_FLAG_NOPE`"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["kill"], "action": "SCMP_ACT_ERRNO",
+                                                                "args": [["index": 1, "value": 1, "op": "SCMP_CMP_XX"]]]]],
+             "linux.seccomp.syscalls[0].args[0].op: unknown seccomp operator `SCMP_CMP_XX`"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["kill"], "action": "SCMP_ACT_ERRNO",
+                                                                "args": [["index": 6, "value": 1, "op": "SCMP_CMP_EQ"]]]]],
+             "linux.seccomp.syscalls[0].args[0].index: 6 is not a syscall argument (0 to 5)"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["kill"], "action": "SCMP_ACT_KILL", "errnoRet": 1]]],
+             "linux.seccomp.syscalls[0].errnoRet: only goes with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not `SCMP_ACT_KILL`"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": [String](), "action": "SCMP_ACT_ERRNO"]]],
+             "linux.seccomp.syscalls[0].names: names no syscall"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/listener.sock"],
+             "`linux.seccomp.listenerPath` is not supported yet"),
+        ]
+        var s = try Skiff(["true"])
+        for (profile, message) in cases {
+            s["linux", "seccomp"] = profile
+            try s.expectRefused(message)
+        }
+    }
+}
