@@ -55,15 +55,18 @@ void set_identity(const struct skiff_plan *p)
     }
 }
 
-void load_seccomp(const struct skiff_plan *p)
+int load_seccomp(const struct skiff_plan *p)
 {
     if (!p->seccomp_filter)
-        return;
+        return -1;
     struct sock_fprog prog = {
         .len = (unsigned short)p->seccomp_len,
         .filter = (struct sock_filter *)p->seccomp_filter,
     };
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0)
+    unsigned long flags = p->seccomp_flags | (p->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (r < 0)
         fail(SKIFF_STEP_SECCOMP, -1);
+    /* With NEW_LISTENER the result is the listener's fd (close-on-exec). */
+    return p->seccomp_listener ? (int)r : -1;
 }
-

@@ -77,7 +77,7 @@ void setup_rootfs(const struct skiff_plan *p);
 /* identity.c */
 void loopback_up(void);
 void set_identity(const struct skiff_plan *p);
-void load_seccomp(const struct skiff_plan *p);
+int load_seccomp(const struct skiff_plan *p); /* the listener fd, or -1 */
 
 #pragma GCC visibility pop
 

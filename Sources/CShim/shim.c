@@ -157,8 +157,9 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
      * identity change drops: load it now (as runc does); the steps after
      * this must then be allowed by the profile. */
+    int listener = -1;
     if (p->seccomp_early)
-        load_seccomp(p);
+        listener = load_seccomp(p);
     set_identity(p);
     if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(SKIFF_STEP_NO_NEW_PRIVS, -1);
@@ -179,7 +180,20 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     umask(p->umask);
 
     /* Setup is done; tell the parent and wait for the word to exec. */
-    send_msg(p->sync_fd, SKIFF_SYNC_READY, 0, 0, -1);
+    /* A filter with a listener is loaded now, before READY: the parent
+     * hands the listener to the agent before the container runs anything
+     * (and before `create` returns). READY carries it, so no syscall but
+     * that sendmsg runs under the filter before the agent has it. */
+    if (p->seccomp_listener && !p->seccomp_early)
+        listener = load_seccomp(p);
+    if (listener >= 0) {
+        skiff_msg ready = { .type = SKIFF_SYNC_READY, .index = -1 };
+        if (skiff_send_with_fd(p->sync_fd, &ready, sizeof ready, listener) < 0)
+            fail(SKIFF_STEP_SECCOMP, -1);
+        close(listener);
+    } else {
+        send_msg(p->sync_fd, SKIFF_SYNC_READY, 0, 0, -1);
+    }
     uint32_t go = recv_msg(p->sync_fd);
     if (go == SKIFF_SYNC_COMMIT) {
         /* `create` is done and gone. Wait for `start` on the listening
@@ -213,7 +227,7 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
 
     /* As close to execve as possible: every syscall after this one must be
      * allowed by the profile. */
-    if (!p->seccomp_early)
+    if (!p->seccomp_early && !p->seccomp_listener)
         load_seccomp(p);
 
     int saw_eacces = 0;

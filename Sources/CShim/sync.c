@@ -111,3 +111,49 @@ int skiff_send_fds(int sock, uint32_t type, const int *fds, uint32_t n)
     } while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : 0;
 }
+
+int skiff_send_with_fd(int sock, const void *bytes, size_t len, int fd)
+{
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct iovec iov = { .iov_base = (void *)bytes, .iov_len = len };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                        .msg_controllen = sizeof control };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t r;
+    do {
+        r = sendmsg(sock, &h, MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+}
+
+int skiff_recv_with_fd(int sock, skiff_msg *m, int *fd)
+{
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                        .msg_controllen = sizeof control };
+    *fd = -1;
+    ssize_t r;
+    do {
+        r = recvmsg(sock, &h, MSG_CMSG_CLOEXEC | MSG_TRUNC);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return -errno;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(fd, CMSG_DATA(c), sizeof(int));
+    if (r == 0)
+        return 0;
+    if (r != (ssize_t)sizeof *m || (h.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        return -EPROTO;
+    }
+    return (int)r;
+}

@@ -260,8 +260,9 @@ public enum Sys {
         return sock
     }
 
-    public static func connectUnix(dir: Int32, name: String, display: String) throws(SysError) -> FileDescriptor {
-        let fd = try retrying("socket", display) { Glibc.socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+    public static func connectUnix(dir: Int32, name: String, display: String, stream: Bool = false) throws(SysError) -> FileDescriptor {
+        let type = stream ? Int32(SOCK_STREAM.rawValue) : Int32(SOCK_SEQPACKET.rawValue)
+        let fd = try retrying("socket", display) { Glibc.socket(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue), 0) }
         let sock = FileDescriptor(adopting: fd)
         try withUnixAddress("/proc/self/fd/\(dir)/\(name)", display) { (addr, len) throws(SysError) in
             _ = try retrying("connect", display) { Glibc.connect(sock.raw, addr, len) }

@@ -90,14 +90,6 @@ public enum Validation {
         if l.intelRdt != nil { try refuse("linux.intelRdt") }
         if let n = l.netDevices, !n.isEmpty { try refuse("linux.netDevices") }
         if l.memoryPolicy != nil { try refuse("linux.memoryPolicy") }
-        if let sc = l.seccomp {
-            // The notify listener comes with seccomp notify support.
-            if sc.listenerPath != nil { try refuse("linux.seccomp.listenerPath") }
-            if sc.defaultAction == .notify { try refuse("linux.seccomp.defaultAction `SCMP_ACT_NOTIFY`") }
-            for (i, r) in (sc.syscalls ?? []).enumerated() where r.action == .notify {
-                try refuse("linux.seccomp.syscalls[\(i)].action `SCMP_ACT_NOTIFY`")
-            }
-        }
         if let flags = l.personality?.flags, !flags.isEmpty {
             throw SpecError(path: "linux.personality.flags[0]", "unknown personality flag `\(flags[0])` (none are defined)")
         }
@@ -274,9 +266,29 @@ public enum Validation {
         if sc.defaultErrnoRet != nil && !takesErrno(sc.defaultAction) {
             throw SpecError(path: "\(base).defaultErrnoRet", "only goes with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not `\(sc.defaultAction.rawValue)`")
         }
+        if sc.defaultAction == .notify {
+            throw SpecError(path: "\(base).defaultAction", "SCMP_ACT_NOTIFY cannot be the default: the container's process could not hand its listener over")
+        }
+        let notifies = (sc.syscalls ?? []).contains { $0.action == .notify }
+        if notifies && sc.listenerPath == nil {
+            throw SpecError(path: "\(base).listenerPath", "required with SCMP_ACT_NOTIFY: the socket of the agent that gets the listener")
+        }
+        if let p = sc.listenerPath, !p.hasPrefix("/") {
+            throw SpecError(path: "\(base).listenerPath", "must be an absolute path, got `\(p)`")
+        }
+        // The syscalls the container's process makes under the filter before
+        // the agent has the listener: notifying one would wait forever.
+        var beforeHandover = ["sendmsg"]
+        if spec.process?.noNewPrivileges != true {
+            // Loaded before the identity change (it needs CAP_SYS_ADMIN then).
+            beforeHandover += ["prctl", "setgroups", "setresgid", "setresuid", "capset", "chdir", "getcwd", "umask"]
+        }
         for (i, r) in (sc.syscalls ?? []).enumerated() {
             let path = "\(base).syscalls[\(i)]"
             if r.names.isEmpty { throw SpecError(path: "\(path).names", "names no syscall") }
+            if r.action == .notify, let name = r.names.first(where: { beforeHandover.contains($0) }) {
+                throw SpecError(path: "\(path).names", "`\(name)` cannot be SCMP_ACT_NOTIFY: the container's process calls it under the filter before the agent has the listener")
+            }
             if r.errnoRet != nil && !takesErrno(r.action) {
                 throw SpecError(path: "\(path).errnoRet", "only goes with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not `\(r.action.rawValue)`")
             }

@@ -128,7 +128,7 @@ public struct Runtime {
             }
             let child = try Launcher.spawn(plan, .init(id: id, startListener: listener.raw,
                                                         preserveFds: options.preserveFds, noPivot: options.noPivot,
-                                                        seccomp: seccomp), log: log)
+                                                        seccomp: seccomp, bundle: bundle), log: log)
             launched = child
             try dir.write(record(id: id, bundle: bundle, plan: plan, child))
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
@@ -414,7 +414,8 @@ public struct Runtime {
         do {
             if !options.detach { signals = try Signals.blockForwarded() }
             let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds,
-                                                       noPivot: options.create.noPivot, seccomp: seccomp), log: log)
+                                                       noPivot: options.create.noPivot, seccomp: seccomp,
+                                                       bundle: bundle), log: log)
             launched = child
             // One write, already marked started: the directory stays locked
             // until the process has exec'd (or failed, and everything is

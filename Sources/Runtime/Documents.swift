@@ -103,7 +103,7 @@ extension Runtime {
             namespaces: NamespaceType.names,
             capabilities: Capability.allNames,
             cgroup: .init(v1: false, v2: false, systemd: false, systemdUser: false, rdma: false),
-            seccomp: .init(enabled: true, actions: SeccompAction.allCases.filter { $0 != .notify }.map(\.rawValue),
+            seccomp: .init(enabled: true, actions: SeccompAction.names,
                            operators: SeccompOperator.names, archs: SeccompArch.names, knownFlags: SeccompFlag.names,
                            supportedFlags: [SeccompFlag.tsync, .log, .specAllow].map(\.rawValue)),
             apparmor: Enabled(false), selinux: Enabled(false),

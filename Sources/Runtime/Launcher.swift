@@ -68,6 +68,8 @@ enum Launcher {
         var preserveFds: UInt32 = 0
         var noPivot = false
         var seccomp: SeccompProgram?
+        /// For the state a seccomp agent receives.
+        var bundle = ""
     }
 
     static func cloneFlag(_ type: NamespaceType) -> Int32 {
@@ -221,6 +223,7 @@ enum Launcher {
             // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN,
             // which the identity change may drop: then it is loaded before.
             c.seccomp_early = plan.noNewPrivileges ? 0 : 1
+            c.seccomp_listener = plan.seccomp?.listenerPath == nil ? 0 : 1
         }
         c.cwd = arena.string(plan.cwd)
         let cwdInRoot = ContainerPath.relative(plan.cwd)
@@ -274,12 +277,24 @@ enum Launcher {
                     try Sys.write(fd.raw, "\(adj)", path)
                 }
             }
-            let msg = try sys { () throws(SysError) in try Sys.receive(launched.sync.raw, "sync") }
+            var msg: skiff_msg? = skiff_msg()
+            var listenerRaw: Int32 = -1
+            let got = skiff_recv_with_fd(launched.sync.raw, &msg!, &listenerRaw)
+            if got < 0 { throw RuntimeError.system(SysError("receive", "sync", errno: Errno(-got))) }
+            if got == 0 { msg = nil }
+            let listener = listenerRaw >= 0 ? FileDescriptor(adopting: listenerRaw) : nil
             guard let msg else {
                 let status = (try? Sys.waitExit(pidfd: launched.pidfd.raw, "container process")) ?? -1
                 throw RuntimeError.message("the container process exited during setup (status \(status))")
             }
             if msg.type != SKIFF_SYNC_READY.rawValue { throw launched.failure(msg) }
+            if let path = plan.seccomp?.listenerPath {
+                guard let listener else {
+                    throw RuntimeError.message("linux.seccomp.listenerPath: the container process sent no seccomp listener")
+                }
+                try SeccompAgent.send(listener.raw, to: path, metadata: plan.seccomp?.listenerMetadata,
+                                      id: options.id, pid: pid, bundle: options.bundle, annotations: plan.annotations)
+            }
             guard let st = Proc.stat(pid) else {
                 throw RuntimeError.message("the container process \(pid) vanished after setup")
             }

@@ -101,6 +101,62 @@ import Testing
         #expect(r.stdout == "hi\nSeccomp:\t2\nlisted\n", "\(r)")
     }
 
+    @Test("SCMP_ACT_NOTIFY: the agent at listenerPath gets the state and the listener before the process runs, and answers for it")
+    func notify() throws {
+        let sock = Harness.scratch + "/" + Harness.uniqueName("agent") + ".sock"
+        let stateFile = Harness.scratch + "/" + Harness.uniqueName("agent-state")
+        let log = Harness.scratch + "/" + Harness.uniqueName("agent-log")
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: Attack.binary)
+        agent.arguments = ["seccomp-agent", sock, stateFile, "42"]
+        agent.standardOutput = FileHandle(forWritingAtPath: log)
+        try agent.run()
+        defer { Glibc.kill(agent.processIdentifier, SIGKILL); agent.waitUntilExit() }
+        try waitFor { FileManager.default.fileExists(atPath: sock) }
+
+        var s = try Skiff(["sh", "-c", "mkdir /dev/shm/x; echo done"])
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "listenerMetadata": "meta-123",
+                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]]]
+        let id = Harness.uniqueName("notify")
+        let r = try s.run(id)
+        #expect(r.status == 0 && r.stdout == "done\n", "\(r)")
+        #expect(r.stderr.contains("No message of desired type"), "the agent's answer (ENOMSG) is what mkdir got: \(r)")
+        try waitFor { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("notified") }
+        let state = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stateFile))) as? [String: Any])
+        #expect(state["ociVersion"] as? String == "1.3.0")
+        #expect(state["fds"] as? [String] == ["seccompFd"])
+        #expect(state["metadata"] as? String == "meta-123")
+        #expect((state["pid"] as? Int ?? 0) > 0)
+        let inner = try #require(state["state"] as? [String: Any])
+        #expect(inner["id"] as? String == id && inner["status"] as? String == "creating" && inner["bundle"] as? String == s.bundle,
+                "\(inner)")
+        s.expectNothingLeft(id)
+
+        // With create and start: the agent has it when create returns.
+        let sock2 = sock + "2"
+        let agent2 = Process()
+        agent2.executableURL = URL(fileURLWithPath: Attack.binary)
+        agent2.arguments = ["seccomp-agent", sock2, stateFile + "2", "42"]
+        agent2.standardOutput = FileHandle.nullDevice
+        try agent2.run()
+        defer { Glibc.kill(agent2.processIdentifier, SIGKILL); agent2.waitUntilExit() }
+        try waitFor { FileManager.default.fileExists(atPath: sock2) }
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock2,
+                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]]]
+        let id2 = Harness.uniqueName("notify")
+        #expect(try s("create", "--bundle", s.bundle, id2).status == 0)
+        #expect(FileManager.default.fileExists(atPath: stateFile + "2"), "the agent got nothing during create")
+        #expect(try s("start", id2).status == 0)
+        try waitFor { (try? s.state(id2)["status"] as? String) == "stopped" }
+        #expect(try s("delete", id2).status == 0)
+
+        // No agent there: the create fails, names the field, leaves nothing.
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock + ".none",
+                                 "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]]]
+        try s.expectRefused("linux.seccomp.listenerPath: connect `\(sock).none`: no such file or directory", create: true)
+    }
+
     @Test("a wrong seccomp field is refused with its JSON path, and nothing is left")
     func badInput() throws {
         let cases: [([String: Any], String)] = [
@@ -119,8 +175,16 @@ import Testing
              "linux.seccomp.syscalls[0].errnoRet: only goes with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not `SCMP_ACT_KILL`"),
             (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": [String](), "action": "SCMP_ACT_ERRNO"]]],
              "linux.seccomp.syscalls[0].names: names no syscall"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/listener.sock"],
-             "`linux.seccomp.listenerPath` is not supported yet"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]]],
+             "linux.seccomp.listenerPath: required with SCMP_ACT_NOTIFY"),
+            (["defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/run/agent.sock"],
+             "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "run/agent.sock",
+              "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]]],
+             "linux.seccomp.listenerPath: must be an absolute path, got `run/agent.sock`"),
+            (["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+              "syscalls": [["names": ["mkdir", "sendmsg"], "action": "SCMP_ACT_NOTIFY"]]],
+             "linux.seccomp.syscalls[0].names: `sendmsg` cannot be SCMP_ACT_NOTIFY"),
         ]
         var s = try Skiff(["true"])
         for (profile, message) in cases {

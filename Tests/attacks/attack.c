@@ -20,6 +20,11 @@
  *                               one line "magic major:minor" each
  *   attack syscall NR...        (an inspection) call each syscall NR with
  *                               zero arguments; print "NR errno" for each
+ *   attack seccomp-agent SOCK STATE ERRNO
+ *                               (a seccomp agent, not an attack) listen at
+ *                               SOCK, write the state it is sent to STATE,
+ *                               answer each notification with -ERRNO and
+ *                               print "notified NR"
  *   attack start-socket PATH KIND
  *                               send one malformed message to a start
  *                               socket: short, error, long-start (a START
@@ -33,6 +38,9 @@
 #include <string.h>
 #include <dirent.h>
 #include <sched.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -231,6 +239,50 @@ static int mounts_of(int pid)
     return 0;
 }
 
+static int seccomp_agent(const char *path, const char *state, int answer)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+    if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(s, 1) < 0) {
+        printf("listen %d\n", errno);
+        return 1;
+    }
+    int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+    static char buf[65536];
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf - 1 };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+    ssize_t n = c < 0 ? -1 : recvmsg(c, &h, MSG_CMSG_CLOEXEC);
+    struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&h) : NULL;
+    if (!cm || cm->cmsg_type != SCM_RIGHTS) {
+        printf("recvmsg %d\n", errno);
+        return 1;
+    }
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    FILE *f = fopen(state, "w");
+    if (f) {
+        fwrite(buf, 1, (size_t)n, f);
+        fclose(f);
+    }
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 10000) <= 0 || (p.revents & (POLLHUP | POLLERR)))
+            return 0;
+        struct seccomp_notif req;
+        struct seccomp_notif_resp resp;
+        memset(&req, 0, sizeof req);
+        if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+            return 0;
+        printf("notified %d\n", req.data.nr);
+        memset(&resp, 0, sizeof resp);
+        resp.id = req.id;
+        resp.error = -answer;
+        ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -249,6 +301,8 @@ int main(int argc, char **argv)
         }
         return 0;
     }
+    if (argc == 5 && strcmp(argv[1], "seccomp-agent") == 0)
+        return seccomp_agent(argv[2], argv[3], atoi(argv[4]));
     if (argc == 3 && strcmp(argv[1], "mounts-of") == 0)
         return mounts_of(atoi(argv[2]));
     if (argc == 4 && strcmp(argv[1], "start-socket") == 0)

@@ -30,7 +30,8 @@ enum skiff_sync {
     SKIFF_SYNC_NONE = 0,
     /* parent -> child: uid/gid maps of the new user namespace are written */
     SKIFF_SYNC_USERMAP_ACK = 1,
-    /* child -> parent: every step before execve is done; waiting */
+    /* child -> parent: every step before execve is done; waiting. With a
+     * seccomp listener, its fd comes with it (SCM_RIGHTS) */
     SKIFF_SYNC_READY = 2,
     /* parent -> child (create): state is recorded; wait for `start` on the
      * start socket */
@@ -278,6 +279,8 @@ struct skiff_plan {
     uint32_t seccomp_flags;     /* SECCOMP_FILTER_FLAG_* */
     uint32_t seccomp_early;     /* load before the identity change (no
                                  * no_new_privs: needs CAP_SYS_ADMIN) */
+    uint32_t seccomp_listener;  /* SCMP_ACT_NOTIFY: load with a listener
+                                 * before READY, which carries its fd */
 
     const char *cwd;
     const char *cwd_in_root;  /* the cwd below the rootfs, created if missing
@@ -306,6 +309,12 @@ const char *skiff_step_name(uint32_t step);
 int skiff_make_tree(const struct skiff_mount *m, uint32_t *step);
 /* Sends fds with one message. */
 int skiff_send_fds(int sock, uint32_t type, const int *fds, uint32_t n);
+/* Receives one message and at most one fd with it (*fd = -1 without);
+ * returns the bytes received (0 at end of file), or -errno. A message of
+ * another length, or more fds, is EPROTO. */
+int skiff_recv_with_fd(int sock, skiff_msg *m, int *fd);
+/* Sends bytes and one fd (SCM_RIGHTS) on a connected socket; -errno. */
+int skiff_send_with_fd(int sock, const void *bytes, size_t len, int fd);
 /* A process in a new user namespace that does nothing: its maps make a user
  * namespace for an idmapping. Killed through *pidfd once its ns is open. */
 pid_t skiff_spawn_userns_holder(int *pidfd);
