@@ -70,3 +70,24 @@ int load_seccomp(const struct skiff_plan *p)
     /* With NEW_LISTENER the result is the listener's fd (close-on-exec). */
     return p->seccomp_listener ? (int)r : -1;
 }
+
+/* Scheduling, I/O priority and memory policy: while we still hold
+ * CAP_SYS_NICE (a real-time policy, a higher priority) and before the
+ * identity change. */
+void set_scheduling(const struct skiff_plan *p)
+{
+    if (p->sched_attr && syscall(SYS_sched_setattr, 0, p->sched_attr, 0) < 0)
+        fail(SKIFF_STEP_SCHEDULER, -1);
+    if (p->ioprio >= 0 && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->ioprio) < 0)
+        fail(SKIFF_STEP_IOPRIO, -1);
+    if (p->mempolicy_mode >= 0 &&
+        syscall(SYS_set_mempolicy, p->mempolicy_mode, p->mempolicy_nodes,
+                p->mempolicy_nodes ? (unsigned long)p->mempolicy_maxnode + 1 : 0UL) < 0)
+        fail(SKIFF_STEP_MEMPOLICY, -1);
+}
+
+void set_cpus(const struct skiff_plan *p, const uint64_t *mask, int32_t which)
+{
+    if (mask && syscall(SYS_sched_setaffinity, 0, (size_t)p->cpus_words * 8, mask) < 0)
+        fail(SKIFF_STEP_CPU_AFFINITY, which);
+}

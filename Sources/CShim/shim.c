@@ -50,6 +50,8 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         fail(SKIFF_STEP_DUMPABLE, -1);
     if (p->stage_name)
         prctl(PR_SET_NAME, p->stage_name, 0, 0, 0);
+    /* execCPUAffinity.initial: where the setup runs. */
+    set_cpus(p, p->cpus_initial, 0);
 
     /* Descriptors first: the child keeps stdio, the preserved fds and the
      * ones the plan names. Whatever the caller leaked into skiff never
@@ -153,6 +155,7 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     }
     if (p->personality >= 0 && syscall(SYS_personality, (unsigned long)p->personality) < 0)
         fail(SKIFF_STEP_PERSONALITY, -1);
+    set_scheduling(p);
 
     /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
      * identity change drops: load it now (as runc does); the steps after
@@ -224,6 +227,9 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         errno = EPROTO;
         fail(SKIFF_STEP_PROTOCOL, (int32_t)((SKIFF_SYNC_START << 16) | (go & 0xffff)));
     }
+
+    /* execCPUAffinity.final: where the container's program runs. */
+    set_cpus(p, p->cpus_final, 1);
 
     /* As close to execve as possible: every syscall after this one must be
      * allowed by the profile. */

@@ -26,6 +26,16 @@ public struct LaunchPlan: Sendable {
 
     public var rlimits: [RlimitPlan] = []
     public var personality: PersonalityDomain?
+    /// process.scheduler, for sched_setattr.
+    public var scheduler: SchedulerPlan?
+    /// process.ioPriority as ioprio_set's value.
+    public var ioPriority: Int32?
+    /// linux.memoryPolicy, for set_mempolicy.
+    public var memoryPolicy: MemoryPolicyPlan?
+    /// process.execCPUAffinity: CPU masks (64 CPUs a word) set at the
+    /// clone and just before execve.
+    public var cpusInitial: [UInt64]?
+    public var cpusFinal: [UInt64]?
     public var oomScoreAdj: Int?
 
     public var uid: UInt32 = 0
@@ -189,4 +199,23 @@ public struct CapabilitySets: Sendable, Equatable {
     public var inheritable: UInt64 = 0
     public var ambient: UInt64 = 0
     public init() {}
+}
+
+public struct SchedulerPlan: Sendable, Equatable {
+    public var policy: UInt32
+    public var flags: UInt64
+    public var nice: Int32
+    public var priority: UInt32
+    public var runtime: UInt64
+    public var deadline: UInt64
+    public var period: UInt64
+}
+
+public struct MemoryPolicyPlan: Sendable, Equatable {
+    /// MPOL_* with its MPOL_F_* flags.
+    public var mode: Int32
+    /// Node mask, 64 nodes a word; empty for MPOL_DEFAULT and MPOL_LOCAL.
+    public var nodes: [UInt64]
+    /// The nodes named, for the runtime to check they exist.
+    public var nodeList: [Int]
 }

@@ -14,6 +14,7 @@ public enum Planner {
         try lowerMounts(spec, bundle: bundle, host, &plan)
         try lowerDevices(spec, host, &plan)
         try lowerProcess(spec, host, image, &plan)
+        try lowerScheduling(spec, &plan)
         return plan
     }
 

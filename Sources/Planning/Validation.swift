@@ -82,14 +82,11 @@ public enum Validation {
             if p.terminal == true { try refuse("process.terminal") }
             if let s = p.apparmorProfile, !s.isEmpty { try refuse("process.apparmorProfile") }
             if let s = p.selinuxLabel, !s.isEmpty { try refuse("process.selinuxLabel") }
-            if p.scheduler != nil { try refuse("process.scheduler") }
-            if p.ioPriority != nil { try refuse("process.ioPriority") }
         }
         guard let l = spec.linux else { return }
         if let s = l.mountLabel, !s.isEmpty { try refuse("linux.mountLabel") }
         if l.intelRdt != nil { try refuse("linux.intelRdt") }
         if let n = l.netDevices, !n.isEmpty { try refuse("linux.netDevices") }
-        if l.memoryPolicy != nil { try refuse("linux.memoryPolicy") }
         if let flags = l.personality?.flags, !flags.isEmpty {
             throw SpecError(path: "linux.personality.flags[0]", "unknown personality flag `\(flags[0])` (none are defined)")
         }

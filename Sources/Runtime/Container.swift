@@ -92,6 +92,9 @@ public struct Runtime {
 
     /// The rootfs and bind sources exist: found now, before anything is made.
     func checkHostPaths(_ plan: LaunchPlan) throws(RuntimeError) {
+        for node in plan.memoryPolicy?.nodeList ?? [] where (try? Sys.stat("/sys/devices/system/node/node\(node)")) == nil {
+            throw .message("linux.memoryPolicy.nodes: node \(node) does not exist on this host (see /sys/devices/system/node)")
+        }
         let st: stat
         do {
             st = try Sys.stat(plan.rootfs)

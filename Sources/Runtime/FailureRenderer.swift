@@ -132,6 +132,14 @@ struct FailureRenderer {
             }
         case SKIFF_STEP_PERSONALITY:
             message = "linux.personality: personality `\(plan.personality?.rawValue ?? "")`: \(e)"
+        case SKIFF_STEP_SCHEDULER:
+            message = "process.scheduler: sched_setattr: \(e)"
+        case SKIFF_STEP_IOPRIO:
+            message = "process.ioPriority: ioprio_set: \(e)"
+        case SKIFF_STEP_MEMPOLICY:
+            message = "linux.memoryPolicy: set_mempolicy: \(e)"
+        case SKIFF_STEP_CPU_AFFINITY:
+            message = "process.execCPUAffinity.\(i == 0 ? "initial" : "final"): sched_setaffinity: \(e)"
         case SKIFF_STEP_CAP_BOUNDING:
             message = "process.capabilities.bounding: drop `\(Capability.name(i) ?? "\(i)")` from the bounding set: \(e)"
         case SKIFF_STEP_KEEPCAPS:

@@ -203,6 +203,25 @@ enum Launcher {
         case .linux32?: c.personality = Int32(PER_LINUX32)
         case nil: c.personality = -1
         }
+        c.sched_attr = nil
+        if let sp = plan.scheduler {
+            let attr = skiff_sched_attr(size: UInt32(MemoryLayout<skiff_sched_attr>.size), sched_policy: sp.policy,
+                                        sched_flags: sp.flags, sched_nice: sp.nice, sched_priority: sp.priority,
+                                        sched_runtime: sp.runtime, sched_deadline: sp.deadline, sched_period: sp.period,
+                                        sched_util_min: 0, sched_util_max: 1024)
+            c.sched_attr = UnsafeRawPointer(arena.array([attr]))
+        }
+        c.ioprio = plan.ioPriority ?? -1
+        c.mempolicy_mode = plan.memoryPolicy?.mode ?? -1
+        if let mp = plan.memoryPolicy, !mp.nodes.isEmpty {
+            c.mempolicy_nodes = arena.array(mp.nodes)
+            c.mempolicy_maxnode = UInt32(mp.nodes.count * 64)
+        }
+        let words = max(plan.cpusInitial?.count ?? 0, plan.cpusFinal?.count ?? 0)
+        func padded(_ m: [UInt64]?) -> [UInt64]? { m.map { $0 + [UInt64](repeating: 0, count: words - $0.count) } }
+        c.cpus_words = UInt32(words)
+        c.cpus_initial = padded(plan.cpusInitial).flatMap { arena.array($0) }
+        c.cpus_final = padded(plan.cpusFinal).flatMap { arena.array($0) }
         c.uid = plan.uid
         c.gid = plan.gid
         c.set_groups = plan.setGroups ? 1 : 0

@@ -91,6 +91,10 @@ enum skiff_step {
     SKIFF_STEP_LOOPBACK,          /* bring lo up */
     SKIFF_STEP_RLIMIT,            /* set rlimit [index] */
     SKIFF_STEP_PERSONALITY,
+    SKIFF_STEP_SCHEDULER,         /* sched_setattr */
+    SKIFF_STEP_IOPRIO,            /* ioprio_set */
+    SKIFF_STEP_MEMPOLICY,         /* set_mempolicy */
+    SKIFF_STEP_CPU_AFFINITY,      /* sched_setaffinity: [index] 0 initial, 1 final */
     SKIFF_STEP_CAP_BOUNDING,      /* drop capability [index] from the bounding set */
     SKIFF_STEP_KEEPCAPS,
     SKIFF_STEP_SETGROUPS,
@@ -188,6 +192,17 @@ struct skiff_rlimit {
     uint64_t hard;
 };
 
+/* struct sched_attr (SCHED_ATTR_SIZE_VER1), which glibc 2.36 does not
+ * declare; the parent fills it from process.scheduler. */
+struct skiff_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+    uint32_t sched_util_min, sched_util_max;
+};
+
 struct skiff_join {
     int32_t fd;               /* namespace fd opened by the parent */
     int32_t nstype;           /* CLONE_NEW* */
@@ -258,6 +273,15 @@ struct skiff_plan {
     uint32_t n_rlimits;
     const struct skiff_rlimit *rlimits;
     int32_t personality;      /* -1: leave */
+
+    const void *sched_attr;   /* struct sched_attr for sched_setattr, or NULL */
+    int32_t ioprio;           /* ioprio_set value, or -1 */
+    int32_t mempolicy_mode;   /* set_mempolicy mode with flags, or -1 */
+    uint32_t mempolicy_maxnode; /* bits in mempolicy_nodes */
+    const uint64_t *mempolicy_nodes;
+    uint32_t cpus_words;      /* 64-bit words in the masks below */
+    const uint64_t *cpus_initial; /* sched_setaffinity at the clone, or NULL */
+    const uint64_t *cpus_final;   /* and just before execve, or NULL */
 
     uint32_t uid;
     uint32_t gid;
