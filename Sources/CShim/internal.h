@@ -73,6 +73,7 @@ void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i);
 
 /* rootfs.c */
 void setup_rootfs(const struct skiff_plan *p);
+void set_exec_labels(const struct skiff_plan *p);
 
 /* identity.c */
 void loopback_up(void);

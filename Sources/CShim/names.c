@@ -59,6 +59,7 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_LOOPBACK] = "loopback up",
         [SKIFF_STEP_RLIMIT] = "setrlimit",
         [SKIFF_STEP_PERSONALITY] = "personality",
+        [SKIFF_STEP_LSM] = "LSM exec label",
         [SKIFF_STEP_SCHEDULER] = "sched_setattr",
         [SKIFF_STEP_IOPRIO] = "ioprio_set",
         [SKIFF_STEP_MEMPOLICY] = "set_mempolicy",

@@ -381,3 +381,26 @@ void setup_rootfs(const struct skiff_plan *p)
         fail(SKIFF_STEP_ROOTFS_READONLY, -1);
 }
 
+
+/* The exec labels of LSMs, written after pivot_root into the container's
+ * /proc, which open_protected_path checks is procfs (a label written into
+ * a look-alike file would leave the process unconfined: CVE-2019-16884). */
+static void write_attr(const char *path, const char *fallback, const char *value, int32_t which)
+{
+    int fd = open_protected_path(path, O_WRONLY);
+    if (fd < 0 && errno == ENOENT && fallback)
+        fd = open_protected_path(fallback, O_WRONLY);
+    size_t len = strlen(value);
+    if (fd < 0 || write(fd, value, len) != (ssize_t)len)
+        fail(SKIFF_STEP_LSM, which);
+    close(fd);
+}
+
+void set_exec_labels(const struct skiff_plan *p)
+{
+    if (p->apparmor_exec)
+        write_attr("/proc/self/attr/apparmor/exec", "/proc/self/attr/exec", p->apparmor_exec, 0);
+    if (p->selinux_exec)
+        write_attr("/proc/self/attr/exec", NULL, p->selinux_exec, 1);
+    forget_kernel_dirs();
+}

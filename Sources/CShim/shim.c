@@ -156,6 +156,9 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     if (p->personality >= 0 && syscall(SYS_personality, (unsigned long)p->personality) < 0)
         fail(SKIFF_STEP_PERSONALITY, -1);
     set_scheduling(p);
+    /* Exec labels before the identity change, as runc: they take effect at
+     * execve, and writing them may need privileges the change drops. */
+    set_exec_labels(p);
 
     /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
      * identity change drops: load it now (as runc does); the steps after

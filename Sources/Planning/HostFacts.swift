@@ -15,6 +15,11 @@ public struct HostFacts: Sendable, Equatable {
     public var subGIDs: [SubordinateRange]
     /// newuidmap and newgidmap are installed.
     public var haveIDMapHelpers: Bool
+    /// AppArmor is enabled, and the profiles it has loaded (nil: unknown).
+    public var apparmorEnabled = false
+    public var apparmorProfiles: [String]?
+    /// SELinux is enabled (selinuxfs is mounted).
+    public var selinuxEnabled = false
 
     public init(euid: UInt32, egid: UInt32, userName: String, capLast: Int, umask: UInt32,
                 cgroups: CgroupLayout, subUIDs: [SubordinateRange] = [], subGIDs: [SubordinateRange] = [],

@@ -26,6 +26,10 @@ public struct LaunchPlan: Sendable {
 
     public var rlimits: [RlimitPlan] = []
     public var personality: PersonalityDomain?
+    /// Written to /proc/self/attr/...exec before execve: "exec <profile>"
+    /// for AppArmor, the SELinux label.
+    public var apparmorExec: String?
+    public var selinuxExec: String?
     /// process.scheduler, for sched_setattr.
     public var scheduler: SchedulerPlan?
     /// process.ioPriority as ioprio_set's value.

@@ -24,6 +24,42 @@ extension Planner {
         if let m = spec.linux?.memoryPolicy { plan.memoryPolicy = try lowerMemoryPolicy(m) }
     }
 
+    /// AppArmor as runc: a profile that cannot be applied is an error
+    /// naming it. SELinux as runc: labels apply where SELinux is enabled
+    /// and are ignored (debug line) where it is not, which podman relies on.
+    static func lowerLSM(_ spec: Spec, _ host: HostFacts, _ plan: inout LaunchPlan) throws(SpecError) {
+        if let profile = spec.process?.apparmorProfile, !profile.isEmpty {
+            guard host.apparmorEnabled else {
+                throw SpecError(path: "process.apparmorProfile", "`\(profile)` is asked for, but AppArmor is not enabled on this host")
+            }
+            if profile != "unconfined", let loaded = host.apparmorProfiles, !loaded.contains(profile) {
+                throw SpecError(path: "process.apparmorProfile", "`\(profile)` is not loaded (see /sys/kernel/security/apparmor/profiles)")
+            }
+            plan.apparmorExec = "exec " + profile
+        }
+        if let label = spec.process?.selinuxLabel, !label.isEmpty {
+            if host.selinuxEnabled {
+                plan.selinuxExec = label
+            } else {
+                plan.notes.append("process.selinuxLabel: SELinux is not enabled here; `\(label)` ignored")
+            }
+        }
+        if let label = spec.linux?.mountLabel, !label.isEmpty {
+            guard host.selinuxEnabled else {
+                plan.notes.append("linux.mountLabel: SELinux is not enabled here; `\(label)` ignored")
+                return
+            }
+            // The filesystems that take a context= option get the label.
+            let labelled: Set<String> = ["tmpfs", "devpts", "mqueue", "shm"]
+            for i in plan.mounts.indices {
+                guard case let .filesystem(type, source, flags, data) = plan.mounts[i].kind, labelled.contains(type) else { continue }
+                let context = "context=\"\(label)\""
+                plan.mounts[i].kind = .filesystem(type: type, source: source, flags: flags,
+                                                  data: data.map { $0 + "," + context } ?? context)
+            }
+        }
+    }
+
     static func lowerScheduler(_ s: Scheduler) throws(SpecError) -> SchedulerPlan {
         let path = "process.scheduler"
         let policy: UInt32

@@ -15,6 +15,7 @@ public enum Planner {
         try lowerDevices(spec, host, &plan)
         try lowerProcess(spec, host, image, &plan)
         try lowerScheduling(spec, &plan)
+        try lowerLSM(spec, host, &plan)
         return plan
     }
 

@@ -80,11 +80,8 @@ public enum Validation {
         }
         if let p = spec.process {
             if p.terminal == true { try refuse("process.terminal") }
-            if let s = p.apparmorProfile, !s.isEmpty { try refuse("process.apparmorProfile") }
-            if let s = p.selinuxLabel, !s.isEmpty { try refuse("process.selinuxLabel") }
         }
         guard let l = spec.linux else { return }
-        if let s = l.mountLabel, !s.isEmpty { try refuse("linux.mountLabel") }
         if l.intelRdt != nil { try refuse("linux.intelRdt") }
         if let n = l.netDevices, !n.isEmpty { try refuse("linux.netDevices") }
         if let flags = l.personality?.flags, !flags.isEmpty {

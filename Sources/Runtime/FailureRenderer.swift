@@ -132,6 +132,9 @@ struct FailureRenderer {
             }
         case SKIFF_STEP_PERSONALITY:
             message = "linux.personality: personality `\(plan.personality?.rawValue ?? "")`: \(e)"
+        case SKIFF_STEP_LSM:
+            message = i == 0 ? "process.apparmorProfile: apply `\(plan.apparmorExec?.dropFirst(5) ?? "")`: \(e)"
+                : "process.selinuxLabel: set `\(plan.selinuxExec ?? "")`: \(e)"
         case SKIFF_STEP_SCHEDULER:
             message = "process.scheduler: sched_setattr: \(e)"
         case SKIFF_STEP_IOPRIO:

@@ -16,6 +16,20 @@ enum HostProbe {
         let name = euid == 0 ? "root" : userName(euid)
         var facts = HostFacts(euid: euid, egid: egid, userName: name, capLast: capLast(), umask: currentUmask(),
                               cgroups: needsCgroups ? cgroupLayout() : .none)
+        let p = spec.process
+        if !(p?.apparmorProfile ?? "").isEmpty {
+            let enabled = (try? Sys.readFile("/sys/module/apparmor/parameters/enabled"))?.first == UInt8(ascii: "Y")
+            facts.apparmorEnabled = enabled
+            if enabled, let list = try? Sys.readFile("/sys/kernel/security/apparmor/profiles") {
+                // Lines "name (mode)".
+                facts.apparmorProfiles = String(decoding: list, as: UTF8.self).split(separator: "\n").map { line in
+                    String(line.split(separator: " (").first ?? "")
+                }
+            }
+        }
+        if !(p?.selinuxLabel ?? "").isEmpty || !(spec.linux?.mountLabel ?? "").isEmpty {
+            facts.selinuxEnabled = (try? Sys.stat("/sys/fs/selinux/enforce")) != nil
+        }
         if euid != 0 && userNS {
             facts.subUIDs = subordinate("/etc/subuid", user: name, id: euid)
             facts.subGIDs = subordinate("/etc/subgid", user: name, id: euid)

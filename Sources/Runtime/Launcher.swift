@@ -203,6 +203,8 @@ enum Launcher {
         case .linux32?: c.personality = Int32(PER_LINUX32)
         case nil: c.personality = -1
         }
+        c.apparmor_exec = arena.string(plan.apparmorExec)
+        c.selinux_exec = arena.string(plan.selinuxExec)
         c.sched_attr = nil
         if let sp = plan.scheduler {
             let attr = skiff_sched_attr(size: UInt32(MemoryLayout<skiff_sched_attr>.size), sched_policy: sp.policy,

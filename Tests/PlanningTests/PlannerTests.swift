@@ -259,3 +259,38 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
         #expect(Set(Validation.checks.map(\.name)).count == Validation.checks.count)
     }
 }
+
+@Suite struct LSMPlanningTests {
+    @Test("an AppArmor profile is applied where AppArmor has it loaded, refused by name otherwise")
+    func apparmor() throws {
+        let s = try spec(process: #""apparmorProfile": "docker-default""#)
+        var host = rootHost
+        #expect(throws: SpecError.self) { try plan(s, host: host) }
+        host.apparmorEnabled = true
+        host.apparmorProfiles = ["docker-default", "other"]
+        #expect(try plan(s, host: host).apparmorExec == "exec docker-default")
+        host.apparmorProfiles = ["other"]
+        do {
+            _ = try plan(s, host: host)
+            Issue.record("a profile that is not loaded was accepted")
+        } catch {
+            #expect("\(error)".contains("process.apparmorProfile: `docker-default` is not loaded"))
+        }
+    }
+
+    @Test("SELinux labels apply where SELinux is enabled: the process label, context= on the filesystems that take it")
+    func selinux() throws {
+        let s = try spec(#""mounts":[{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["mode=755"]},{"destination":"/proc","type":"proc","source":"proc"}]"#,
+                         linux: #""mountLabel": "system_u:object_r:container_file_t:s0""#,
+                         process: #""selinuxLabel": "system_u:system_r:container_t:s0""#)
+        let off = try plan(s)
+        #expect(off.selinuxExec == nil && off.notes.count == 2)
+        var host = rootHost
+        host.selinuxEnabled = true
+        let on = try plan(s, host: host)
+        #expect(on.selinuxExec == "system_u:system_r:container_t:s0")
+        #expect(on.mounts[0].kind == .filesystem(type: "tmpfs", source: "tmpfs", flags: 0,
+                                                 data: #"mode=755,context="system_u:object_r:container_file_t:s0""#))
+        if case let .filesystem(_, _, _, data) = on.mounts[1].kind { #expect(data == nil, "proc takes no context=") }
+    }
+}

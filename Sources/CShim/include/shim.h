@@ -91,6 +91,7 @@ enum skiff_step {
     SKIFF_STEP_LOOPBACK,          /* bring lo up */
     SKIFF_STEP_RLIMIT,            /* set rlimit [index] */
     SKIFF_STEP_PERSONALITY,
+    SKIFF_STEP_LSM,               /* [index] 0: AppArmor, 1: SELinux exec label */
     SKIFF_STEP_SCHEDULER,         /* sched_setattr */
     SKIFF_STEP_IOPRIO,            /* ioprio_set */
     SKIFF_STEP_MEMPOLICY,         /* set_mempolicy */
@@ -273,6 +274,9 @@ struct skiff_plan {
     uint32_t n_rlimits;
     const struct skiff_rlimit *rlimits;
     int32_t personality;      /* -1: leave */
+
+    const char *apparmor_exec; /* "exec <profile>" for attr/apparmor/exec, or NULL */
+    const char *selinux_exec;  /* the label for attr/exec, or NULL */
 
     const void *sched_attr;   /* struct sched_attr for sched_setattr, or NULL */
     int32_t ioprio;           /* ioprio_set value, or -1 */
