@@ -32,8 +32,10 @@ public enum Validation {
     // MARK: checks
 
     static func checkVersion(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
-        let parts = spec.ociVersion.split(separator: "-", maxSplits: 1)[0].split(separator: "+")[0]
-            .split(separator: ".")
+        // Never index what split returns: "" or "-" split into nothing.
+        let release = spec.ociVersion.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let core = release.split(separator: "+", omittingEmptySubsequences: false).first ?? ""
+        let parts = core.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else {
             throw SpecError(path: "ociVersion", "`\(spec.ociVersion)` is not a semantic version")
         }

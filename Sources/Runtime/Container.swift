@@ -45,6 +45,9 @@ public struct Runtime {
         }
     }
 
+    /// config.json is read up to this size (nesting depth is json-c's limit).
+    static let maxConfigSize = 16 << 20
+
     /// Loads, checks and plans a bundle: every error here names the JSON path.
     func prepare(_ bundleArg: String, preserveFds: UInt32) throws(RuntimeError)
         -> (bundle: String, plan: LaunchPlan, seccomp: SeccompProgram?) {
@@ -52,8 +55,12 @@ public struct Runtime {
         let configPath = bundle.hasSuffix("/") ? bundle + "config.json" : bundle + "/config.json"
         let bytes: [UInt8]
         do {
-            bytes = try Sys.readFile(configPath)
+            let fd = try Sys.open(configPath, O_RDONLY)
+            bytes = try Sys.read(fd, configPath, limit: Runtime.maxConfigSize)
         } catch {
+            if error.errno == Errno(EFBIG) {
+                throw .message("\(configPath): larger than skiff reads (\(Runtime.maxConfigSize >> 20) MiB); a config is a few KB")
+            }
             throw .context("bundle `\(bundle)`", .system(error))
         }
         let spec: Spec
