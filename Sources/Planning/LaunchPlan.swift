@@ -30,6 +30,9 @@ public struct LaunchPlan: Sendable {
     /// for AppArmor, the SELinux label.
     public var apparmorExec: String?
     public var selinuxExec: String?
+    /// linux.netDevices: host interfaces moved into the container's new
+    /// network namespace under `name`.
+    public var netDevices: [(host: String, name: String)] = []
     /// process.scheduler, for sched_setattr.
     public var scheduler: SchedulerPlan?
     /// process.ioPriority as ioprio_set's value.

@@ -24,6 +24,33 @@ extension Planner {
         if let m = spec.linux?.memoryPolicy { plan.memoryPolicy = try lowerMemoryPolicy(m) }
     }
 
+    /// An interface name the kernel takes: 1 to 15 bytes, no slash, colon
+    /// or white space, not `.` or `..`.
+    static func isInterfaceName(_ n: String) -> Bool {
+        n.utf8.count >= 1 && n.utf8.count <= 15 && n != "." && n != ".."
+            && !n.utf8.contains { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") || $0 <= 0x20 || $0 == 0x7f }
+    }
+
+    static func lowerNetDevices(_ spec: Spec, _ host: HostFacts, _ plan: inout LaunchPlan) throws(SpecError) {
+        guard let devices = spec.linux?.netDevices, !devices.entries.isEmpty else { return }
+        if host.rootless {
+            throw SpecError(path: "linux.netDevices", "moving a host interface needs CAP_NET_ADMIN on the host: run as root")
+        }
+        guard plan.creates(.network) else {
+            throw SpecError(path: "linux.netDevices", "needs a new network namespace in linux.namespaces to move the interfaces into")
+        }
+        var names: [String] = []
+        for (hostName, device) in devices.entries {
+            let path = JSONPath.member("linux.netDevices", hostName)
+            guard isInterfaceName(hostName) else { throw SpecError(path: path, "`\(hostName)` is not an interface name") }
+            let name = device.name ?? hostName
+            guard isInterfaceName(name) else { throw SpecError(path: "\(path).name", "`\(name)` is not an interface name (1 to 15 bytes)") }
+            if names.contains(name) { throw SpecError(path: "\(path).name", "`\(name)` is the name of another interface already") }
+            names.append(name)
+            plan.netDevices.append((host: hostName, name: name))
+        }
+    }
+
     /// AppArmor as runc: a profile that cannot be applied is an error
     /// naming it. SELinux as runc: labels apply where SELinux is enabled
     /// and are ignored (debug line) where it is not, which podman relies on.

@@ -16,6 +16,7 @@ public enum Planner {
         try lowerProcess(spec, host, image, &plan)
         try lowerScheduling(spec, &plan)
         try lowerLSM(spec, host, &plan)
+        try lowerNetDevices(spec, host, &plan)
         return plan
     }
 

@@ -85,7 +85,6 @@ public enum Validation {
         }
         guard let l = spec.linux else { return }
         if l.intelRdt != nil { try refuse("linux.intelRdt") }
-        if let n = l.netDevices, !n.isEmpty { try refuse("linux.netDevices") }
         if let flags = l.personality?.flags, !flags.isEmpty {
             throw SpecError(path: "linux.personality.flags[0]", "unknown personality flag `\(flags[0])` (none are defined)")
         }

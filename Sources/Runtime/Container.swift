@@ -155,6 +155,7 @@ public struct Runtime {
                         bundle: bundle, rootfs: plan.rootfs, created: Time.rfc3339Now(),
                         annotations: plan.annotations, started: false, ownPidNamespace: plan.creates(.pid),
                         pidNamespace: plan.creates(.pid) ? Proc.namespaceInode(child.pid, "pid") : nil,
+                        netDevices: plan.netDevices.isEmpty ? nil : plan.netDevices.map { [$0.host, $0.name] },
                         args: plan.args, execPaths: plan.execPaths)
     }
 
@@ -367,6 +368,8 @@ public struct Runtime {
             guard force else {
                 throw .message("container `\(id)` is \(Runtime.status(r).rawValue): stop it first, or delete it with --force")
             }
+            // Interfaces go back while the namespace still lives.
+            if let devices = r.netDevices { NetDevices.moveOut(devices, pid: r.pid, log: log) }
             let exited = try sys { () throws(SysError) in
                 try Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "container `\(id)` (pid \(r.pid))")
                 return try Sys.waitReadable(pidfd.raw, timeoutMillis: Runtime.killWaitMillis,

@@ -108,7 +108,7 @@ extension Runtime {
                            supportedFlags: [SeccompFlag.tsync, .log, .specAllow].map(\.rawValue)),
             apparmor: Enabled(false), selinux: Enabled(false),
             intelRdt: .init(enabled: false, schemata: false, monitoring: false),
-            mountExtensions: .init(idmap: Enabled(true)), netDevices: Enabled(false), memoryPolicy: nil)
+            mountExtensions: .init(idmap: Enabled(true)), netDevices: Enabled(true), memoryPolicy: nil)
         var annotations = OrderedMap([("io.github.skiff.version", skiffVersion)])
         if let v = seccomp_version() {
             annotations["io.github.seccomp.libseccomp.version"] = "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.micro)"

@@ -280,6 +280,7 @@ enum Launcher {
             if !parentTrees.isEmpty {
                 try sendIdmappedTrees(plan, parentTrees, to: launched, arena: arena, log: log)
             }
+            if !plan.netDevices.isEmpty { try NetDevices.moveIn(plan.netDevices, pid: pid) }
             if let offsets = plan.timeOffsets, plan.creates(.time) {
                 try launched.expect(SKIFF_SYNC_TIMEOFFSETS_PLS)
                 do {

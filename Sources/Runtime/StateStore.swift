@@ -24,6 +24,9 @@ struct ContainerRecord: Codable {
     /// Its inode, recorded at create: kill --all checks the process is
     /// still in it.
     var pidNamespace: UInt64?
+    /// linux.netDevices moved in, [host name, container name]: moved back
+    /// at delete.
+    var netDevices: [[String]]?
     /// For messages about an execve that fails after `start`.
     var args: [String]
     var execPaths: [String]
@@ -40,6 +43,7 @@ extension ContainerRecord {
         ]
         if let annotations { members.append(("annotations", .object(annotations.entries.map { ($0.key, .string($0.value)) }))) }
         members += [("started", .bool(started)), ("ownPidNamespace", .bool(ownPidNamespace))]
+        if let netDevices { members.append(("netDevices", .array(netDevices.map { .array($0.map { .string($0) }) }))) }
         if let pidNamespace { members.append(("pidNamespace", pidNamespace > UInt64(Int64.max) ? .uint(pidNamespace) : .int(Int64(pidNamespace)))) }
         members += [
                     ("args", .array(args.map { .string($0) })), ("execPaths", .array(execPaths.map { .string($0) }))]
@@ -61,6 +65,7 @@ extension ContainerRecord: JSONDecodable {
         started = try o.required("started")
         ownPidNamespace = try o.required("ownPidNamespace")
         pidNamespace = try o.optional("pidNamespace")
+        netDevices = try o.optional("netDevices")
         args = try o.required("args")
         execPaths = try o.required("execPaths")
     }

@@ -359,6 +359,10 @@ int skiff_exe_kind(void);
  * -errno only on failure. */
 int skiff_exec_protected(char *const argv[], char *const envp[], int allow_memfd, int *used_memfd);
 
+/* Moves the interface `name` of the current network namespace into the one
+ * netns_fd refers to, renamed `newname` (or not, NULL); 0 or -errno. */
+int skiff_link_move(const char *name, const char *newname, int netns_fd);
+
 /* Raw syscalls glibc 2.36 does not wrap, for the Swift side. */
 int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 int skiff_ns_type(int fd);            /* ioctl(NS_GET_NSTYPE), or -errno */
