@@ -55,6 +55,31 @@ import Testing
         #expect(r.stdout.isEmpty, "\(r)")
     }
 
+    @Test("TRAP and KILL_THREAD end the process with SIGSYS; TRACE without a tracer fails with ENOSYS", arguments: [
+        ("SCMP_ACT_TRAP", 128 + SIGSYS, ""), ("SCMP_ACT_KILL_THREAD", 128 + SIGSYS, ""), ("SCMP_ACT_TRACE", 0, "110 38\n"),
+    ])
+    func otherActions(_ action: String, _ status: Int32, _ stdout: String) throws {
+        var s = try Self.withAttacker(["/out/attack", "syscall", "110"])
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["getppid"], "action": action]]]
+        let r = try s.run()
+        #expect(r.status == status && r.stdout == stdout, "\(r)")
+    }
+
+    @Test("SCMP_ACT_LOG lets the syscall through and the kernel logs it")
+    func log() throws {
+        var s = try Self.withAttacker(["/out/attack", "syscall", "110"])
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["getppid"], "action": "SCMP_ACT_LOG"]]]
+        // The kernel's audit lines for it: syscall 110, action LOG (0x7ffc0000).
+        func logged() throws -> Int {
+            Int(try Harness.sh("dmesg | grep 'syscall=110 ' | grep -c 'code=0x7ffc0000'").stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
+        let before = try logged()
+        let r = try s.run()
+        #expect(r.status == 0 && r.stdout == "110 0\n", "allowed: \(r)")
+        try waitFor { ((try? logged()) ?? 0) > before }
+    }
+
     @Test("without no_new_privs the filter is loaded before the identity change, and still applies")
     func withoutNoNewPrivs() throws {
         var s = try Skiff(["sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; mkdir /dev/shm/x 2>&1; id -u"])
