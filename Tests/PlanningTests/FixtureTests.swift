@@ -57,3 +57,23 @@ enum Fixtures {
         }
     }
 }
+
+@Suite struct FuzzCorpusTests {
+    /// The inputs scripts/fuzz kept (they reach the most code): decoding and
+    /// planning may refuse them, never trap on them.
+    @Test("the fuzz corpus decodes and plans or is refused, without a crash")
+    func replay() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("spec-fixtures/fuzz")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(names.count > 100)
+        let host = HostFacts(euid: 0, egid: 0, userName: "root", capLast: 40, umask: 0o022, cgroups: .none)
+        var planned = 0
+        for name in names {
+            let bytes = try [UInt8](Data(contentsOf: dir.appendingPathComponent(name)))
+            guard let spec = try? JSONDecoding.decode(Spec.self, json: bytes) else { continue }
+            if (try? Planner.plan(spec, bundle: "/bundle", host: host, image: ImageFacts())) != nil { planned += 1 }
+        }
+        #expect(planned > 0, "none of the corpus plans: the harness no longer reaches the planner")
+    }
+}
