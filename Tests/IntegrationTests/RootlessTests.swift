@@ -120,6 +120,19 @@ extension Skiff {
         s.expectNothingLeft(id)
     }
 
+    @Test("seccomp applies in a rootless container; netDevices is refused to an unprivileged user")
+    func seccompAndNetDevices() throws {
+        var s = try Skiff.rootless(["sh", "-c", "grep ^Seccomp: /proc/self/status; mkdir /tmp/x 2>&1; echo done"])
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW",
+                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13]]]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.hasPrefix("Seccomp:\t2\n") && r.stdout.contains("Permission denied") && r.stdout.hasSuffix("done\n"), "\(r)")
+        s["linux", "seccomp"] = nil
+        s["linux", "netDevices"] = ["lo0": ["name": "eth0"]]
+        try s.expectRefused("linux.netDevices: moving a host interface needs CAP_NET_ADMIN on the host: run as root")
+    }
+
     @Test("the default --root is $XDG_RUNTIME_DIR/skiff; without it the error says what to set")
     func defaultRoot() throws {
         let s = try Skiff.rootless(["true"])

@@ -165,7 +165,9 @@ import Testing
             try waitFor { Harness.processes(mentioning: " \(id)").isEmpty }
             s.expectNothingLeft(id)
         }
-        #expect(seen.created + seen.listed + seen.none == 100, "\(seen)")
+        // The kills must have landed inside create, not only after it: else
+        // this test saw no crash at all (about half do, here).
+        #expect(seen.created < 90 && seen.listed + seen.none > 10, "the kills missed the create: \(seen)")
         print("killedCreate: \(seen)")
     }
 }
