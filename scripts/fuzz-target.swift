@@ -11,6 +11,6 @@ let host = HostFacts(euid: 0, egid: 0, userName: "root", capLast: 40, umask: 0o0
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     guard let spec = try? JSONDecoding.decode(Spec.self, json: bytes) else { return 0 }
-    _ = try? Planner.plan(spec, bundle: "/bundle", host: host, image: ImageFacts())
+    _ = try? Planner.plan(spec, bundle: "/bundle", host: host, image: ImageFacts(), id: "fuzz")
     return 0
 }

@@ -18,6 +18,7 @@ const char *skiff_sync_name(uint32_t type)
     case SKIFF_SYNC_MOUNTFDS: return "SKIFF_SYNC_MOUNTFDS";
     case SKIFF_SYNC_TIMEOFFSETS_PLS: return "SKIFF_SYNC_TIMEOFFSETS_PLS";
     case SKIFF_SYNC_TIMEOFFSETS_ACK: return "SKIFF_SYNC_TIMEOFFSETS_ACK";
+    case SKIFF_SYNC_CGROUP_ACK: return "SKIFF_SYNC_CGROUP_ACK";
     }
     return "SKIFF_SYNC_UNKNOWN";
 }
@@ -34,6 +35,7 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_SETNS] = "setns",
         [SKIFF_STEP_TIMENS] = "unshare time namespace",
         [SKIFF_STEP_TIMENS_ENTER] = "enter time namespace",
+        [SKIFF_STEP_CGROUPNS] = "unshare cgroup namespace",
         [SKIFF_STEP_ROOT_PROPAGATION] = "make / private",
         [SKIFF_STEP_ROOTFS_BIND] = "bind rootfs",
         [SKIFF_STEP_ROOTFS_OPEN] = "open rootfs",

@@ -33,6 +33,8 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let ECONNREFUSED = Errno(Glibc.ECONNREFUSED)
     public static let EROFS = Errno(Glibc.EROFS)
     public static let EWOULDBLOCK = Errno(Glibc.EWOULDBLOCK)
+    public static let EBUSY = Errno(Glibc.EBUSY)
+    public static let ERANGE = Errno(Glibc.ERANGE)
 }
 
 /// A failed system call: which operation, on which object, and errno.

@@ -3,7 +3,7 @@
 
 public enum ContainerStatus: String, SpecEnum {
     public static let what = "container status"
-    case creating, created, running, stopped
+    case creating, created, running, paused, stopped
 }
 
 /// What `skiff state` prints: the spec's state plus runc's `rootfs`,

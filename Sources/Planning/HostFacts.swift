@@ -20,6 +20,12 @@ public struct HostFacts: Sendable, Equatable {
     public var apparmorProfiles: [String]?
     /// SELinux is enabled (selinuxfs is mounted).
     public var selinuxEnabled = false
+    /// The caller's cgroups from /proc/self/cgroup: "" for v2, else the
+    /// hierarchy's controllers ("cpu,cpuacct", "name=systemd").
+    public var ownCgroups: [String: String] = [:]
+    /// An unprivileged caller owns the v2 cgroup skiff would make its
+    /// containers' cgroups in (it has been delegated).
+    public var cgroupDelegated = false
 
     public init(euid: UInt32, egid: UInt32, userName: String, capLast: Int, umask: UInt32,
                 cgroups: CgroupLayout, subUIDs: [SubordinateRange] = [], subGIDs: [SubordinateRange] = [],

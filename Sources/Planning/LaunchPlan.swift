@@ -33,6 +33,8 @@ public struct LaunchPlan: Sendable {
     /// linux.netDevices: host interfaces moved into the container's new
     /// network namespace under `name`.
     public var netDevices: [(host: String, name: String)] = []
+    /// The container's cgroup; nil: it stays in the caller's.
+    public var cgroup: CgroupPlan?
     /// process.scheduler, for sched_setattr.
     public var scheduler: SchedulerPlan?
     /// process.ioPriority as ioprio_set's value.

@@ -215,29 +215,50 @@ extension Planner {
             MountPlan(kind: .filesystem(type: type, source: type, flags: opts.flagsSet, data: data),
                       target: sub.isEmpty ? target : "\(target)/\(sub)", destination: m.destination, origin: path)
         }
-        // From a user namespace the kernel mounts cgroups only inside a
-        // cgroup namespace owned by it.
-        let mountFresh = !plan.has(.user) || plan.creates(.cgroup)
+        // A cgroup namespace of its own: fresh mounts, made inside it, show
+        // the container's cgroup as the root, and do not touch the host's
+        // cgroup2 options (the kernel applies mount options only from the
+        // init cgroup namespace). Without one (runc spec's config), runc's
+        // layout: the container's own directories bound from the host
+        // (a fresh cgroup2 mount from the init namespace reconfigures the
+        // host's hierarchy and cost 14 ms here; a bind costs what a bind does).
+        var lateReadonly: MountPlan {
+            var late = MountPlan(kind: .attributes, target: target, destination: m.destination, origin: path)
+            late.attrSet = ro
+            return late
+        }
+        func tmpfs() -> MountPlan {
+            var t = MountPlan(kind: .filesystem(type: "tmpfs", source: "cgroup",
+                                                flags: UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC),
+                                                data: "mode=755"),
+                              target: target, destination: m.destination, origin: path)
+            t.propagation = opts.propagation
+            return t
+        }
+        func bind(_ source: String, _ sub: String) -> MountPlan {
+            var b = MountPlan(kind: .bind(source: source, recursive: false),
+                              target: sub.isEmpty ? target : "\(target)/\(sub)", destination: m.destination, origin: path)
+            b.attrSet = UInt64(MOUNT_ATTR_NOSUID) | UInt64(MOUNT_ATTR_NODEV) | UInt64(MOUNT_ATTR_NOEXEC) | ro
+            return b
+        }
+        let ownNamespace = plan.creates(.cgroup)
         switch host.cgroups {
-        case .unified where mountFresh:
+        case .unified where ownNamespace:
             plan.mounts.append(fs("cgroup2", "", nil))
-        case let .hybrid(v1, unified) where mountFresh:
-            var tmpfs = MountPlan(kind: .filesystem(type: "tmpfs", source: "cgroup",
-                                                    flags: UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC),
-                                                    data: "mode=755"),
-                                  target: target, destination: m.destination, origin: path)
-            tmpfs.propagation = opts.propagation
-            plan.mounts.append(tmpfs)
+        case let .hybrid(v1, unified) where ownNamespace:
+            plan.mounts.append(tmpfs())
             for h in v1 { plan.mounts.append(fs("cgroup", h.name, h.options)) }
             if unified { plan.mounts.append(fs("cgroup2", "unified", nil)) }
-            if readonly {
-                var late = MountPlan(kind: .attributes, target: target, destination: m.destination, origin: path)
-                late.attrSet = ro
-                plan.mounts.append(late)
-            }
+            if readonly { plan.mounts.append(lateReadonly) }
+        case .unified where plan.cgroup != nil:
+            plan.mounts.append(bind(plan.cgroup!.dirs[0].hostPath, ""))
+        case .hybrid where plan.cgroup != nil:
+            plan.mounts.append(tmpfs())
+            for d in plan.cgroup!.dirs { plan.mounts.append(bind(d.hostPath, d.hierarchy)) }
+            if readonly { plan.mounts.append(lateReadonly) }
         case .unified, .hybrid:
-            // No cgroup namespace to mount in: show the host's, read-only all
-            // the way down (CVE-2023-25809).
+            // No cgroup of its own and no namespace: the host's, read-only
+            // all the way down (CVE-2023-25809).
             var mp = MountPlan(kind: .bind(source: "/sys/fs/cgroup", recursive: true), target: target,
                                destination: m.destination, origin: path)
             mp.recursiveAttrSet = UInt64(MOUNT_ATTR_RDONLY) | UInt64(MOUNT_ATTR_NOSUID) | UInt64(MOUNT_ATTR_NODEV)

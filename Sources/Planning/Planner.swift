@@ -5,11 +5,12 @@ import OCISpec
 /// give the same plan, and nothing here touches the system.
 public enum Planner {
     public static func plan(_ spec: Spec, bundle: String, host: HostFacts,
-                            image: ImageFacts = ImageFacts()) throws(SpecError) -> LaunchPlan {
+                            image: ImageFacts = ImageFacts(), id: String = "") throws(SpecError) -> LaunchPlan {
         try Validation.run(spec, host)
         var plan = LaunchPlan()
         plan.annotations = spec.annotations
         try lowerNamespaces(spec, host, &plan)
+        try lowerCgroups(spec, id: id, host, &plan)
         try lowerRootfs(spec, bundle: bundle, &plan)
         try lowerMounts(spec, bundle: bundle, host, &plan)
         try lowerDevices(spec, host, &plan)

@@ -88,21 +88,6 @@ public enum Validation {
         if let flags = l.personality?.flags, !flags.isEmpty {
             throw SpecError(path: "linux.personality.flags[0]", "unknown personality flag `\(flags[0])` (none are defined)")
         }
-        if let r = l.resources {
-            let why = host.rootless ? cgroupDelegationAdvice(host) : ": skiff does not manage cgroups yet"
-            if let d = r.devices, !d.isEmpty { try refuse("linux.resources.devices", why) }
-            if r.memory != nil { try refuse("linux.resources.memory", why) }
-            if r.cpu != nil { try refuse("linux.resources.cpu", why) }
-            if r.pids != nil { try refuse("linux.resources.pids", why) }
-            if r.blockIO != nil { try refuse("linux.resources.blockIO", why) }
-            if let h = r.hugepageLimits, !h.isEmpty { try refuse("linux.resources.hugepageLimits", why) }
-            if r.network != nil { try refuse("linux.resources.network", why) }
-            if let m = r.rdma, !m.isEmpty { try refuse("linux.resources.rdma", why) }
-            if let m = r.unified, !m.isEmpty { try refuse("linux.resources.unified", why) }
-        }
-        if let p = l.cgroupsPath, !p.isEmpty {
-            try refuse("linux.cgroupsPath", host.rootless ? cgroupDelegationAdvice(host) : ": skiff does not manage cgroups yet")
-        }
     }
 
     /// What a rootless user has to do to get limits: a delegated cgroup v2.

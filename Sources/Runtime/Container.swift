@@ -49,7 +49,7 @@ public struct Runtime {
     static let maxConfigSize = 16 << 20
 
     /// Loads, checks and plans a bundle: every error here names the JSON path.
-    func prepare(_ bundleArg: String, preserveFds: UInt32) throws(RuntimeError)
+    func prepare(_ bundleArg: String, id: String, preserveFds: UInt32) throws(RuntimeError)
         -> (bundle: String, plan: LaunchPlan, seccomp: SeccompProgram?) {
         let bundle = absolute(bundleArg)
         let configPath = bundle.hasSuffix("/") ? bundle + "config.json" : bundle + "/config.json"
@@ -74,7 +74,7 @@ public struct Runtime {
         let image = HostProbe.imageFacts(rootfs: hostPath(spec.root?.path ?? "", relativeTo: bundle), needHome: needHome)
         let plan: LaunchPlan
         do {
-            plan = try Planner.plan(spec, bundle: bundle, host: host, image: image)
+            plan = try Planner.plan(spec, bundle: bundle, host: host, image: image, id: id)
         } catch {
             throw .context(configPath, .spec(error))
         }
@@ -111,8 +111,9 @@ public struct Runtime {
         if st.st_mode & S_IFMT != S_IFDIR {
             throw .message("root.path: `\(plan.rootfs)` is not a directory")
         }
+        let cgroupDirs = Set(plan.cgroup?.dirs.map(\.hostPath) ?? [])
         for m in plan.mounts {
-            guard case let .bind(source, _) = m.kind else { continue }
+            guard case let .bind(source, _) = m.kind, !cgroupDirs.contains(source) else { continue }
             do {
                 _ = try Sys.stat(source)
             } catch {
@@ -128,17 +129,19 @@ public struct Runtime {
 
     public func create(id: String, _ options: CreateOptions) throws(RuntimeError) {
         try StateStore.checkID(id)
-        let (bundle, plan, seccomp) = try prepare(options.bundle, preserveFds: options.preserveFds)
+        let (bundle, plan, seccomp) = try prepare(options.bundle, id: id, preserveFds: options.preserveFds)
         let dir = try store.create(id)
         var launched: Launched?
+        var cgroup: Cgroup?
         do {
+            cgroup = try makeCgroup(plan, dir)
             let listener = try sys { () throws(SysError) in
                 try Sys.listenUnix(dir: dir.fd.raw, name: StateStore.startSocket,
                                    display: dir.path + "/" + StateStore.startSocket)
             }
             let child = try Launcher.spawn(plan, .init(id: id, startListener: listener.raw,
                                                         preserveFds: options.preserveFds, noPivot: options.noPivot,
-                                                        seccomp: seccomp, bundle: bundle), log: log)
+                                                        seccomp: seccomp, bundle: bundle, cgroup: cgroup), log: log)
             launched = child
             try dir.write(record(id: id, bundle: bundle, plan: plan, child))
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
@@ -146,8 +149,16 @@ public struct Runtime {
             log.debug("created `\(id)`: pid \(child.pid)")
         } catch {
             launched?.kill()
-            try cleanUp(dir, after: error)
+            try cleanUp(dir, cgroup, after: error)
         }
+    }
+
+    /// The container's cgroup, written down before it is made (a create
+    /// killed after the mkdir leaves it to `delete`, which reads it back).
+    func makeCgroup(_ plan: LaunchPlan, _ dir: ContainerDir) throws(RuntimeError) -> Cgroup? {
+        guard let cp = plan.cgroup else { return nil }
+        try dir.writeCgroups(cp.version == .v2 ? 2 : 1, cp.dirs.map(\.hostPath))
+        return try Cgroup.make(cp, log: log)
     }
 
     func record(id: String, bundle: String, plan: LaunchPlan, _ child: Launched) -> ContainerRecord {
@@ -156,12 +167,18 @@ public struct Runtime {
                         annotations: plan.annotations, started: false, ownPidNamespace: plan.creates(.pid),
                         pidNamespace: plan.creates(.pid) ? Proc.namespaceInode(child.pid, "pid") : nil,
                         netDevices: plan.netDevices.isEmpty ? nil : plan.netDevices.map { [$0.host, $0.name] },
+                        cgroupVersion: plan.cgroup.map { $0.version == .v2 ? 2 : 1 },
+                        cgroupPaths: plan.cgroup?.dirs.map(\.hostPath),
                         args: plan.args, execPaths: plan.execPaths)
     }
 
     /// Removes what a failed create made and reports both errors if that fails too.
-    func cleanUp(_ dir: ContainerDir, after error: RuntimeError) throws(RuntimeError) -> Never {
+    func cleanUp(_ dir: ContainerDir, _ cgroup: Cgroup? = nil, after error: RuntimeError) throws(RuntimeError) -> Never {
         do {
+            if let cgroup {
+                if !cgroup.pids().isEmpty { try cgroup.signalAll(SIGKILL) }
+                try cgroup.remove()
+            }
             try dir.remove()
         } catch let also {
             throw .cleanup(error, also: also)
@@ -191,7 +208,15 @@ public struct Runtime {
               inRecordedNamespace(r) else {
             return .stopped
         }
-        return r.started ? .running : .created
+        guard r.started else { return .created }
+        if let cg = cgroup(r), cg.canFreeze, cg.isFrozen { return .paused }
+        return .running
+    }
+
+    /// The cgroup a record names, if it checks out.
+    static func cgroup(_ r: ContainerRecord) -> Cgroup? {
+        guard let paths = r.cgroupPaths, !paths.isEmpty else { return nil }
+        return Cgroup.recorded(version: r.cgroupVersion ?? 1, paths: paths)
     }
 
     /// A container with a pid namespace of its own: its process is still in
@@ -320,8 +345,14 @@ public struct Runtime {
     /// Every process in the container's pid namespace, each through a pidfd
     /// checked after opening (pinned), so a reused pid is never signalled.
     func killAll(_ r: ContainerRecord, signal: Int32, initPidfd: Int32) throws(RuntimeError) {
+        if let cg = Runtime.cgroup(r), !cg.dirs.isEmpty {
+            try cg.signalAll(signal)
+            // The first process too, should it have left the cgroup.
+            _ = try? Sys.pidfdSendSignal(initPidfd, signal, "container `\(r.id)` (pid \(r.pid))")
+            return
+        }
         guard r.ownPidNamespace else {
-            throw .message("kill --all: container `\(r.id)` shares its pid namespace and skiff does not place containers in cgroups yet, so its processes cannot be told apart")
+            throw .message("kill --all: container `\(r.id)` shares its pid namespace and has no cgroup of its own, so its processes cannot be told apart")
         }
         guard let ns = Proc.namespaceInode(r.pid, "pid") else {
             // Not dumpable, so not started: its first process is the only one.
@@ -360,16 +391,21 @@ public struct Runtime {
             r = try dir.read()
         } catch {
             // We hold the lock, so no create is in progress: what is left of
-            // one that died is removed.
+            // one that died is removed, its cgroup (and what runs in it) too.
+            if let (v, paths) = dir.readCgroups(), let cg = Cgroup.recorded(version: v, paths: paths) {
+                try removeCgroup(cg, id: id)
+            }
             try dir.remove()
             return
         }
+        let cg = Runtime.cgroup(r)
         if let pidfd = Runtime.pidfd(r) {
             guard force else {
                 throw .message("container `\(id)` is \(Runtime.status(r).rawValue): stop it first, or delete it with --force")
             }
             // Interfaces go back while the namespace still lives.
             if let devices = r.netDevices { NetDevices.moveOut(devices, pid: r.pid, log: log) }
+            if let cg { try? cg.signalAll(SIGKILL); if cg.isFrozen { try? cg.setFrozen(false) } }
             let exited = try sys { () throws(SysError) in
                 try Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "container `\(id)` (pid \(r.pid))")
                 return try Sys.waitReadable(pidfd.raw, timeoutMillis: Runtime.killWaitMillis,
@@ -380,7 +416,23 @@ public struct Runtime {
             // a later delete --force can finish.
             if !exited { throw .message(Runtime.stuckMessage(id: id, pid: r.pid)) }
         }
+        if let cg { try removeCgroup(cg, id: id) }
         try dir.remove()
+    }
+
+    /// What is left in the cgroup (children of a container without a pid
+    /// namespace of its own outlive its first process) is killed, then
+    /// the directories go.
+    func removeCgroup(_ cg: Cgroup, id: String) throws(RuntimeError) {
+        if !cg.pids().isEmpty {
+            try cg.signalAll(SIGKILL)
+            if cg.isFrozen { try cg.setFrozen(false) }
+        }
+        do {
+            try cg.remove()
+        } catch {
+            throw .context("delete `\(id)`", error)
+        }
     }
 
     /// How long delete --force waits for a killed process to exit.
@@ -419,16 +471,18 @@ public struct Runtime {
     /// killed by signal N), forwarding SIGTERM, SIGINT and friends meanwhile.
     public func run(id: String, _ options: RunOptions) throws(RuntimeError) -> Int32 {
         try StateStore.checkID(id)
-        let (bundle, plan, seccomp) = try prepare(options.create.bundle, preserveFds: options.create.preserveFds)
+        let (bundle, plan, seccomp) = try prepare(options.create.bundle, id: id, preserveFds: options.create.preserveFds)
         var dir: ContainerDir? = try store.create(id)
         var signals: FileDescriptor? = nil
         var launched: Launched?
+        var cgroup: Cgroup?
         var rec: ContainerRecord
         do {
             if !options.detach { signals = try Signals.blockForwarded() }
+            if let d = dir { cgroup = try makeCgroup(plan, d) }
             let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds,
                                                        noPivot: options.create.noPivot, seccomp: seccomp,
-                                                       bundle: bundle), log: log)
+                                                       bundle: bundle, cgroup: cgroup), log: log)
             launched = child
             // One write, already marked started: the directory stays locked
             // until the process has exec'd (or failed, and everything is
@@ -443,7 +497,7 @@ public struct Runtime {
         } catch {
             launched?.kill()
             guard let d = dir else { throw error }
-            try cleanUp(d, after: error)
+            try cleanUp(d, cgroup, after: error)
         }
         guard let child = launched else { return 1 }
         if options.detach { return 0 }
@@ -467,7 +521,10 @@ public struct Runtime {
             }
         }
         // runc run removes the container once it has exited, unless --keep.
-        if !options.keep, let d = try? store.open(id) { try d.remove() }
+        if !options.keep, let d = try? store.open(id) {
+            if let cg = cgroup { try removeCgroup(cg, id: id) }
+            try d.remove()
+        }
         return status
     }
 

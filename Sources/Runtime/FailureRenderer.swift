@@ -46,6 +46,8 @@ struct FailureRenderer {
             message = "linux.namespaces: create time namespace: \(e)"
         case SKIFF_STEP_TIMENS_ENTER:
             message = "linux.namespaces: enter time namespace: \(e)"
+        case SKIFF_STEP_CGROUPNS:
+            message = "linux.namespaces: create cgroup namespace: \(e)"
         case SKIFF_STEP_ROOT_PROPAGATION:
             message = "make `/` a \(plan.rootPropagation & UInt(MS_PRIVATE) != 0 ? "private" : "slave") mount: \(e)"
         case SKIFF_STEP_ROOTFS_BIND:
@@ -136,7 +138,13 @@ struct FailureRenderer {
             message = i == 0 ? "process.apparmorProfile: apply `\(plan.apparmorExec?.dropFirst(5) ?? "")`: \(e)"
                 : "process.selinuxLabel: set `\(plan.selinuxExec ?? "")`: \(e)"
         case SKIFF_STEP_SCHEDULER:
-            message = "process.scheduler: sched_setattr: \(e)"
+            var text = "process.scheduler: sched_setattr: \(e)"
+            let realtime = plan.scheduler.map { $0.policy == UInt32(SCHED_FIFO) || $0.policy == UInt32(SCHED_RR) } ?? false
+            if e == .EPERM, realtime, let cg = plan.cgroup, cg.version == .v1,
+               !cg.writes.contains(where: { $0.file == "cpu.rt_runtime_us" }) {
+                text += " (a real-time policy in a cgroup v1 cpu cgroup needs a real-time budget of its own: set linux.resources.cpu.realtimeRuntime, e.g. 10000, and realtimePeriod; the new cgroup has none)"
+            }
+            message = text
         case SKIFF_STEP_IOPRIO:
             message = "process.ioPriority: ioprio_set: \(e)"
         case SKIFF_STEP_MEMPOLICY:

@@ -10,12 +10,22 @@ enum HostProbe {
     static func facts(for spec: Spec) -> HostFacts {
         let euid = UInt32(Sys.euid)
         let egid = UInt32(Sys.egid)
-        let needsCgroups = (spec.mounts ?? []).contains { $0.type == "cgroup" }
+        // root's containers always get a cgroup (as runc's); an unprivileged
+        // caller's only when it asks for limits or has a delegated one.
+        let linux = spec.linux
+        let wantsCgroup = linux?.resources != nil || !(linux?.cgroupsPath ?? "").isEmpty
+        let needsCgroups = euid == 0 || wantsCgroup || (spec.mounts ?? []).contains { $0.type == "cgroup" }
         let userNS = spec.linux?.namespaces?.contains { $0.type == .user && $0.path == nil } ?? false
         // The name only appears in messages for unprivileged users.
         let name = euid == 0 ? "root" : userName(euid)
         var facts = HostFacts(euid: euid, egid: egid, userName: name, capLast: capLast(), umask: currentUmask(),
                               cgroups: needsCgroups ? cgroupLayout() : .none)
+        if needsCgroups && facts.cgroups != .none {
+            facts.ownCgroups = ownCgroups()
+            if euid != 0, case .unified = facts.cgroups, let own = facts.ownCgroups[""] {
+                facts.cgroupDelegated = delegated(CgroupLowering.parent(own), euid)
+            }
+        }
         let p = spec.process
         if !(p?.apparmorProfile ?? "").isEmpty {
             let enabled = (try? Sys.readFile("/sys/module/apparmor/parameters/enabled"))?.first == UInt8(ascii: "Y")
@@ -101,6 +111,29 @@ enum HostProbe {
             ranges.append(SubordinateRange(start: start, count: count))
         }
         return ranges
+    }
+
+    /// /proc/self/cgroup: "ID:CONTROLLERS:PATH" lines, keyed by controllers.
+    static func ownCgroups() -> [String: String] {
+        guard let b = try? Sys.readFile("/proc/self/cgroup") else { return [:] }
+        var out: [String: String] = [:]
+        for line in b.split(separator: UInt8(ascii: "\n")) {
+            let f = line.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)
+            guard f.count == 3 else { continue }
+            out[String(decoding: f[1], as: UTF8.self)] = String(decoding: f[2], as: UTF8.self)
+        }
+        return out
+    }
+
+    /// A v2 cgroup is delegated to `uid` when its cgroup.procs and
+    /// cgroup.subtree_control are the user's (what systemd's Delegate=yes
+    /// and a `chown` give).
+    static func delegated(_ path: String, _ uid: UInt32) -> Bool {
+        let dir = "/sys/fs/cgroup" + (path == "/" ? "" : path)
+        for f in ["cgroup.procs", "cgroup.subtree_control", ""] {
+            guard let st = try? Sys.stat(f.isEmpty ? dir : dir + "/" + f), st.st_uid == uid else { return false }
+        }
+        return true
     }
 
     /// Where cgroup filesystems are mounted, from /proc/self/mountinfo.

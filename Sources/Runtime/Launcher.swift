@@ -70,6 +70,9 @@ enum Launcher {
         var seccomp: SeccompProgram?
         /// For the state a seccomp agent receives.
         var bundle = ""
+        /// Made before the clone: the child is born in its v2 directory
+        /// (CLONE_INTO_CGROUP) and moved into v1 ones right after.
+        var cgroup: Cgroup?
     }
 
     static func cloneFlag(_ type: NamespaceType) -> Int32 {
@@ -128,6 +131,23 @@ enum Launcher {
         for ns in plan.namespaces where ns.path == nil && ns.type != .time {
             flags |= UInt64(UInt32(bitPattern: cloneFlag(ns.type)))
         }
+        // v2 (and a hybrid host's unified hierarchy): born in the cgroup.
+        // v1 has no CLONE_INTO_CGROUP: the parent moves the child while it
+        // builds the rootfs; a cgroup namespace then waits for that move.
+        var cgroupDir: FileDescriptor? = nil
+        var attachV1 = false
+        if let cg = options.cgroup {
+            if let u = cg.unified {
+                cgroupDir = try sys { () throws(SysError) in try Sys.open(u.hostPath, O_RDONLY | O_DIRECTORY) }
+            }
+            attachV1 = cg.version == .v1
+            if attachV1 && plan.creates(.cgroup) {
+                flags &= ~UInt64(UInt32(bitPattern: CLONE_NEWCGROUP))
+                c.cgroup_wait = 1
+                c.cgroupns_late = 1
+            }
+        }
+        c.cgroup_fd = cgroupDir?.raw ?? -1
         c.clone_flags = flags
         c.wait_usermap = plan.userNamespace == nil ? 0 : 1
         c.early_binds = plan.userNamespace == nil ? 0 : 1
@@ -291,6 +311,10 @@ enum Launcher {
                     throw RuntimeError.context("linux.timeOffsets", .system(error))
                 }
                 try launched.send(SKIFF_SYNC_TIMEOFFSETS_ACK)
+            }
+            if attachV1, let cg = options.cgroup {
+                try cg.attach(pid, skipUnified: cgroupDir != nil)
+                if c.cgroup_wait != 0 { try launched.send(SKIFF_SYNC_CGROUP_ACK) }
             }
             if let adj = plan.oomScoreAdj {
                 let path = "/proc/\(pid)/oom_score_adj"

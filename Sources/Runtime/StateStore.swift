@@ -27,6 +27,10 @@ struct ContainerRecord: Codable {
     /// linux.netDevices moved in, [host name, container name]: moved back
     /// at delete.
     var netDevices: [[String]]?
+    /// The container's cgroup (Cgroup.recorded checks it before use):
+    /// 1 or 2, and a directory per hierarchy.
+    var cgroupVersion: Int?
+    var cgroupPaths: [String]?
     /// For messages about an execve that fails after `start`.
     var args: [String]
     var execPaths: [String]
@@ -45,6 +49,8 @@ extension ContainerRecord {
         members += [("started", .bool(started)), ("ownPidNamespace", .bool(ownPidNamespace))]
         if let netDevices { members.append(("netDevices", .array(netDevices.map { .array($0.map { .string($0) }) }))) }
         if let pidNamespace { members.append(("pidNamespace", pidNamespace > UInt64(Int64.max) ? .uint(pidNamespace) : .int(Int64(pidNamespace)))) }
+        if let cgroupVersion { members.append(("cgroupVersion", .int(Int64(cgroupVersion)))) }
+        if let cgroupPaths { members.append(("cgroupPaths", .array(cgroupPaths.map { .string($0) }))) }
         members += [
                     ("args", .array(args.map { .string($0) })), ("execPaths", .array(execPaths.map { .string($0) }))]
         return .object(members)
@@ -66,6 +72,8 @@ extension ContainerRecord: JSONDecodable {
         ownPidNamespace = try o.required("ownPidNamespace")
         pidNamespace = try o.optional("pidNamespace")
         netDevices = try o.optional("netDevices")
+        cgroupVersion = try o.optional("cgroupVersion")
+        cgroupPaths = try o.optional("cgroupPaths")
         args = try o.required("args")
         execPaths = try o.required("execPaths")
     }
@@ -292,6 +300,30 @@ final class ContainerDir {
         try sys { () throws(SysError) in
             try Sys.writeAtomically(fd.raw, StateStore.stateFile, bytes, mode: 0o600, display: statePath)
         }
+    }
+
+    /// The cgroup a create made before its state was written (so that the
+    /// delete of a create that died finds it): `cgroups`, the version on
+    /// the first line and a directory per line after it.
+    static let cgroupsFile = "cgroups"
+
+    func writeCgroups(_ version: Int, _ paths: [String]) throws(RuntimeError) {
+        let text = "\(version)\n" + paths.map { $0 + "\n" }.joined()
+        try sys { () throws(SysError) in
+            try Sys.writeAtomically(fd.raw, ContainerDir.cgroupsFile, Array(text.utf8), mode: 0o600,
+                                    display: path + "/" + ContainerDir.cgroupsFile)
+        }
+    }
+
+    /// Read as state.json is: a regular file of the caller's, bounded.
+    func readCgroups() -> (version: Int, paths: [String])? {
+        guard let f = try? Sys.openat(fd.raw, ContainerDir.cgroupsFile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
+                                      display: ContainerDir.cgroupsFile),
+              let st = try? Sys.fstat(f.raw), st.st_mode & S_IFMT == S_IFREG, st.st_uid == Sys.euid,
+              let bytes = try? Sys.read(f, ContainerDir.cgroupsFile, limit: 1 << 16) else { return nil }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        guard let first = lines.first, let v = Int(first), v == 1 || v == 2 else { return nil }
+        return (v, Array(lines.dropFirst()))
     }
 
     /// The owner of the container: the owner of its state directory.

@@ -16,6 +16,14 @@ import Testing
     func scheduler(_ scheduler: String, _ expected: String) throws {
         var s = try Skiff(["sh", "-c", "exec \(Self.schedFields)"])
         s["process", "scheduler"] = try JSONSerialization.jsonObject(with: Data(scheduler.utf8))
+        let realtime = scheduler.contains("SCHED_FIFO") || scheduler.contains("SCHED_RR")
+        if realtime {
+            // On cgroup v1 a new cpu cgroup has no real-time budget: the
+            // error says which fields give it one.
+            let refused = try s.run()
+            #expect(refused.status == 1 && refused.stderr.contains("set linux.resources.cpu.realtimeRuntime"), "\(refused)")
+            s["linux", "resources"] = ["cpu": ["realtimeRuntime": 10000, "realtimePeriod": 1000000]]
+        }
         let r = try s.run()
         #expect(r.status == 0 && r.stdout == expected + "\n", "\(r)")
     }

@@ -197,7 +197,7 @@ extension Skiff {
     func limits() throws {
         var s = try Skiff.rootless(["true"])
         s["linux", "resources"] = ["pids": ["limit": 10]]
-        let r = try s.expectRefused("`linux.resources.pids` is not supported yet for user `\(TestUser.name)`")
+        let r = try s.expectRefused("linux.resources.pids: cannot be applied for user `\(TestUser.name)`")
         #expect(r.stderr.contains("delegate"), "\(r)")
     }
 

@@ -23,7 +23,7 @@ enum Fixtures {
 
     static func plan(_ dir: String, _ name: String, host: HostFacts = rootHost) throws -> LaunchPlan {
         let spec = try SpecDecoder.decode(Spec.self, json: Array(text(dir, name + ".json").utf8))
-        return try Planner.plan(spec, bundle: "/bundle", host: host)
+        return try Planner.plan(spec, bundle: "/bundle", host: host, id: "fixture")
     }
 }
 
@@ -72,7 +72,7 @@ enum Fixtures {
         for name in names {
             let bytes = try [UInt8](Data(contentsOf: dir.appendingPathComponent(name)))
             guard let spec = try? JSONDecoding.decode(Spec.self, json: bytes) else { continue }
-            if (try? Planner.plan(spec, bundle: "/bundle", host: host, image: ImageFacts())) != nil { planned += 1 }
+            if (try? Planner.plan(spec, bundle: "/bundle", host: host, image: ImageFacts(), id: "fixture")) != nil { planned += 1 }
         }
         #expect(planned > 0, "none of the corpus plans: the harness no longer reaches the planner")
     }

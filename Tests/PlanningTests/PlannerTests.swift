@@ -15,7 +15,7 @@ func spec(_ extra: String = "", linux: String = "", process: String = "") throws
 }
 
 func plan(_ s: Spec, host: HostFacts = rootHost, image: ImageFacts = ImageFacts()) throws -> LaunchPlan {
-    try Planner.plan(s, bundle: "/b", host: host, image: image)
+    try Planner.plan(s, bundle: "/b", host: host, image: image, id: "t")
 }
 
 func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFacts {
@@ -56,21 +56,38 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
         #expect(p.mounts.first?.kind == .filesystem(type: "tmpfs", source: "t", flags: UInt(MS_STRICTATIME), data: nil))
     }
 
-    @Test("a cgroup mount on a hybrid host: tmpfs, each v1 hierarchy, unified, then read-only")
+    @Test("a cgroup mount on a hybrid host without a cgroup namespace: tmpfs, the container's own directory of each hierarchy, read-only")
     func cgroupHybrid() throws {
         let p = try plan(spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","ro"]}]"#))
+        #expect(p.mounts.map(\.target) == ["sys/fs/cgroup", "sys/fs/cgroup/cpu", "sys/fs/cgroup/systemd", "sys/fs/cgroup/unified", "sys/fs/cgroup"])
+        #expect(p.mounts[2].kind == .bind(source: "/sys/fs/cgroup/systemd/t", recursive: false))
+        #expect(p.mounts[2].attrSet & UInt64(MOUNT_ATTR_RDONLY) != 0)
+        #expect(p.mounts[3].kind == .bind(source: "/sys/fs/cgroup/unified/t", recursive: false))
+        #expect(p.mounts[4].kind == .attributes && p.mounts[4].attrSet == UInt64(MOUNT_ATTR_RDONLY))
+    }
+
+    @Test("with a cgroup namespace of its own, each hierarchy is mounted fresh inside it")
+    func cgroupHybridNamespace() throws {
+        let p = try plan(spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","ro"]}]"#,
+                              linux: #""namespaces":[{"type":"mount"},{"type":"cgroup"}]"#))
         #expect(p.mounts.map(\.target) == ["sys/fs/cgroup", "sys/fs/cgroup/cpu", "sys/fs/cgroup/systemd", "sys/fs/cgroup/unified", "sys/fs/cgroup"])
         #expect(p.mounts[2].kind == .filesystem(type: "cgroup", source: "cgroup", flags: UInt(MS_NOSUID) | UInt(MS_RDONLY), data: "none,name=systemd"))
         #expect(p.mounts[4].kind == .attributes && p.mounts[4].attrSet == UInt64(MOUNT_ATTR_RDONLY))
     }
 
-    @Test("a cgroup mount on a cgroup v2 host is one cgroup2 mount")
+    @Test("on a cgroup v2 host: the container's directory bound, or cgroup2 inside a cgroup namespace")
     func cgroupUnified() throws {
         var host = rootHost
         host.cgroups = .unified
-        let p = try plan(spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#), host: host)
+        host.ownCgroups = ["": "/user.slice/session-1.scope"]
+        let m = #""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#
+        let p = try plan(spec(m), host: host)
         #expect(p.mounts.count == 1)
-        #expect(p.mounts[0].kind == .filesystem(type: "cgroup2", source: "cgroup2", flags: UInt(MS_RDONLY), data: nil))
+        // Relative on v2: below the parent of the caller's cgroup (runc).
+        #expect(p.mounts[0].kind == .bind(source: "/sys/fs/cgroup/user.slice/t", recursive: false))
+        let q = try plan(spec(m, linux: #""namespaces":[{"type":"mount"},{"type":"cgroup"}]"#), host: host)
+        #expect(q.mounts.count == 1)
+        #expect(q.mounts[0].kind == .filesystem(type: "cgroup2", source: "cgroup2", flags: UInt(MS_RDONLY), data: nil))
     }
 
     @Test("in a user namespace with a cgroup namespace, cgroups are mounted as root mounts them")
@@ -240,7 +257,7 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
     func rootlessLimits() throws {
         let s = try spec(linux: #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"resources":{"pids":{"limit":10}}"#)
         #expect { try plan(s, host: rootless()) } throws: { e in
-            "\(e)".hasPrefix("`linux.resources.pids` is not supported yet for user `alice`: this host has no cgroup v2 hierarchy that can be delegated")
+            "\(e)".hasPrefix("linux.resources.pids: cannot be applied for user `alice`: this host has no cgroup v2 hierarchy that can be delegated")
         }
     }
 }

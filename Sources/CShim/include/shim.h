@@ -19,7 +19,7 @@
 #include <linux/personality.h> /* PER_*, for Swift */
 #include <linux/sched.h> /* CLONE_NEW*: Swift's Glibc hides them (_GNU_SOURCE) */
 
-#define SKIFF_PLAN_VERSION 1
+#define SKIFF_PLAN_VERSION 2
 
 /* ------------------------------------------------------------------------
  * Sync protocol. Every message is one fixed-size `skiff_msg` on a
@@ -49,6 +49,9 @@ enum skiff_sync {
     SKIFF_SYNC_TIMEOFFSETS_PLS = 7,
     /* parent -> child: offsets written; enter the time namespace */
     SKIFF_SYNC_TIMEOFFSETS_ACK = 8,
+    /* parent -> child: the process is in its v1 cgroups (an attach after
+     * the clone); a cgroup namespace made now has them as its root */
+    SKIFF_SYNC_CGROUP_ACK = 9,
 };
 
 #define SKIFF_MAX_PARENT_TREES 64
@@ -66,6 +69,7 @@ enum skiff_step {
     SKIFF_STEP_SETNS,             /* join namespace [index] */
     SKIFF_STEP_TIMENS,            /* create the time namespace */
     SKIFF_STEP_TIMENS_ENTER,      /* enter time_for_children */
+    SKIFF_STEP_CGROUPNS,          /* unshare the cgroup namespace after the attach */
     SKIFF_STEP_ROOT_PROPAGATION,  /* make "/" slave or private */
     SKIFF_STEP_ROOTFS_BIND,       /* bind the rootfs onto itself */
     SKIFF_STEP_ROOTFS_OPEN,       /* open the rootfs */
@@ -238,6 +242,8 @@ struct skiff_plan {
 
     uint32_t new_timens;      /* unshare a time namespace */
     uint32_t timens_offsets;  /* the parent writes offsets (TIMEOFFSETS_PLS) */
+    uint32_t cgroup_wait;     /* wait for SKIFF_SYNC_CGROUP_ACK before the rootfs */
+    uint32_t cgroupns_late;   /* then unshare the cgroup namespace (not cloned) */
 
     /* --- filesystem (always in a mount namespace of our own) ------------ */
     const char *rootfs;       /* absolute host path */
@@ -377,6 +383,11 @@ int skiff_memfd(const char *name);     /* memfd_create, close-on-exec */
 /* GNU parts of glibc that Swift's Glibc module hides (no _GNU_SOURCE there). */
 extern const int skiff_O_PATH;
 int skiff_setns(int fd, int nstype);
+/* cgroup v2 device programs (bpf.c); -errno on failure. */
+int skiff_bpf_device_program(const uint64_t *insns, uint32_t n, char *log, uint32_t log_size);
+int skiff_bpf_attach_device(int cgroup_fd, int prog_fd);
+int skiff_bpf_device_programs(int cgroup_fd, uint32_t *ids, uint32_t max); /* count */
+int skiff_bpf_detach_device(int cgroup_fd, uint32_t prog_id);
 int skiff_pipe2(int fds[2], int flags);
 int skiff_signalfd(const void *sigset);   /* a sigset_t, close-on-exec */
 int skiff_signalfd_read(int fd);          /* one signal number, or -1 */

@@ -1,0 +1,249 @@
+import CShim
+import Glibc
+import LinuxSys
+import Planning
+
+/// A container's cgroup on the host: one directory per hierarchy (v1 and
+/// hybrid hosts) or one (v2). Made before the clone, removed at delete or
+/// by a failed create. Only directories skiff made, or that a state record
+/// names and that are checked to be cgroups below /sys/fs/cgroup, are
+/// ever written or removed.
+struct Cgroup {
+    let version: CgroupPlan.Version
+    let dirs: [CgroupDir]
+
+    static let cgroupMagic = 0x27e0eb, cgroup2Magic = 0x63677270
+
+    /// The v2 directory (on a hybrid host the `unified` one), if any.
+    var unified: CgroupDir? { dirs.first { $0.hierarchy.isEmpty || $0.hierarchy == "unified" } }
+
+    /// The directory of the v1 hierarchy that has `controller`.
+    func v1Dir(_ controller: String) -> CgroupDir? {
+        dirs.first { d in d.hierarchy != "unified" && d.hierarchy.split(separator: ",").contains { $0 == controller } }
+    }
+
+    /// Where the processes are listed: the v2 directory or the first v1 one.
+    var procsDir: CgroupDir? { version == .v2 ? unified : dirs.first { $0.hierarchy != "unified" } }
+
+    // MARK: making
+
+    /// Makes every directory (parents too, remembered for a failed
+    /// create), enables v2 controllers down the path, and applies the
+    /// limits. On failure what was made is removed.
+    static func make(_ plan: CgroupPlan, log: Log) throws(RuntimeError) -> Cgroup {
+        let cg = Cgroup(version: plan.version, dirs: plan.dirs)
+        var made: [String] = []
+        do {
+            for d in plan.dirs {
+                try makeDir(d, needed: plan.version == .v2 ? controllersNeeded(plan) : [], made: &made)
+            }
+            try cg.apply(plan.writes, log: log)
+            if let rules = plan.devices { try cg.applyDevices(rules) }
+        } catch {
+            for path in made.reversed() { _ = Glibc.rmdir(path) }
+            throw error
+        }
+        log.debug("cgroup: \(plan.dirs.map(\.hostPath)) (made \(made.count) directories)")
+        return cg
+    }
+
+    static func controllersNeeded(_ plan: CgroupPlan) -> Set<String> {
+        var s = Set(plan.writes.map(\.controller).filter { !$0.isEmpty })
+        if plan.devices != nil { s.remove("devices") }
+        return s
+    }
+
+    static func makeDir(_ d: CgroupDir, needed: Set<String>, made: inout [String]) throws(RuntimeError) {
+        let base = d.hierarchy.isEmpty ? CgroupDir.mountPoint : CgroupDir.mountPoint + "/" + d.hierarchy
+        var path = base
+        let parts = d.path.split(separator: "/").map(String.init)
+        let v2 = d.hierarchy.isEmpty || d.hierarchy == "unified"
+        for part in parts {
+            if v2 && d.hierarchy.isEmpty { try enableControllers(path, needed: needed) }
+            let parent = path
+            path += "/" + part
+            if Glibc.mkdir(path, 0o755) == 0 {
+                made.append(path)
+                if d.hierarchy.split(separator: ",").contains("cpuset") { try inheritCpuset(parent, path) }
+            } else {
+                let e = Errno.current
+                guard e == .EEXIST else {
+                    throw .context("linux.cgroupsPath", .system(SysError("mkdir", path, errno: e)))
+                }
+            }
+        }
+    }
+
+    /// v1: a new cpuset cgroup has no cpus and no memory nodes, and no
+    /// process can join it until it gets its parent's.
+    static func inheritCpuset(_ parent: String, _ path: String) throws(RuntimeError) {
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let value = (try? Sys.readFile(parent + "/" + file)) ?? []
+            let text = String(decoding: value, as: UTF8.self).trimmingWhitespace()
+            guard !text.isEmpty else { continue }
+            try write(path + "/" + file, text, origin: "linux.cgroupsPath")
+        }
+    }
+
+    /// Every controller of `path`'s cgroup.controllers that its children
+    /// may need goes into its cgroup.subtree_control (as runc: all of them,
+    /// so stats work too). One that is needed and cannot be enabled is an
+    /// error naming it and the file.
+    static func enableControllers(_ path: String, needed: Set<String>) throws(RuntimeError) {
+        let available = words(path + "/cgroup.controllers")
+        let enabled = Set(words(path + "/cgroup.subtree_control"))
+        let missing = available.filter { !enabled.contains($0) }
+        if missing.isEmpty { return }
+        let file = path + "/cgroup.subtree_control"
+        guard let fd = try? Sys.open(file, O_WRONLY) else {
+            if let first = missing.first(where: needed.contains) {
+                throw .message("cgroup controller `\(first)` is not enabled in \(file) and skiff cannot write it: enable it there (echo +\(first) > \(file))")
+            }
+            return
+        }
+        if (try? Sys.write(fd.raw, missing.map { "+" + $0 }.joined(separator: " "), file)) != nil { return }
+        for c in missing {
+            do {
+                try Sys.write(fd.raw, "+" + c, file)
+            } catch {
+                guard needed.contains(c) else { continue }
+                var why = ""
+                if error.errno == .EBUSY { why = " (the cgroup has processes of its own, or a child of it is threaded)" }
+                throw .message("cannot enable the cgroup controller `\(c)` in \(file): \(error.errno)\(why); enable it there (echo +\(c) > \(file)) or remove the limits that need it")
+            }
+        }
+        for c in needed where !available.contains(c) && !c.isEmpty {
+            throw .message("the cgroup controller `\(c)` is not available in \(path) (see \(path)/cgroup.controllers)")
+        }
+    }
+
+    static func words(_ file: String) -> [String] {
+        guard let b = try? Sys.readFile(file) else { return [] }
+        return String(decoding: b, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    }
+
+    // MARK: writing
+
+    static func write(_ path: String, _ value: String, origin: String) throws(RuntimeError) {
+        do {
+            let fd = try Sys.open(path, O_WRONLY)
+            try Sys.write(fd.raw, value, path)
+        } catch {
+            var hint = ""
+            switch error.errno {
+            case .ENOENT: hint = ": this kernel has no such cgroup file (is the controller enabled for this cgroup?)"
+            case .EINVAL: hint = ": the kernel refused `\(value)`"
+            case .EBUSY: hint = ": the kernel refused `\(value)` while the cgroup is in use (e.g. a limit below current usage)"
+            case .ERANGE: hint = ": `\(value)` is out of range"
+            default: break
+            }
+            throw .context(origin, .message("write \(path): \(error.errno)\(hint)"))
+        }
+    }
+
+    func dir(for w: CgroupWrite) throws(RuntimeError) -> CgroupDir {
+        if version == .v2 { return dirs[0] }
+        guard let d = v1Dir(w.controller) else {
+            throw .message("\(w.origin): this host has no `\(w.controller)` cgroup v1 hierarchy mounted under /sys/fs/cgroup")
+        }
+        return d
+    }
+
+    func apply(_ writes: [CgroupWrite], log: Log) throws(RuntimeError) {
+        var done = Set<Int>()
+        for (i, w) in writes.enumerated() where !done.contains(i) {
+            let d = try dir(for: w)
+            let path = d.hostPath + "/" + w.file
+            if w.ifExists && access(path, F_OK) != 0 { continue }
+            if let other = w.unlessExists, access(d.hostPath + "/" + other, F_OK) == 0 { continue }
+            do {
+                try Cgroup.write(path, w.value, origin: w.origin)
+            } catch {
+                // v1: memory+swap must stay >= memory; lowering both means
+                // swap first.
+                guard w.file == "memory.limit_in_bytes",
+                      let j = writes.indices.first(where: { $0 > i && writes[$0].file == "memory.memsw.limit_in_bytes" }) else {
+                    throw error
+                }
+                try Cgroup.write(d.hostPath + "/" + writes[j].file, writes[j].value, origin: writes[j].origin)
+                try Cgroup.write(path, w.value, origin: w.origin)
+                done.insert(j)
+            }
+            log.debug("cgroup: \(path) = \(w.value)")
+        }
+    }
+
+    func applyDevices(_ rules: [DeviceAccessRule]) throws(RuntimeError) {
+        if version == .v1 {
+            guard let d = v1Dir("devices") else { return }
+            for (file, line) in CgroupLowering.v1DeviceLines(rules) {
+                try Cgroup.write(d.hostPath + "/" + file, line, origin: "linux.resources.devices")
+            }
+            return
+        }
+        guard let d = unified else { return }
+        try DeviceController.attach(DeviceProgram.instructions(rules), to: d.hostPath)
+    }
+
+    // MARK: processes
+
+    /// Moves `pid` into every directory (v1; and v2 when it was not cloned
+    /// into its cgroup).
+    func attach(_ pid: Int32, skipUnified: Bool) throws(RuntimeError) {
+        for d in dirs {
+            if skipUnified && (d.hierarchy.isEmpty || d.hierarchy == "unified") { continue }
+            try Cgroup.write(d.hostPath + "/cgroup.procs", "\(pid)", origin: "linux.cgroupsPath")
+        }
+    }
+
+    func pids() -> [Int32] {
+        guard let d = procsDir, let b = try? Sys.readFile(d.hostPath + "/cgroup.procs") else { return [] }
+        return b.split(separator: UInt8(ascii: "\n")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+    }
+
+    /// Removes the container's directories (the leaves: parents may be
+    /// shared, as runc). A process still leaving makes rmdir EBUSY for a
+    /// moment: retried for up to a second.
+    func remove() throws(RuntimeError) {
+        for d in dirs {
+            var tries = 0
+            while Glibc.rmdir(d.hostPath) != 0 {
+                let e = Errno.current
+                if e == .ENOENT { break }
+                guard e == .EBUSY, tries < 100 else {
+                    throw .message("remove cgroup \(d.hostPath): \(e)")
+                }
+                tries += 1
+                var ts = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+                nanosleep(&ts, nil)
+            }
+        }
+    }
+
+    // MARK: from a state record
+
+    /// The cgroup a state record names, believed only for directories below
+    /// /sys/fs/cgroup on a cgroup filesystem, without `..`.
+    static func recorded(version: Int, paths: [String]) -> Cgroup? {
+        var dirs: [CgroupDir] = []
+        let prefix = CgroupDir.mountPoint + "/"
+        for p in paths {
+            guard p.hasPrefix(prefix), !p.split(separator: "/").contains(".."), !p.split(separator: "/").contains(".") else { return nil }
+            let magic = skiff_fs_magic(p)
+            if magic < 0 { continue }  // gone already
+            guard magic == cgroupMagic || magic == cgroup2Magic else { return nil }
+            let rest = p.dropFirst(prefix.count)
+            // Never a hierarchy's root: that would be every process.
+            let depth = rest.split(separator: "/").count
+            guard depth >= (magic == cgroup2Magic && !rest.hasPrefix("unified") ? 1 : 2) else { return nil }
+            if magic == cgroup2Magic && !rest.hasPrefix("unified/") && rest != "unified" {
+                dirs.append(CgroupDir(hierarchy: "", path: "/" + rest))
+            } else {
+                let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+                let sub = rest[slash...]
+                dirs.append(CgroupDir(hierarchy: String(rest[..<slash]), path: sub.isEmpty ? "/" : String(sub)))
+            }
+        }
+        return Cgroup(version: version == 2 ? .v2 : .v1, dirs: dirs)
+    }
+}
