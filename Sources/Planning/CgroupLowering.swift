@@ -5,14 +5,15 @@ import OCISpec
 /// every error names its JSON path.
 public struct CgroupLowering {
     public let v2: Bool
-    let host: HostFacts
     public private(set) var writes: [CgroupWrite] = []
     public private(set) var warnings: [String] = []
 
-    public init(v2: Bool, host: HostFacts) {
+    public init(v2: Bool) {
         self.v2 = v2
-        self.host = host
     }
+
+    /// The first field that asks for a limit, for `update`.
+    public static func firstLimit(_ r: Resources) -> String? { limitsAsked(r) }
 
     /// The first field that asks for a limit (devices are not one: without
     /// a cgroup of its own a rootless container cannot reach host devices).

@@ -162,7 +162,7 @@ extension Planner {
         }
         let v2: Bool
         if case .unified = host.cgroups { v2 = true } else { v2 = false }
-        var lowering = CgroupLowering(v2: v2, host: host)
+        var lowering = CgroupLowering(v2: v2)
         if let r = resources { try lowering.lower(r) }
         var devices: [DeviceAccessRule]? = nil
         if !host.rootless {

@@ -49,6 +49,17 @@ let commands: [Command] = [
     Command(name: "list", arguments: "", summary: "list containers",
             options: [.value("format", "f", help: "table or json"), .flag("quiet", "q", help: "ids only")],
             positionals: 0...0),
+    Command(name: "pause", arguments: "<container-id>", summary: "freeze every process of the container", options: [],
+            positionals: 1...1),
+    Command(name: "resume", arguments: "<container-id>", summary: "thaw a paused container", options: [],
+            positionals: 1...1),
+    Command(name: "update", arguments: "<container-id>", summary: "change the cgroup limits of a running container",
+            options: UpdateFlags.options, positionals: 1...1),
+    Command(name: "ps", arguments: "<container-id> [-- ps options]", summary: "list the container's processes",
+            options: [.value("format", "f", help: "table (ps output) or json (pids)")], positionals: 1...64),
+    Command(name: "events", arguments: "<container-id>", summary: "print the container's statistics and OOM events",
+            options: [.flag("stats", help: "print statistics once and exit"),
+                      .value("interval", help: "time between statistics (default 5s)")], positionals: 1...1),
     Command(name: "spec", arguments: "", summary: "write a default config.json",
             options: [.value("bundle", "b", help: "bundle directory (default: the current directory)"),
                       .flag("rootless", help: "a config for an unprivileged user")],
@@ -196,6 +207,25 @@ struct Invocation {
                 for id in try runtime.ids() { print(id) }
             } else {
                 print(try runtime.list(format: f))
+            }
+        case "pause":
+            try makeRuntime().pause(id: id)
+        case "resume":
+            try makeRuntime().resume(id: id)
+        case "update":
+            let (resources, origins) = try UpdateFlags.resources(parsed)
+            try makeRuntime().update(id: id, resources, origins: origins)
+        case "ps":
+            let format = parsed.value("format") ?? "table"
+            guard let f = Runtime.PsFormat(rawValue: format) else {
+                throw .message("ps: --format must be `table` or `json`, not `\(format)`")
+            }
+            print(try makeRuntime().ps(id: id, format: f, psArgs: Array(parsed.positionals.dropFirst())))
+        case "events":
+            let interval = try UpdateFlags.duration(parsed.value("interval") ?? "5s", flag: "--interval")
+            try makeRuntime().events(id: id, stats: parsed.flag("stats"), intervalMillis: interval) { line in
+                let text = line + "\n"
+                _ = write(1, text, text.utf8.count)
             }
         case "spec":
             try Runtime.writeSpec(bundle: parsed.value("bundle") ?? ".", rootless: parsed.flag("rootless"))

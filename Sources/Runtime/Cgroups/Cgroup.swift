@@ -163,6 +163,11 @@ struct Cgroup {
                 // swap first.
                 guard w.file == "memory.limit_in_bytes",
                       let j = writes.indices.first(where: { $0 > i && writes[$0].file == "memory.memsw.limit_in_bytes" }) else {
+                    if w.file == "memory.limit_in_bytes", let b = try? Sys.readFile(d.hostPath + "/memory.memsw.limit_in_bytes"),
+                       let memsw = Int64(String(decoding: b, as: UTF8.self).trimmingWhitespace()), let v = Int64(w.value),
+                       v > memsw || v == -1 {
+                        throw .message("\(w.origin): \(w.value) is above the container's memory+swap limit (\(memsw)): raise linux.resources.memory.swap (--memory-swap) with it")
+                    }
                     throw error
                 }
                 try Cgroup.write(d.hostPath + "/" + writes[j].file, writes[j].value, origin: writes[j].origin)

@@ -1,0 +1,130 @@
+import Glibc
+import LinuxSys
+import OCISpec
+import Planning
+
+/// runc's commands that work through the container's cgroup: pause,
+/// resume, update, ps, events.
+extension Runtime {
+    func runningCgroup(_ id: String, for command: String) throws(RuntimeError) -> (ContainerDir, ContainerRecord, Cgroup) {
+        let dir = try store.open(id)
+        let r = try dir.read()
+        guard let cg = Runtime.cgroup(r), !cg.dirs.isEmpty else {
+            throw .message("\(command): container `\(id)` has no cgroup of its own (an unprivileged container without a delegated cgroup)")
+        }
+        return (dir, r, cg)
+    }
+
+    public func pause(id: String) throws(RuntimeError) {
+        let (_, r, cg) = try runningCgroup(id, for: "pause")
+        let status = Runtime.status(r)
+        guard status == .running || status == .created else {
+            throw .message("pause: container `\(id)` is \(status.rawValue): only a running container can be paused")
+        }
+        guard cg.canFreeze else { throw .message("pause: the container's cgroup has no freezer (no v1 freezer hierarchy, or no cgroup.freeze)") }
+        try cg.setFrozen(true)
+    }
+
+    public func resume(id: String) throws(RuntimeError) {
+        let (_, r, cg) = try runningCgroup(id, for: "resume")
+        let status = Runtime.status(r)
+        guard status == .paused else {
+            throw .message("resume: container `\(id)` is \(status.rawValue), not paused")
+        }
+        try cg.setFrozen(false)
+    }
+
+    /// New limits for a running container. `origins` renames JSON paths to
+    /// the flags they came from, for messages.
+    public func update(id: String, _ resources: Resources, origins: [(String, String)] = []) throws(RuntimeError) {
+        let (_, r, cg) = try runningCgroup(id, for: "update")
+        let status = Runtime.status(r)
+        guard status != .stopped else { throw .message("update: container `\(id)` is stopped") }
+        func rename(_ text: String) -> String {
+            for (path, flag) in origins where text.hasPrefix(path) { return flag + text.dropFirst(path.count) }
+            return text
+        }
+        var lowering = CgroupLowering(v2: cg.version == .v2)
+        do {
+            try lowering.lower(resources)
+        } catch {
+            throw .message(rename(error.description))
+        }
+        for w in lowering.warnings { log.warn(rename(w)) }
+        if resources.devices != nil { log.warn("update: device rules are not changed on a running container (runc neither)") }
+        if resources.memory?.checkBeforeUpdate == true, let limit = resources.memory?.limit, limit > 0 {
+            let usage = cg.version == .v2 ? cg.number("memory", "memory.current") : cg.number("memory", "memory.usage_in_bytes")
+            if let u = usage, UInt64(limit) < u {
+                throw .message(rename("linux.resources.memory.limit") + ": \(limit) is below the container's current memory usage (\(u)) and checkBeforeUpdate is set")
+            }
+        }
+        var writes = lowering.writes
+        for i in writes.indices { writes[i].origin = rename(writes[i].origin) }
+        try cg.apply(writes, log: log)
+    }
+
+    public enum PsFormat: String { case table, json }
+
+    /// The container's processes: pids as JSON, or ps(1)'s lines for them.
+    public func ps(id: String, format: PsFormat, psArgs: [String]) throws(RuntimeError) -> String {
+        let (_, _, cg) = try runningCgroup(id, for: "ps")
+        let pids = cg.pids()
+        if format == .json { return JSONValue.array(pids.map { JSONValue.int(Int64($0)) }).serialized(pretty: false) }
+        let args = psArgs.isEmpty ? ["-ef"] : psArgs
+        let command = "ps " + args.map { "'" + $0.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'" }.joined(separator: " ")
+        guard let f = popen(command, "r") else { throw .system(SysError("run", command)) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        let status = pclose(f)
+        guard status == 0 else { throw .message("ps: `\(command)` failed (status \(status))") }
+        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
+        guard let header = lines.first,
+              let column = header.split(separator: " ").firstIndex(of: "PID") else {
+            throw .message("ps: `\(command)` printed no PID column")
+        }
+        var text = String(header)
+        for line in lines.dropFirst() {
+            let f = line.split(separator: " ")
+            if column < f.count, let pid = Int32(f[column]), pids.contains(pid) { text += "\n" + line }
+        }
+        return text
+    }
+
+    /// `events --stats`: one stats document. Without --stats: stats every
+    /// interval and an `oom` event for each OOM kill, until the container
+    /// stops.
+    public func events(id: String, stats once: Bool, intervalMillis: Int32, emit: (String) -> Void) throws(RuntimeError) {
+        let (_, r, cg) = try runningCgroup(id, for: "events")
+        guard let pidfd = Runtime.pidfd(r) else { throw .message("events: container `\(id)` is not running") }
+        func statsEvent() -> String {
+            JSONValue.object([("type", .string("stats")), ("id", .string(id)), ("data", cg.stats())]).serialized(pretty: false)
+        }
+        if once {
+            emit(statsEvent())
+            return
+        }
+        var kills = cg.oomKills
+        var untilStats = intervalMillis
+        let step: Int32 = min(200, intervalMillis)
+        while true {
+            var p = pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0)
+            let n = poll(&p, 1, step)
+            if n > 0 { return }  // the container's process exited
+            let now = cg.oomKills
+            if now > kills {
+                for _ in kills..<now { emit(JSONValue.object([("type", .string("oom")), ("id", .string(id))]).serialized(pretty: false)) }
+                kills = now
+            }
+            untilStats -= step
+            if untilStats <= 0 {
+                emit(statsEvent())
+                untilStats = intervalMillis
+            }
+        }
+    }
+}
