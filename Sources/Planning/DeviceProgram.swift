@@ -30,8 +30,8 @@ public enum DeviceProgram {
         var prog: [UInt64] = [
             insn(ldxMemW, dst: 2, src: 1, off: 0),    // w2 = access_type
             insn(alu32MovX, dst: 3, src: 2),          // w3 = w2
-            insn(alu32AndK, dst: 3, imm: 0xffff),     // w3 = access
-            insn(alu32RshK, dst: 2, imm: 16),         // w2 = type
+            insn(alu32RshK, dst: 3, imm: 16),         // w3 = access
+            insn(alu32AndK, dst: 2, imm: 0xffff),     // w2 = type
             insn(ldxMemW, dst: 4, src: 1, off: 4),    // w4 = major
             insn(ldxMemW, dst: 5, src: 1, off: 8),    // w5 = minor
         ]

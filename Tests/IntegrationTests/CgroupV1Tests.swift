@@ -17,6 +17,15 @@ import Testing
         func file(_ h: String, _ f: String) -> String {
             ((try? String(contentsOfFile: dir(h) + "/" + f, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        /// For a test that stops early: the container and its cgroups go.
+        func cleanup() {
+            _ = try? s("delete", "--force", id)
+            for h in CgroupV1Tests.hierarchies {
+                rmdir(dir(h))
+                rmdir("/sys/fs/cgroup/\(h)/\(parent)")
+            }
+        }
+
         /// No directory of the container's is left, and the parent goes.
         func expectGone(sourceLocation: SourceLocation = #_sourceLocation) {
             for h in CgroupV1Tests.hierarchies {
@@ -75,6 +84,7 @@ import Testing
                              resources: ["memory": ["limit": 16 << 20, "swap": 16 << 20]])
         let out = try b.s.outDir()
         b.s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        defer { b.cleanup() }
         #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
         try waitFor { FileManager.default.fileExists(atPath: out + "/dd") }
         #expect((try String(contentsOfFile: out + "/dd", encoding: .utf8)) == "137\n")
@@ -126,6 +136,7 @@ import Testing
             "memory": ["limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20, "swappiness": 10],
             "pids": ["limit": 42], "blockIO": ["weight": 300],
         ])
+        defer { b.cleanup() }
         #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
         #expect(b.file("cpu", "cpu.shares") == "512")
         #expect(b.file("cpu", "cpu.cfs_quota_us") == "50000" && b.file("cpu", "cpu.cfs_period_us") == "100000")
@@ -145,6 +156,7 @@ import Testing
     @Test("pause freezes every process, resume thaws them; state says paused")
     func pauseResume() throws {
         let b = try Self.box(["sh", "-c", "sleep 60 & exec sleep 61"])
+        defer { b.cleanup() }
         #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
         let pid = try b.s.state(b.id)["pid"] as? Int ?? 0
         #expect(try b.s("pause", b.id).status == 0)
@@ -166,6 +178,7 @@ import Testing
     @Test("update changes limits of a running container, by flag or by document; bad values name the flag")
     func update() throws {
         let b = try Self.box(["sleep", "60"], resources: ["memory": ["limit": 64 << 20, "swap": 64 << 20], "pids": ["limit": 10]])
+        defer { b.cleanup() }
         #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
         #expect(try b.s("update", "--pids-limit", "20", "--memory", "32m", b.id).status == 0)
         #expect(b.file("pids", "pids.max") == "20" && b.file("memory", "memory.limit_in_bytes") == "\(32 << 20)")
@@ -193,6 +206,7 @@ import Testing
     func psKillAll() throws {
         var b = try Self.box(["sh", "-c", "sleep 71 & sleep 72 & wait"])
         b.s.namespaces = b.s.namespaces.filter { ($0["type"] as? String) != "pid" }
+        defer { b.cleanup() }
         #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
         try waitFor { b.file("pids", "cgroup.procs").split(separator: "\n").count == 3 }
         let json = try b.s("ps", "--format", "json", b.id)
@@ -212,6 +226,7 @@ import Testing
         // The first process gone, its children still running: delete kills them.
         var c = try Self.box(["sh", "-c", "sleep 73 & sleep 74 & exit 0"])
         c.s.namespaces = c.s.namespaces.filter { ($0["type"] as? String) != "pid" }
+        defer { c.cleanup() }
         #expect(try c.s("run", "--detach", "--bundle", c.s.bundle, c.id).status == 0)
         try waitFor { (try? c.s.state(c.id)["status"] as? String) == "stopped" }
         #expect(!Harness.processes(mentioning: "sleep 73").isEmpty)

@@ -301,10 +301,10 @@ import Testing
 }
 
 /// Polls until `condition` holds (tests only; the runtime never polls).
-func waitFor(_ condition: () -> Bool) throws {
-    for _ in 0..<200 {
+func waitFor(seconds: Int = 4, _ condition: () -> Bool) throws {
+    for _ in 0..<(seconds * 50) {
         if condition() { return }
         Thread.sleep(forTimeInterval: 0.02)
     }
-    throw HarnessError("condition not met in 4 s")
+    throw HarnessError("condition not met in \(seconds) s")
 }

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+/// Runs CgroupV2Tests inside a qemu guest that boots Debian's kernel with
+/// cgroup2 at /sys/fs/cgroup (scripts/cgroup2-vm; this host is hybrid).
+@Suite(.enabled(if: !inCgroup2Guest)) struct CgroupV2GuestTests {
+    @Test("cgroup v2 enforcement, in a qemu guest with a pure cgroup2 hierarchy")
+    func guest() throws {
+        let testBinary = ProcessInfo.processInfo.arguments[0]
+        var env = ProcessInfo.processInfo.environment
+        env["SKIFF_CGROUP2_GUEST"] = "1"
+        env["CGVM_RW"] = Harness.packageRoot.path
+        let r = try Harness.exec(Harness.packageRoot.path + "/scripts/cgroup2-vm",
+                                 [testBinary, "--testing-library", "swift-testing", "--filter", "IntegrationTests.CgroupV2Tests/"], env: env)
+        let summary = r.stdout.split(separator: "\n").filter { $0.contains("✘") || $0.contains("Test run") }.joined(separator: "\n")
+        #expect(r.status == 0, "\(summary)\n\(r.stdout.suffix(4000))\n\(r.stderr.suffix(2000))")
+        #expect(r.stdout.contains("Suite CgroupV2Tests passed"), "\(summary)")
+    }
+}
+
+/// cgroup v2 as the container sees it. Only in the guest (above): a pure
+/// v2 host, where the test owns the whole hierarchy.
+let inCgroup2Guest = ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] == "1"
+    && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
+
+@Suite(.enabled(if: inCgroup2Guest)) struct CgroupV2Tests {
+
+    struct Box {
+        var s: Skiff
+        let id: String
+        var path: String { "/skiff-v2/" + id }
+        var dir: String { "/sys/fs/cgroup" + path }
+        func file(_ f: String) -> String {
+            ((try? String(contentsOfFile: dir + "/" + f, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func cleanup() { _ = try? s("delete", "--force", id); rmdir(dir) }
+    }
+
+    static func box(_ args: [String], resources: [String: Any]? = nil, cgroupns: Bool = false) throws -> Box {
+        var s = try Skiff(args)
+        let id = Harness.uniqueName("v2")
+        s["linux", "cgroupsPath"] = "/skiff-v2/\(id)"
+        if let resources { s["linux", "resources"] = resources }
+        if !cgroupns { s.namespaces = s.namespaces.filter { ($0["type"] as? String) != "cgroup" } }
+        return Box(s: s, id: id)
+    }
+
+    @Test("born in its cgroup (CLONE_INTO_CGROUP): the first read of /proc/self/cgroup; a cgroup namespace is rooted there")
+    func born() throws {
+        let b = try Self.box(["cat", "/proc/self/cgroup"])
+        let r = try b.s.run(b.id)
+        #expect(r.stdout == "0::\(b.path)\n", "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: b.dir))
+        let c = try Self.box(["sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/pids.max"], resources: ["pids": ["limit": 9]], cgroupns: true)
+        let rc = try c.s.run(c.id)
+        #expect(rc.stdout == "0::/\n9\n", "\(rc)")
+    }
+
+    @Test("every resource lands in its v2 file with runc's conversions")
+    func files() throws {
+        let b = try Self.box(["sleep", "60"], resources: [
+            "memory": ["limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20],
+            "cpu": ["shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0", "idle": 0],
+            "pids": ["limit": 42], "blockIO": ["weight": 300],
+            "unified": ["memory.high": "\(100 << 20)"],
+        ])
+        defer { b.cleanup() }
+        let r = try b.s("run", "--detach", "--bundle", b.s.bundle, b.id)
+        #expect(r.status == 0, "\(r)")
+        #expect(b.file("memory.max") == "\(64 << 20)" && b.file("memory.low") == "\(32 << 20)")
+        #expect(b.file("memory.swap.max") == "\(32 << 20)", "swap is memory+swap in the spec")
+        #expect(b.file("memory.high") == "\(100 << 20)")
+        #expect(b.file("cpu.weight") == "20", "1 + (512-2)*9999/262142")
+        #expect(b.file("cpu.max") == "50000 100000")
+        #expect(b.file("cpuset.cpus") == "0" && b.file("pids.max") == "42")
+        let io = FileManager.default.fileExists(atPath: b.dir + "/io.bfq.weight") ? b.file("io.bfq.weight") : b.file("io.weight")
+        #expect(io == "default 2930" || io.hasPrefix("default 300"), "io weight: \(io)")
+        #expect(try b.s("update", "--memory", "128m", "--memory-swap", "256m", "--pids-limit", "-1", b.id).status == 0)
+        #expect(b.file("memory.max") == "\(128 << 20)" && b.file("memory.swap.max") == "\(128 << 20)" && b.file("pids.max") == "max")
+    }
+
+    @Test("a memory limit OOM-kills past it; events --stats counts it")
+    func oom() throws {
+        var b = try Self.box(["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /out/dd; sleep 60"],
+                             resources: ["memory": ["limit": 16 << 20, "swap": 16 << 20]])
+        let out = try b.s.outDir()
+        b.s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        defer { b.cleanup() }
+        #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
+        try waitFor(seconds: 30) { FileManager.default.fileExists(atPath: out + "/dd") }
+        #expect((try String(contentsOfFile: out + "/dd", encoding: .utf8)) == "137\n")
+        let ev = try b.s("events", "--stats", b.id)
+        #expect(ev.stdout.contains("\"oom_kill\":1"), "\(ev)")
+    }
+
+    @Test("devices: the BPF program denies what the rules deny and allows what they allow")
+    func devices() throws {
+        // The guest's scratch disk: a block device with a driver behind it.
+        let dev = try String(contentsOfFile: "/sys/block/vda/dev", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let mm = dev.split(separator: ":").compactMap { Int($0) }
+        try #require(mm.count == 2)
+        let script = "mknod /dev/xdisk b \(mm[0]) \(mm[1]) && head -c 1 /dev/xdisk >/dev/null; echo disk=$?; head -c 1 /dev/zero | wc -c"
+        var b = try Self.box(["sh", "-c", script])
+        for set in ["bounding", "effective", "permitted"] { b.s["process", "capabilities", set] = ["CAP_MKNOD"] }
+        let r = try b.s.run(b.id)
+        #expect(r.stdout == "disk=1\n1\n" && r.stderr.contains("Operation not permitted"), "\(r)")
+        var c = try Self.box(["sh", "-c", script],
+                             resources: ["devices": [["allow": false, "access": "rwm"], ["allow": true, "type": "b", "major": mm[0], "minor": mm[1], "access": "r"]]])
+        for set in ["bounding", "effective", "permitted"] { c.s["process", "capabilities", set] = ["CAP_MKNOD"] }
+        let r2 = try c.s.run(c.id)
+        #expect(r2.stdout == "disk=0\n1\n", "\(r2)")
+    }
+
+    @Test("pause and resume with cgroup.freeze; kill --all with cgroup.kill; delete leaves nothing")
+    func freezeKill() throws {
+        var b = try Self.box(["sh", "-c", "sleep 60 & sleep 61 & wait"])
+        b.s.namespaces = b.s.namespaces.filter { ($0["type"] as? String) != "pid" }
+        defer { b.cleanup() }
+        #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
+        try waitFor(seconds: 30) { b.file("cgroup.procs").split(separator: "\n").count == 3 }
+        #expect(try b.s("pause", b.id).status == 0)
+        #expect(b.file("cgroup.events").contains("frozen 1"))
+        #expect(try b.s.state(b.id)["status"] as? String == "paused")
+        #expect(try b.s("resume", b.id).status == 0)
+        #expect(b.file("cgroup.events").contains("frozen 0"))
+        #expect(try b.s("kill", "--all", b.id, "KILL").status == 0)
+        try waitFor { b.file("cgroup.procs").isEmpty }
+        #expect(try b.s("delete", b.id).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: b.dir))
+    }
+
+    @Test("v2 errors: a unified key with no file, network fields, realtime cpu", arguments: [
+        (#"{"unified":{"memory.nope":"1"}}"#, #"linux.resources.unified["memory.nope"]: write /sys/fs/cgroup/skiff-v2/"#),
+        (#"{"unified":{"../x":"1"}}"#, #"linux.resources.unified["../x"]: `../x` is not a cgroup v2 file name"#),
+        (#"{"network":{"classID":1}}"#, "linux.resources.network: cgroup v2 has no net_cls or net_prio controller"),
+        (#"{"cpu":{"realtimeRuntime":1000}}"#, "linux.resources.cpu.realtimeRuntime: cgroup v2 has no realtime cpu limits"),
+        (#"{"memory":{"swap":1048576}}"#, "linux.resources.memory.swap: a swap limit needs a memory limit"),
+    ])
+    func errors(_ resources: String, _ message: String) throws {
+        let doc = try JSONSerialization.jsonObject(with: Data(resources.utf8))
+        let b = try Self.box(["true"], resources: doc as? [String: Any])
+        try b.s.expectRefused(message)
+        #expect(!FileManager.default.fileExists(atPath: b.dir))
+    }
+}
