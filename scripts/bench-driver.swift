@@ -286,7 +286,11 @@ for r in 0..<seqRounds {
         let e = runtimes[(i + r) % runtimes.count]
         let ids = (0..<20).map { _ in nextID() }
         let t0 = now()
-        let creates = ids.map { start(e.prefix + ["create", "--bundle", bundle, $0]) }
+        // One bundle (one cgroupsPath) per container where scripts/bench made them.
+        let creates = ids.enumerated().map { k, id in
+            let own = bundle + "-p\(k)"
+            return start(e.prefix + ["create", "--bundle", access(own, F_OK) == 0 ? own : bundle, id])
+        }
         let created = creates.map { $0 > 0 && finish($0).ok }
         let deletes = ids.map { start(e.prefix + ["delete", "--force", $0]) }
         let deleted = deletes.map { $0 > 0 && finish($0).ok }

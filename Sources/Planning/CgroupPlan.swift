@@ -143,13 +143,13 @@ extension Planner {
         var dirs: [CgroupDir] = []
         switch host.cgroups {
         case .unified:
-            dirs.append(CgroupDir(hierarchy: "", path: CgroupLowering.place(inner, own: host.ownCgroups[""] ?? "/", v2: true)))
+            dirs.append(CgroupDir(hierarchy: "", path: CgroupLowering.place(inner, own: host.ownV2Cgroup ?? "/", v2: true)))
         case let .hybrid(v1, unified):
             for h in v1 {
                 dirs.append(CgroupDir(hierarchy: h.name, path: CgroupLowering.place(inner, own: host.ownCgroup(of: h) ?? "/", v2: false)))
             }
             if unified {
-                dirs.append(CgroupDir(hierarchy: "unified", path: CgroupLowering.place(inner, own: host.ownCgroups[""] ?? "/", v2: true)))
+                dirs.append(CgroupDir(hierarchy: "unified", path: CgroupLowering.place(inner, own: host.ownV2Cgroup ?? "/", v2: true)))
             }
         case .none:
             if let field = asked ?? (givenPath != nil ? "linux.cgroupsPath" : nil) {
@@ -189,10 +189,14 @@ extension HostFacts {
     /// lines name the hierarchy by its controllers ("cpu,cpuacct",
     /// "name=systemd").
     public func ownCgroup(of h: CgroupHierarchy) -> String? {
-        let want = Set(h.options.split(separator: ",").filter { $0 != "none" }.map(String.init))
-        for (key, path) in ownCgroups where !key.isEmpty {
-            if Set(key.split(separator: ",").map(String.init)) == want { return path }
+        let want = h.options.split(separator: ",").filter { $0 != "none" }
+        for own in ownCgroups where !own.controllers.isEmpty {
+            let have = own.controllers.split(separator: ",")
+            if have.count == want.count && have.allSatisfy({ want.contains($0) }) { return own.path }
         }
         return nil
     }
+
+    /// The caller's cgroup v2 ("0::PATH").
+    public var ownV2Cgroup: String? { ownCgroups.first { $0.controllers.isEmpty }?.path }
 }

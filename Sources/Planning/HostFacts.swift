@@ -22,7 +22,9 @@ public struct HostFacts: Sendable, Equatable {
     public var selinuxEnabled = false
     /// The caller's cgroups from /proc/self/cgroup: "" for v2, else the
     /// hierarchy's controllers ("cpu,cpuacct", "name=systemd").
-    public var ownCgroups: [String: String] = [:]
+    /// (Pairs, not a Dictionary: this is on every create, and a Dictionary
+    /// costs run-time metadata and a hash seed at start-up.)
+    public var ownCgroups: [OwnCgroup] = []
     /// An unprivileged caller owns the v2 cgroup skiff would make its
     /// containers' cgroups in (it has been delegated).
     public var cgroupDelegated = false
@@ -55,6 +57,16 @@ public struct SubordinateRange: Sendable, Equatable {
 
     public func contains(_ first: UInt32, size: UInt32) -> Bool {
         UInt64(first) >= UInt64(start) && UInt64(first) + UInt64(size) <= UInt64(start) + UInt64(count)
+    }
+}
+
+/// One line of /proc/self/cgroup.
+public struct OwnCgroup: Sendable, Equatable {
+    public var controllers: String
+    public var path: String
+    public init(controllers: String, path: String) {
+        self.controllers = controllers
+        self.path = path
     }
 }
 

@@ -185,6 +185,10 @@ public struct DevicePlan: Sendable, Equatable {
 public struct SymlinkPlan: Sendable, Equatable {
     public var target: String
     public var path: String
+    public init(target: String, path: String) {
+        self.target = target
+        self.path = path
+    }
 }
 
 public struct SysctlPlan: Sendable, Equatable {

@@ -222,10 +222,17 @@ extension Planner {
         // layout: the container's own directories bound from the host
         // (a fresh cgroup2 mount from the init namespace reconfigures the
         // host's hierarchy and cost 14 ms here; a bind costs what a bind does).
-        var lateReadonly: MountPlan {
-            var late = MountPlan(kind: .attributes, target: target, destination: m.destination, origin: path)
-            late.attrSet = ro
-            return late
+        // The tmpfs holding the hierarchies turns read-only after the mounts
+        // and links in it are made (as a `ro` /dev does).
+        func tmpfsReadonly() { if readonly { plan.lateReadonly.append(plan.mounts.count - 1) } }
+        // A hierarchy with several controllers ("cpu,cpuacct") is also
+        // reached by each controller's name, as on the host.
+        func controllerLinks(_ names: [String]) {
+            for name in names where name.contains(",") {
+                for c in name.split(separator: ",") where !names.contains(String(c)) {
+                    plan.symlinks.append(SymlinkPlan(target: name, path: "\(target)/\(c)"))
+                }
+            }
         }
         func tmpfs() -> MountPlan {
             var t = MountPlan(kind: .filesystem(type: "tmpfs", source: "cgroup",
@@ -247,15 +254,17 @@ extension Planner {
             plan.mounts.append(fs("cgroup2", "", nil))
         case let .hybrid(v1, unified) where ownNamespace:
             plan.mounts.append(tmpfs())
+            tmpfsReadonly()
             for h in v1 { plan.mounts.append(fs("cgroup", h.name, h.options)) }
             if unified { plan.mounts.append(fs("cgroup2", "unified", nil)) }
-            if readonly { plan.mounts.append(lateReadonly) }
+            controllerLinks(v1.map(\.name))
         case .unified where plan.cgroup != nil:
             plan.mounts.append(bind(plan.cgroup!.dirs[0].hostPath, ""))
         case .hybrid where plan.cgroup != nil:
             plan.mounts.append(tmpfs())
+            tmpfsReadonly()
             for d in plan.cgroup!.dirs { plan.mounts.append(bind(d.hostPath, d.hierarchy)) }
-            if readonly { plan.mounts.append(lateReadonly) }
+            controllerLinks(plan.cgroup!.dirs.map(\.hierarchy))
         case .unified, .hybrid:
             // No cgroup of its own and no namespace: the host's, read-only
             // all the way down (CVE-2023-25809).
@@ -290,7 +299,7 @@ extension Planner {
                                                bindFromHost: bind ? "/dev/\(name)" : nil, origin: "default device /dev/\(name)"))
             }
             plan.directories = ["dev/pts", "dev/shm"]
-            plan.symlinks = [
+            plan.symlinks += [
                 SymlinkPlan(target: "/proc/self/fd", path: "dev/fd"),
                 SymlinkPlan(target: "/proc/self/fd/0", path: "dev/stdin"),
                 SymlinkPlan(target: "/proc/self/fd/1", path: "dev/stdout"),

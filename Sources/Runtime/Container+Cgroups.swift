@@ -63,6 +63,17 @@ extension Runtime {
         try cg.apply(writes, log: log)
     }
 
+    /// A JSON document named on the command line: a file, or standard
+    /// input for "-"; at most maxConfigSize bytes.
+    public static func readDocument(_ path: String, what: String) throws(RuntimeError) -> [UInt8] {
+        do {
+            let fd = path == "-" ? FileDescriptor(adopting: dup(0)) : try Sys.open(path, O_RDONLY)
+            return try Sys.read(fd, path == "-" ? "standard input" : path, limit: Runtime.maxConfigSize)
+        } catch {
+            throw .context(what, .system(error))
+        }
+    }
+
     public enum PsFormat: String { case table, json }
 
     /// The container's processes: pids as JSON, or ps(1)'s lines for them.

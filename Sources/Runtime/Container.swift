@@ -111,7 +111,7 @@ public struct Runtime {
         if st.st_mode & S_IFMT != S_IFDIR {
             throw .message("root.path: `\(plan.rootfs)` is not a directory")
         }
-        let cgroupDirs = Set(plan.cgroup?.dirs.map(\.hostPath) ?? [])
+        let cgroupDirs = plan.cgroup?.dirs.map(\.hostPath) ?? []
         for m in plan.mounts {
             guard case let .bind(source, _) = m.kind, !cgroupDirs.contains(source) else { continue }
             do {

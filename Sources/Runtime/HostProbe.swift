@@ -22,7 +22,7 @@ enum HostProbe {
                               cgroups: needsCgroups ? cgroupLayout() : .none)
         if needsCgroups && facts.cgroups != .none {
             facts.ownCgroups = ownCgroups()
-            if euid != 0, case .unified = facts.cgroups, let own = facts.ownCgroups[""] {
+            if euid != 0, case .unified = facts.cgroups, let own = facts.ownV2Cgroup {
                 facts.cgroupDelegated = delegated(CgroupLowering.parent(own), euid)
             }
         }
@@ -114,13 +114,13 @@ enum HostProbe {
     }
 
     /// /proc/self/cgroup: "ID:CONTROLLERS:PATH" lines, keyed by controllers.
-    static func ownCgroups() -> [String: String] {
-        guard let b = try? Sys.readFile("/proc/self/cgroup") else { return [:] }
-        var out: [String: String] = [:]
+    static func ownCgroups() -> [OwnCgroup] {
+        guard let b = try? Sys.readFile("/proc/self/cgroup") else { return [] }
+        var out: [OwnCgroup] = []
         for line in b.split(separator: UInt8(ascii: "\n")) {
             let f = line.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)
             guard f.count == 3 else { continue }
-            out[String(decoding: f[1], as: UTF8.self)] = String(decoding: f[2], as: UTF8.self)
+            out.append(OwnCgroup(controllers: String(decoding: f[1], as: UTF8.self), path: String(decoding: f[2], as: UTF8.self)))
         }
         return out
     }

@@ -37,28 +37,7 @@ enum UpdateFlags {
         var doc: [String: [String: String]] = [:]
         var order: [String] = []
         if let file = parsed.value("resources") {
-            let bytes: [UInt8]
-            if file == "-" {
-                var all: [UInt8] = []
-                var buf = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let n = read(0, &buf, buf.count)
-                    if n <= 0 { break }
-                    all += buf[0..<n]
-                }
-                bytes = all
-            } else {
-                guard let f = fopen(file, "r") else { throw .message("update: --resources: cannot open `\(file)`: \(String(cString: strerror(errno)))") }
-                var all: [UInt8] = []
-                var buf = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let n = fread(&buf, 1, buf.count, f)
-                    if n <= 0 { break }
-                    all += buf[0..<n]
-                }
-                fclose(f)
-                bytes = all
-            }
+            let bytes = try Runtime.readDocument(file, what: "update: --resources")
             do {
                 return (try JSONDecoding.decode(Resources.self, json: bytes), [("", "--resources: ")])
             } catch {

@@ -142,4 +142,35 @@ let inCgroup2Guest = ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] 
         try b.s.expectRefused(message)
         #expect(!FileManager.default.fileExists(atPath: b.dir))
     }
+
+    @Test("rootless: a delegated subtree gives the user's container a cgroup with limits; without delegation the error says how")
+    func delegated() throws {
+        try TestUser.create()
+        defer { TestUser.remove() }
+        let user = TestUser.name
+        let deleg = "/sys/fs/cgroup/skiff-deleg", plain = "/sys/fs/cgroup/skiff-plain"
+        for d in [deleg, deleg + "/session", plain, plain + "/session"] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        }
+        defer { for d in [deleg + "/session", deleg, plain + "/session", plain] { rmdir(d) } }
+        // What systemd's Delegate=yes gives: the directory and its
+        // cgroup.procs, cgroup.subtree_control and cgroup.threads.
+        _ = try Harness.sh("chown \(user) \(deleg) \(deleg)/cgroup.procs \(deleg)/cgroup.subtree_control \(deleg)/cgroup.threads \(deleg)/session \(deleg)/session/cgroup.procs")
+
+        var s = try Skiff.rootless(["sh", "-c", "cat /proc/self/cgroup /sys/fs/cgroup/pids.max"])
+        s.namespaces = s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
+        s["linux", "resources"] = ["pids": ["limit": 7]]
+        try s.writeConfig()
+        func run(in cgroup: String, _ id: String) throws -> Harness.Result {
+            try Harness.sh("echo $$ > \(cgroup)/session/cgroup.procs && exec /usr/sbin/runuser -u \(user) -- env PATH=/usr/bin:/bin HOME=/ \(Harness.binary) --root \(s.root) run --bundle \(s.bundle) \(id)")
+        }
+        let id = Harness.uniqueName("deleg")
+        let r = try run(in: deleg, id)
+        #expect(r.status == 0 && r.stdout == "0::/skiff-deleg/\(id)\n7\n", "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: deleg + "/" + id))
+
+        let refused = try run(in: plain, Harness.uniqueName("plain"))
+        #expect(refused.status == 1 && refused.stderr.contains("linux.resources.pids: cannot be applied for user `\(user)`: no cgroup is delegated to this user"), "\(refused)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: plain).filter { !$0.contains(".") } == ["session"])
+    }
 }

@@ -47,13 +47,13 @@ struct Cgroup {
         return cg
     }
 
-    static func controllersNeeded(_ plan: CgroupPlan) -> Set<String> {
-        var s = Set(plan.writes.map(\.controller).filter { !$0.isEmpty })
-        if plan.devices != nil { s.remove("devices") }
+    static func controllersNeeded(_ plan: CgroupPlan) -> [String] {
+        var s: [String] = []
+        for w in plan.writes where !w.controller.isEmpty && !s.contains(w.controller) { s.append(w.controller) }
         return s
     }
 
-    static func makeDir(_ d: CgroupDir, needed: Set<String>, made: inout [String]) throws(RuntimeError) {
+    static func makeDir(_ d: CgroupDir, needed: [String], made: inout [String]) throws(RuntimeError) {
         let base = d.hierarchy.isEmpty ? CgroupDir.mountPoint : CgroupDir.mountPoint + "/" + d.hierarchy
         var path = base
         let parts = d.path.split(separator: "/").map(String.init)
@@ -89,9 +89,9 @@ struct Cgroup {
     /// may need goes into its cgroup.subtree_control (as runc: all of them,
     /// so stats work too). One that is needed and cannot be enabled is an
     /// error naming it and the file.
-    static func enableControllers(_ path: String, needed: Set<String>) throws(RuntimeError) {
+    static func enableControllers(_ path: String, needed: [String]) throws(RuntimeError) {
         let available = words(path + "/cgroup.controllers")
-        let enabled = Set(words(path + "/cgroup.subtree_control"))
+        let enabled = words(path + "/cgroup.subtree_control")
         let missing = available.filter { !enabled.contains($0) }
         if missing.isEmpty { return }
         let file = path + "/cgroup.subtree_control"
@@ -150,7 +150,7 @@ struct Cgroup {
     }
 
     func apply(_ writes: [CgroupWrite], log: Log) throws(RuntimeError) {
-        var done = Set<Int>()
+        var done: [Int] = []
         for (i, w) in writes.enumerated() where !done.contains(i) {
             let d = try dir(for: w)
             let path = d.hostPath + "/" + w.file
@@ -172,7 +172,7 @@ struct Cgroup {
                 }
                 try Cgroup.write(d.hostPath + "/" + writes[j].file, writes[j].value, origin: writes[j].origin)
                 try Cgroup.write(path, w.value, origin: w.origin)
-                done.insert(j)
+                done.append(j)
             }
             log.debug("cgroup: \(path) = \(w.value)")
         }
