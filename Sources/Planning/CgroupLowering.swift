@@ -37,14 +37,7 @@ public struct CgroupLowering {
         if v2 && !inner.hasPrefix("/") {
             base = parent(own)
         }
-        let joined = inner.hasPrefix("/") ? inner : base + "/" + inner
-        var parts: [Substring] = []
-        for c in joined.split(separator: "/") {
-            if c == "." { continue }
-            if c == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
-            parts.append(c)
-        }
-        return "/" + parts.joined(separator: "/")
+        return ContainerPath.absolute(inner.hasPrefix("/") ? inner : base + "/" + inner)
     }
 
     public static func parent(_ path: String) -> String {

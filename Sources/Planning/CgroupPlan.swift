@@ -189,9 +189,9 @@ extension HostFacts {
     /// lines name the hierarchy by its controllers ("cpu,cpuacct",
     /// "name=systemd").
     public func ownCgroup(of h: CgroupHierarchy) -> String? {
-        let want = h.options.split(separator: ",").filter { $0 != "none" }
+        let want = h.options.pieces(UInt8(ascii: ",")).filter { $0 != "none" }
         for own in ownCgroups where !own.controllers.isEmpty {
-            let have = own.controllers.split(separator: ",")
+            let have = own.controllers.pieces(UInt8(ascii: ","))
             if have.count == want.count && have.allSatisfy({ want.contains($0) }) { return own.path }
         }
         return nil

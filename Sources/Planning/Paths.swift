@@ -40,6 +40,25 @@ public func hostPath(_ path: String, relativeTo base: String) -> String {
     return base + "/" + path
 }
 
+extension String {
+    /// The pieces between `separator` bytes, empty ones dropped: on bytes,
+    /// as `relative` (Character-wise `split` pages in grapheme breaking).
+    public func pieces(_ separator: UInt8) -> [String] {
+        var out: [String] = []
+        var piece: [UInt8] = []
+        for b in utf8 {
+            if b == separator {
+                if !piece.isEmpty { out.append(String(decoding: piece, as: UTF8.self)) }
+                piece.removeAll(keepingCapacity: true)
+            } else {
+                piece.append(b)
+            }
+        }
+        if !piece.isEmpty { out.append(String(decoding: piece, as: UTF8.self)) }
+        return out
+    }
+}
+
 extension Array where Element == String {
     /// `joined(separator:)` without the stdlib's unspecialised generic path,
     /// which looks protocol conformances up at run time (every create pays).

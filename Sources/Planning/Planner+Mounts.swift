@@ -229,7 +229,7 @@ extension Planner {
         // reached by each controller's name, as on the host.
         func controllerLinks(_ names: [String]) {
             for name in names where name.contains(",") {
-                for c in name.split(separator: ",") where !names.contains(String(c)) {
+                for c in name.pieces(UInt8(ascii: ",")) where !names.contains(c) {
                     plan.symlinks.append(SymlinkPlan(target: name, path: "\(target)/\(c)"))
                 }
             }

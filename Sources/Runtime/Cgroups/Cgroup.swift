@@ -19,7 +19,7 @@ struct Cgroup {
 
     /// The directory of the v1 hierarchy that has `controller`.
     func v1Dir(_ controller: String) -> CgroupDir? {
-        dirs.first { d in d.hierarchy != "unified" && d.hierarchy.split(separator: ",").contains { $0 == controller } }
+        dirs.first { d in d.hierarchy != "unified" && d.hierarchy.pieces(UInt8(ascii: ",")).contains(controller) }
     }
 
     /// Where the processes are listed: the v2 directory or the first v1 one.
@@ -56,7 +56,7 @@ struct Cgroup {
     static func makeDir(_ d: CgroupDir, needed: [String], made: inout [String]) throws(RuntimeError) {
         let base = d.hierarchy.isEmpty ? CgroupDir.mountPoint : CgroupDir.mountPoint + "/" + d.hierarchy
         var path = base
-        let parts = d.path.split(separator: "/").map(String.init)
+        let parts = d.path.pieces(UInt8(ascii: "/"))
         let v2 = d.hierarchy.isEmpty || d.hierarchy == "unified"
         for part in parts {
             if v2 && d.hierarchy.isEmpty { try enableControllers(path, needed: needed) }
@@ -64,7 +64,7 @@ struct Cgroup {
             path += "/" + part
             if Glibc.mkdir(path, 0o755) == 0 {
                 made.append(path)
-                if d.hierarchy.split(separator: ",").contains("cpuset") { try inheritCpuset(parent, path) }
+                if d.hierarchy.pieces(UInt8(ascii: ",")).contains("cpuset") { try inheritCpuset(parent, path) }
             } else {
                 let e = Errno.current
                 guard e == .EEXIST else {
@@ -78,8 +78,7 @@ struct Cgroup {
     /// process can join it until it gets its parent's.
     static func inheritCpuset(_ parent: String, _ path: String) throws(RuntimeError) {
         for file in ["cpuset.cpus", "cpuset.mems"] {
-            let value = (try? Sys.readFile(parent + "/" + file)) ?? []
-            let text = String(decoding: value, as: UTF8.self).trimmingWhitespace()
+            let text = Cgroup.value(parent + "/" + file)
             guard !text.isEmpty else { continue }
             try write(path + "/" + file, text, origin: "linux.cgroupsPath")
         }
@@ -115,6 +114,14 @@ struct Cgroup {
         for c in needed where !available.contains(c) && !c.isEmpty {
             throw .message("the cgroup controller `\(c)` is not available in \(path) (see \(path)/cgroup.controllers)")
         }
+    }
+
+    /// A one-value cgroup file without its newline (bytes: no Unicode tables).
+    static func value(_ file: String) -> String { value((try? Sys.readFile(file)) ?? []) }
+    static func value(_ bytes: [UInt8]) -> String {
+        var b = bytes[...]
+        while let l = b.last, l == 10 || l == 32 { b = b.dropLast() }
+        return String(decoding: b, as: UTF8.self)
     }
 
     static func words(_ file: String) -> [String] {
@@ -164,7 +171,7 @@ struct Cgroup {
                 guard w.file == "memory.limit_in_bytes",
                       let j = writes.indices.first(where: { $0 > i && writes[$0].file == "memory.memsw.limit_in_bytes" }) else {
                     if w.file == "memory.limit_in_bytes", let b = try? Sys.readFile(d.hostPath + "/memory.memsw.limit_in_bytes"),
-                       let memsw = Int64(String(decoding: b, as: UTF8.self).trimmingWhitespace()), let v = Int64(w.value),
+                       let memsw = Int64(Cgroup.value(b)), let v = Int64(w.value),
                        v > memsw || v == -1 {
                         throw .message("\(w.origin): \(w.value) is above the container's memory+swap limit (\(memsw)): raise linux.resources.memory.swap (--memory-swap) with it")
                     }
@@ -233,13 +240,14 @@ struct Cgroup {
         var dirs: [CgroupDir] = []
         let prefix = CgroupDir.mountPoint + "/"
         for p in paths {
-            guard p.hasPrefix(prefix), !p.split(separator: "/").contains(".."), !p.split(separator: "/").contains(".") else { return nil }
+            let parts = p.pieces(UInt8(ascii: "/"))
+            guard p.hasPrefix(prefix), !parts.contains(".."), !parts.contains(".") else { return nil }
             let magic = skiff_fs_magic(p)
             if magic < 0 { continue }  // gone already
             guard magic == cgroupMagic || magic == cgroup2Magic else { return nil }
             let rest = p.dropFirst(prefix.count)
             // Never a hierarchy's root: that would be every process.
-            let depth = rest.split(separator: "/").count
+            let depth = String(rest).pieces(UInt8(ascii: "/")).count
             guard depth >= (magic == cgroup2Magic && !rest.hasPrefix("unified") ? 1 : 2) else { return nil }
             if magic == cgroup2Magic && !rest.hasPrefix("unified/") && rest != "unified" {
                 dirs.append(CgroupDir(hierarchy: "", path: "/" + rest))
