@@ -78,16 +78,26 @@ import Testing
         b.expectGone()
     }
 
+    /// A container with a 16 MiB limit whose first act is a 64 MiB buffer
+    /// (dd's), with dd's exit status in `/out/dd`; it then waits.
+    static let oomArgs = ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /out/dd; sleep 60"]
+    static var oomResources: [String: Any] { ["memory": ["limit": 16 << 20, "swap": 16 << 20]] }
+
+    /// Runs it detached and returns dd's status once it is written.
+    static func runOOM(_ s: inout Skiff, id: String, seconds: Int) throws -> String {
+        let out = try s.outDir()
+        s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        let r = try s("run", "--detach", "--bundle", s.bundle, id)
+        try #require(r.status == 0, "\(r)")
+        try waitFor(seconds: seconds) { FileManager.default.fileExists(atPath: out + "/dd") }
+        return try String(contentsOfFile: out + "/dd", encoding: .utf8)
+    }
+
     @Test("a memory limit OOM-kills a process that allocates past it; events --stats counts the kill")
     func memoryOOM() throws {
-        var b = try Self.box(["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /out/dd; sleep 60"],
-                             resources: ["memory": ["limit": 16 << 20, "swap": 16 << 20]])
-        let out = try b.s.outDir()
-        b.s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        var b = try Self.box(Self.oomArgs, resources: Self.oomResources)
         defer { b.cleanup() }
-        #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
-        try waitFor { FileManager.default.fileExists(atPath: out + "/dd") }
-        #expect((try String(contentsOfFile: out + "/dd", encoding: .utf8)) == "137\n")
+        #expect(try Self.runOOM(&b.s, id: b.id, seconds: 4) == "137\n")
         #expect(b.file("memory", "memory.limit_in_bytes") == "\(16 << 20)")
         let ev = try b.s("events", "--stats", b.id)
         let doc = try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as? [String: Any]
@@ -99,6 +109,33 @@ import Testing
         #expect(try b.s("delete", "--force", b.id).status == 0)
         b.s.expectNothingLeft(b.id)
         b.expectGone()
+    }
+
+    @Test("events streams stats every interval and an oom event per OOM kill, and ends with the container")
+    func eventsStream() throws {
+        var b = try Self.box(["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /out/dd; sleep 2"],
+                             resources: Self.oomResources)
+        let out = try b.s.outDir()
+        b.s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        defer { b.cleanup() }
+        #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
+        let events = Process()
+        events.executableURL = URL(fileURLWithPath: Harness.binary)
+        events.arguments = ["--root", b.s.root, "events", "--interval", "500ms", b.id]
+        FileManager.default.createFile(atPath: out + "/events", contents: nil)
+        events.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out + "/events"))
+        try events.run()
+        Thread.sleep(forTimeInterval: 0.3)
+        FileManager.default.createFile(atPath: out + "/go", contents: nil)
+        events.waitUntilExit()  // the container exits 2 s after the kill
+        let lines = try String(contentsOfFile: out + "/events", encoding: .utf8).split(separator: "\n")
+        let types = lines.compactMap { line -> String? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["type"] as? String
+        }
+        #expect(types.filter { $0 == "oom" }.count == 1, "\(lines)")
+        #expect(types.filter { $0 == "stats" }.count >= 2, "\(lines)")
+        #expect(events.terminationStatus == 0)
+        #expect((try? String(contentsOfFile: out + "/dd", encoding: .utf8)) == "137\n")
     }
 
     @Test("pids.max makes fork fail inside")

@@ -81,14 +81,9 @@ let inCgroup2Guest = ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] 
 
     @Test("a memory limit OOM-kills past it; events --stats counts it")
     func oom() throws {
-        var b = try Self.box(["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /out/dd; sleep 60"],
-                             resources: ["memory": ["limit": 16 << 20, "swap": 16 << 20]])
-        let out = try b.s.outDir()
-        b.s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        var b = try Self.box(CgroupV1Tests.oomArgs, resources: CgroupV1Tests.oomResources)
         defer { b.cleanup() }
-        #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
-        try waitFor(seconds: 30) { FileManager.default.fileExists(atPath: out + "/dd") }
-        #expect((try String(contentsOfFile: out + "/dd", encoding: .utf8)) == "137\n")
+        #expect(try CgroupV1Tests.runOOM(&b.s, id: b.id, seconds: 30) == "137\n")
         let ev = try b.s("events", "--stats", b.id)
         #expect(ev.stdout.contains("\"oom_kill\":1"), "\(ev)")
     }
