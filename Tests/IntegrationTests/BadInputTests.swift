@@ -116,6 +116,15 @@ import Testing
         (["start", "nosuch"], "container `nosuch` does not exist"),
         (["kill", "nosuch"], "container `nosuch` does not exist"),
         (["delete", "nosuch"], "container `nosuch` does not exist"),
+        (["pause", "nosuch"], "container `nosuch` does not exist"),
+        (["resume", "nosuch"], "container `nosuch` does not exist"),
+        (["ps", "--format", "yaml", "x"], "ps: --format must be `table` or `json`, not `yaml`"),
+        (["events", "--interval", "5", "x"], "--interval: `5` is not a duration like 5s or 500ms"),
+        (["events", "--interval", "0s", "x"], "--interval: `0s` is not a duration"),
+        (["update", "--resources", "/nonexistent/r.json", "x"], "update: --resources: open `/nonexistent/r.json`"),
+        (["update", "--memory", "lots", "x"], "update: --memory: `lots` is not a size"),
+        (["update", "x"], "update: nothing to change"),
+        (["update", "--pids-limit", "5", "nosuch"], "container `nosuch` does not exist"),
     ])
     func flags(args: [String], expected: String) throws {
         let s = try Skiff(["true"])

@@ -58,10 +58,16 @@ let inCgroup2Guest = ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] 
 
     @Test("every resource lands in its v2 file with runc's conversions")
     func files() throws {
+        let disk = try String(contentsOfFile: "/sys/block/vda/dev", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let mm = disk.split(separator: ":").compactMap { Int($0) }
+        try #require(mm.count == 2)
         let b = try Self.box(["sleep", "60"], resources: [
             "memory": ["limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20],
             "cpu": ["shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0", "idle": 0],
-            "pids": ["limit": 42], "blockIO": ["weight": 300],
+            "pids": ["limit": 42],
+            "blockIO": ["weight": 300, "throttleReadBpsDevice": [["major": mm[0], "minor": mm[1], "rate": 1 << 20]],
+                        "throttleWriteIOPSDevice": [["major": mm[0], "minor": mm[1], "rate": 100]]],
+            "hugepageLimits": [["pageSize": "2MB", "limit": 4 << 20]],
             "unified": ["memory.high": "\(100 << 20)"],
         ])
         defer { b.cleanup() }
@@ -75,6 +81,8 @@ let inCgroup2Guest = ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] 
         #expect(b.file("cpuset.cpus") == "0" && b.file("pids.max") == "42")
         let io = FileManager.default.fileExists(atPath: b.dir + "/io.bfq.weight") ? b.file("io.bfq.weight") : b.file("io.weight")
         #expect(io == "default 2930" || io.hasPrefix("default 300"), "io weight: \(io)")
+        #expect(b.file("io.max") == "\(disk) rbps=\(1 << 20) wbps=max riops=max wiops=100", "\(b.file("io.max"))")
+        #expect(b.file("hugetlb.2MB.max") == "\(4 << 20)")
         #expect(try b.s("update", "--memory", "128m", "--memory-swap", "256m", "--pids-limit", "-1", b.id).status == 0)
         #expect(b.file("memory.max") == "\(128 << 20)" && b.file("memory.swap.max") == "\(128 << 20)" && b.file("pids.max") == "max")
     }

@@ -193,6 +193,20 @@ extension Skiff {
         #expect(lines.dropFirst(2).allSatisfy { $0.hasSuffix(":/") }, "paths relative to the cgroup namespace: \(r)")
     }
 
+    @Test("without a delegated cgroup the container has none: pause, ps and update say so")
+    func noCgroup() throws {
+        var s = try Skiff.rootless(["sleep", "30"])
+        s.namespaces = s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
+        let id = Harness.uniqueName("nocg")
+        #expect(try s("run", "--detach", "--bundle", s.bundle, id).status == 0)
+        for cmd in ["pause", "ps", "events"] {
+            let r = try s(cmd, id)
+            #expect(r.status == 1 && r.stderr.contains("\(cmd): container `\(id)` has no cgroup of its own"), "\(cmd): \(r)")
+        }
+        #expect(try s("delete", "--force", id).status == 0)
+        s.expectNothingLeft(id)
+    }
+
     @Test("a limit without a delegated cgroup is refused with how to delegate; nothing is left")
     func limits() throws {
         var s = try Skiff.rootless(["true"])
