@@ -47,9 +47,11 @@ int sys_openat2(int dirfd, const char *path, struct open_how *how);
 extern int report_fd;
 void send_msg(int fd, uint32_t type, uint32_t step, int32_t err, int32_t index);
 __attribute__((noreturn)) void fail(uint32_t step, int32_t index);
+__attribute__((noreturn)) void fail_with_fd(uint32_t step, int32_t index, int fd);
 uint32_t recv_msg(int fd);
 void expect_msg(int fd, uint32_t want);
 void receive_trees(int fd, uint32_t n);
+void receive_fds(int fd, uint32_t type, int *fds, uint32_t n);
 extern int parent_trees[SKIFF_MAX_PARENT_TREES];
 extern uint32_t parent_trees_used;
 
@@ -81,6 +83,10 @@ void set_identity(const struct skiff_plan *p);
 void set_scheduling(const struct skiff_plan *p);
 void set_cpus(const struct skiff_plan *p, const uint64_t *mask, int32_t which);
 int load_seccomp(const struct skiff_plan *p); /* the listener fd, or -1 */
+
+/* hooks.c */
+void create_hooks(const struct skiff_plan *p);
+void start_hooks(const struct skiff_plan *p);
 
 #pragma GCC visibility pop
 

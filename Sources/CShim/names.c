@@ -19,6 +19,8 @@ const char *skiff_sync_name(uint32_t type)
     case SKIFF_SYNC_TIMEOFFSETS_PLS: return "SKIFF_SYNC_TIMEOFFSETS_PLS";
     case SKIFF_SYNC_TIMEOFFSETS_ACK: return "SKIFF_SYNC_TIMEOFFSETS_ACK";
     case SKIFF_SYNC_CGROUP_ACK: return "SKIFF_SYNC_CGROUP_ACK";
+    case SKIFF_SYNC_HOOKS_PLS: return "SKIFF_SYNC_HOOKS_PLS";
+    case SKIFF_SYNC_HOOKS_ACK: return "SKIFF_SYNC_HOOKS_ACK";
     }
     return "SKIFF_SYNC_UNKNOWN";
 }
@@ -79,6 +81,8 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_START_WAIT] = "wait for start",
         [SKIFF_STEP_SECCOMP] = "seccomp",
         [SKIFF_STEP_EXEC] = "exec",
+        [SKIFF_STEP_HOOK_CREATE_CONTAINER] = "createContainer hook",
+        [SKIFF_STEP_HOOK_START_CONTAINER] = "startContainer hook",
     };
     if (step < SKIFF_STEP_COUNT && names[step])
         return names[step];

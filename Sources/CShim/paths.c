@@ -119,8 +119,16 @@ int open_in_root(int rootfd, const char *path, int create)
                 ssize_t n = readlinkat(parent, buf + start, link, sizeof link - 1);
                 int err = errno;
                 close(parent);
+                if (n < 0 && err == EINVAL) {
+                    /* Not a link: someone made it between our lookup and
+                     * the mkdir (containers sharing a rootfs): open it. */
+                    fd = sys_openat2(rootfd, buf, &how);
+                    if (fd < 0)
+                        return -1;
+                    goto opened;
+                }
                 if (n < 0) {
-                    errno = err == EINVAL ? EEXIST : err;
+                    errno = err;
                     return -1;
                 }
                 if (++links > 40) {
@@ -178,6 +186,7 @@ int open_in_root(int rootfd, const char *path, int create)
             if (fd < 0)
                 return -1;
         }
+    opened:
         buf[end] = saved;
         if (last)
             return fd;

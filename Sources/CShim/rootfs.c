@@ -358,6 +358,11 @@ void setup_rootfs(const struct skiff_plan *p)
         close(fd);
     }
 
+    /* The runtime environment is made: prestart and createRuntime run in
+     * the parent, createContainer here, while the host's root is still
+     * ours (runtime-spec: before pivot_root). */
+    create_hooks(p);
+
     if (p->no_pivot)
         move_root(rootfd);
     else

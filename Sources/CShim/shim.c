@@ -239,6 +239,9 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         fail(SKIFF_STEP_PROTOCOL, (int32_t)((SKIFF_SYNC_START << 16) | (go & 0xffff)));
     }
 
+    /* startContainer: part of `start`, in the container, before its program. */
+    start_hooks(p);
+
     /* execCPUAffinity.final: where the container's program runs. */
     set_cpus(p, p->cpus_final, 1);
 

@@ -18,9 +18,18 @@ void send_msg(int fd, uint32_t type, uint32_t step, int32_t err, int32_t index)
 
 __attribute__((noreturn)) void fail(uint32_t step, int32_t index)
 {
+    fail_with_fd(step, index, -1);
+}
+
+/* The failure record with a file that explains it (a hook's output). */
+__attribute__((noreturn)) void fail_with_fd(uint32_t step, int32_t index, int fd)
+{
     int err = errno;
-    if (report_fd >= 0)
-        send_msg(report_fd, SKIFF_SYNC_ERROR, step, err, index);
+    if (report_fd >= 0) {
+        skiff_msg m = { .type = SKIFF_SYNC_ERROR, .step = step, .error = err, .index = index };
+        if (fd < 0 || skiff_send_with_fd(report_fd, &m, sizeof m, fd) < 0)
+            send_msg(report_fd, SKIFF_SYNC_ERROR, step, err, index);
+    }
     _exit(step == SKIFF_STEP_EXEC ? (err == ENOENT ? 127 : 126) : 1);
 }
 
@@ -51,6 +60,12 @@ uint32_t parent_trees_used;
 
 void receive_trees(int fd, uint32_t n)
 {
+    receive_fds(fd, SKIFF_SYNC_MOUNTFDS, parent_trees, n);
+}
+
+/* One message of `type` with exactly n fds. */
+void receive_fds(int fd, uint32_t type, int *fds, uint32_t n)
+{
     skiff_msg m;
     char control[CMSG_SPACE(sizeof(int) * SKIFF_MAX_PARENT_TREES)];
     struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
@@ -67,16 +82,16 @@ void receive_trees(int fd, uint32_t n)
             errno = EPROTO;
         fail(SKIFF_STEP_PROTOCOL, -1);
     }
-    if (m.type != SKIFF_SYNC_MOUNTFDS) {
+    if (m.type != type) {
         errno = EPROTO;
-        fail(SKIFF_STEP_PROTOCOL, (int32_t)((SKIFF_SYNC_MOUNTFDS << 16) | (m.type & 0xffff)));
+        fail(SKIFF_STEP_PROTOCOL, (int32_t)((type << 16) | (m.type & 0xffff)));
     }
     struct cmsghdr *c = CMSG_FIRSTHDR(&h);
     if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n)) {
         errno = EPROTO;
         fail(SKIFF_STEP_PROTOCOL, -1);
     }
-    memcpy(parent_trees, CMSG_DATA(c), sizeof(int) * n);
+    memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
 }
 
 void expect_msg(int fd, uint32_t want)

@@ -142,6 +142,13 @@ public struct Hook: Codable, Sendable, Equatable {
     public var args: [String]?
     public var env: [String]?
     public var timeout: Int?
+
+    public init(path: String, args: [String]? = nil, env: [String]? = nil, timeout: Int? = nil) {
+        self.path = path
+        self.args = args
+        self.env = env
+        self.timeout = timeout
+    }
 }
 
 public struct Hooks: Codable, Sendable, Equatable {
@@ -151,6 +158,16 @@ public struct Hooks: Codable, Sendable, Equatable {
     public var startContainer: [Hook]?
     public var poststart: [Hook]?
     public var poststop: [Hook]?
+
+    public init(prestart: [Hook]? = nil, createRuntime: [Hook]? = nil, createContainer: [Hook]? = nil,
+                startContainer: [Hook]? = nil, poststart: [Hook]? = nil, poststop: [Hook]? = nil) {
+        self.prestart = prestart
+        self.createRuntime = createRuntime
+        self.createContainer = createContainer
+        self.startContainer = startContainer
+        self.poststart = poststart
+        self.poststop = poststop
+    }
 
     /// Hook lists with their member names.
     public var all: [(name: String, hooks: [Hook]?)] {

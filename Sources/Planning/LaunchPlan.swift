@@ -61,6 +61,8 @@ public struct LaunchPlan: Sendable {
     /// Full paths to try for args[0], in PATH order.
     public var execPaths: [String] = []
 
+    public var hooks = HooksPlan()
+
     public var annotations: OrderedMap<String>?
     /// Things the spec says to warn about (capabilities the kernel lacks).
     public var warnings: [String] = []

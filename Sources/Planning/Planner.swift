@@ -18,6 +18,7 @@ public enum Planner {
         try lowerScheduling(spec, &plan)
         try lowerLSM(spec, host, &plan)
         try lowerNetDevices(spec, host, &plan)
+        try lowerHooks(spec, &plan)
         return plan
     }
 

@@ -77,9 +77,6 @@ public enum Validation {
         func refuse(_ path: String, _ why: String = "") throws(SpecError) {
             throw SpecError.unsupported(path, why)
         }
-        if let hooks = spec.hooks {
-            for (name, list) in hooks.all where !(list ?? []).isEmpty { try refuse("hooks.\(name)") }
-        }
         if let p = spec.process {
             if p.terminal == true { try refuse("process.terminal") }
         }

@@ -149,7 +149,7 @@ public struct Runtime {
             log.debug("created `\(id)`: pid \(child.pid)")
         } catch {
             launched?.kill()
-            try cleanUp(dir, cgroup, after: error)
+            try cleanUp(dir, cgroup, after: error, poststop: (plan, bundle, launched?.pid, id))
         }
     }
 
@@ -169,11 +169,16 @@ public struct Runtime {
                         netDevices: plan.netDevices.isEmpty ? nil : plan.netDevices.map { [$0.host, $0.name] },
                         cgroupVersion: plan.cgroup.map { $0.version == .v2 ? 2 : 1 },
                         cgroupPaths: plan.cgroup?.dirs.map(\.hostPath),
-                        args: plan.args, execPaths: plan.execPaths)
+                        args: plan.args, execPaths: plan.execPaths, hooks: HookRunner.recorded(plan.hooks))
     }
 
     /// Removes what a failed create made and reports both errors if that fails too.
-    func cleanUp(_ dir: ContainerDir, _ cgroup: Cgroup? = nil, after error: RuntimeError) throws(RuntimeError) -> Never {
+    /// A container whose process was made is destroyed and then, as after
+    /// any delete, its poststop hooks run (runtime-spec's lifecycle: a
+    /// failed prestart, createRuntime or createContainer hook "continues
+    /// the lifecycle" at the destroy).
+    func cleanUp(_ dir: ContainerDir, _ cgroup: Cgroup? = nil, after error: RuntimeError,
+                 poststop: (plan: LaunchPlan, bundle: String, pid: Int32?, id: String)? = nil) throws(RuntimeError) -> Never {
         do {
             if let cgroup {
                 if !cgroup.pids().isEmpty { try cgroup.signalAll(SIGKILL) }
@@ -182,6 +187,11 @@ public struct Runtime {
             try dir.remove()
         } catch let also {
             throw .cleanup(error, also: also)
+        }
+        if let p = poststop, !p.plan.hooks.poststop.isEmpty {
+            let state = HookRunner.state(id: p.id, status: .stopped, pid: p.pid, bundle: p.bundle,
+                                         annotations: p.plan.annotations)
+            try? HookRunner.run(p.plan.hooks.poststop, state: state, log: log, warnOnly: true)
         }
         throw error
     }
@@ -260,17 +270,39 @@ public struct Runtime {
         try sys { () throws(SysError) in
             try Sys.send(raw, skiff_msg(type: SKIFF_SYNC_START.rawValue, step: 0, error: 0, index: -1), "start")
         }
-        // End of file: the connection closed on execve. A record: it failed.
-        let reply = try sys { () throws(SysError) in try Sys.receive(raw, "start") }
-        if let reply {
+        // End of file: the connection closed on execve. A record: it failed
+        // (a startContainer hook's output comes with it).
+        if let reply = try Received.from(raw, "start") {
             var plan = LaunchPlan()
             plan.args = r.args
             plan.execPaths = r.execPaths
-            throw FailureRenderer(plan: plan, joined: []).render(reply)
+            plan.hooks = HookRunner.plan(r)
+            throw FailureRenderer(plan: plan, joined: []).render(reply.msg, detail: HookRunner.output(reply.fd))
         }
         r.started = true
         try dir.write(r)
         _ = Glibc.unlinkat(dir.fd.raw, StateStore.startSocket, 0)
+        try runPoststart(r)
+    }
+
+    /// After the program started, before `start` returns: failures warn.
+    func runPoststart(_ r: ContainerRecord) throws(RuntimeError) {
+        let hooks = HookRunner.plan(r).poststart
+        guard !hooks.isEmpty else { return }
+        let state = HookRunner.state(id: r.id, status: .running, pid: r.pid, bundle: r.bundle, annotations: r.annotations)
+        try HookRunner.run(hooks, state: state, log: log, warnOnly: true)
+    }
+
+    /// After the container is destroyed, before `delete` returns: failures warn.
+    func runPoststop(_ r: ContainerRecord) {
+        let hooks = HookRunner.plan(r).poststop
+        guard !hooks.isEmpty else { return }
+        let state = HookRunner.state(id: r.id, status: .stopped, pid: r.pid, bundle: r.bundle, annotations: r.annotations)
+        do {
+            try HookRunner.run(hooks, state: state, log: log, warnOnly: true)
+        } catch {
+            log.warn("poststop hooks: \(error)")
+        }
     }
 
     func connectStart(_ dir: ContainerDir) throws(RuntimeError) -> FileDescriptor {
@@ -418,6 +450,7 @@ public struct Runtime {
         }
         if let cg { try removeCgroup(cg, id: id) }
         try dir.remove()
+        runPoststop(r)
     }
 
     /// What is left in the cgroup (children of a container without a pid
@@ -497,9 +530,10 @@ public struct Runtime {
         } catch {
             launched?.kill()
             guard let d = dir else { throw error }
-            try cleanUp(d, cgroup, after: error)
+            try cleanUp(d, cgroup, after: error, poststop: (plan, bundle, launched?.pid, id))
         }
         guard let child = launched else { return 1 }
+        try runPoststart(rec)
         if options.detach { return 0 }
         dir = nil  // unlock: kill, state and delete work while we wait
 
@@ -524,6 +558,7 @@ public struct Runtime {
         if !options.keep, let d = try? store.open(id) {
             if let cg = cgroup { try removeCgroup(cg, id: id) }
             try d.remove()
+            runPoststop(rec)
         }
         return status
     }

@@ -113,7 +113,8 @@ extension Runtime {
         if let v = seccomp_version() {
             annotations["io.github.seccomp.libseccomp.version"] = "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.micro)"
         }
-        let f = Features(ociVersionMin: "1.0.0", ociVersionMax: OCISpec.ociVersion, hooks: [],
+        let f = Features(ociVersionMin: "1.0.0", ociVersionMax: OCISpec.ociVersion,
+                         hooks: Hooks().all.map(\.name),
                          mountOptions: mountOptions, linux: linux, annotations: annotations)
         return SpecEncoder.serialize(f)
     }

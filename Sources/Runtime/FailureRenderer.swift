@@ -11,7 +11,7 @@ struct FailureRenderer {
     /// Namespaces joined by the child, in the order of the C plan's joins.
     let joined: [NamespacePlan]
 
-    func render(_ m: skiff_msg) -> RuntimeError {
+    func render(_ m: skiff_msg, detail: String = "") -> RuntimeError {
         let e = Errno(m.error)
         let i = Int(m.index)
         let step = skiff_step(rawValue: m.step)
@@ -175,6 +175,15 @@ struct FailureRenderer {
             message = "process.cwd: `\(plan.cwd)` is outside the container's root"
         case SKIFF_STEP_SECCOMP:
             message = "linux.seccomp: load the filter: \(e)"
+        case SKIFF_STEP_HOOK_CREATE_CONTAINER, SKIFF_STEP_HOOK_START_CONTAINER:
+            // index: (wait status << 16) | hook; error: why it did not run.
+            let k = Int(UInt32(bitPattern: m.index) & 0xffff)
+            let status = Int32(UInt32(bitPattern: m.index) >> 16)
+            let create = step == SKIFF_STEP_HOOK_CREATE_CONTAINER
+            let list = create ? plan.hooks.createContainer : plan.hooks.startContainer
+            let h = list.indices.contains(k) ? list[k] : nil
+            message = HookRunner.failure(h, result: m.error == 0 ? 0 : -m.error, status: status, output: detail,
+                                    index: k, kind: create ? "createContainer" : "startContainer")
         case SKIFF_STEP_EXEC:
             let exitCode: Int32 = e == .ENOENT ? 127 : 126
             if let path = at(plan.execPaths) {

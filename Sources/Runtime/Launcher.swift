@@ -31,32 +31,60 @@ final class Launched {
         }
     }
 
+    /// The next message and the fd that came with it (a hook's output with
+    /// a failure record), or nil at end of file.
+    func receive() throws(RuntimeError) -> Received? {
+        try Received.from(sync.raw, "sync")
+    }
+
     /// The next message must be `type`: a failure record is the child's
     /// error; anything else stops the launch with both names.
     func expect(_ type: skiff_sync) throws(RuntimeError) {
-        let msg = try sys { () throws(SysError) in try Sys.receive(sync.raw, "sync") }
-        guard let msg else { throw .message("the container process exited during setup") }
+        guard let got = try receive() else { throw .message("the container process exited during setup") }
+        let msg = got.msg
         if msg.type == type.rawValue { return }
-        if msg.type == SKIFF_SYNC_ERROR.rawValue { throw failure(msg) }
+        if msg.type == SKIFF_SYNC_ERROR.rawValue { throw failure(msg, detail: got.fd) }
         throw .message("sync: expected \(String(cString: skiff_sync_name(type.rawValue))), got \(String(cString: skiff_sync_name(msg.type)))")
     }
 
     /// After START: end of file means execve succeeded; a record means it failed.
     func awaitExec() throws(RuntimeError) {
-        let msg = try sys { () throws(SysError) in try Sys.receive(sync.raw, "sync") }
-        guard let msg else { return }
-        throw failure(msg)
+        guard let got = try receive() else { return }
+        throw failure(got.msg, detail: got.fd)
     }
 
-    func failure(_ msg: skiff_msg) -> RuntimeError {
+    func failure(_ msg: skiff_msg, detail: Int32 = -1) -> RuntimeError {
         kill()
-        return renderer.render(msg)
+        return renderer.render(msg, detail: HookRunner.output(detail))
     }
 
     /// SIGKILL through the pidfd, then reap: nothing is left behind.
     func kill() {
         _ = try? Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "container process")
         _ = try? Sys.waitExit(pidfd: pidfd.raw, "container process")
+    }
+}
+
+/// A message from the child and the fd that may come with it: a seccomp
+/// listener with READY, a hook's output with a failure record.
+struct Received: ~Copyable {
+    let msg: skiff_msg
+    /// Owned: closed with the message; -1 when none came.
+    let fd: Int32
+
+    deinit { if fd >= 0 { _ = Glibc.close(fd) } }
+
+    /// nil at end of file.
+    static func from(_ sock: Int32, _ what: String) throws(RuntimeError) -> Received? {
+        var msg = skiff_msg()
+        var raw: Int32 = -1
+        let got = skiff_recv_with_fd(sock, &msg, &raw)
+        if got <= 0 {
+            if raw >= 0 { _ = Glibc.close(raw) }
+            if got < 0 { throw .system(SysError("receive", what, errno: Errno(-got))) }
+            return nil
+        }
+        return Received(msg: msg, fd: raw)
     }
 }
 
@@ -213,6 +241,18 @@ enum Launcher {
         c.n_readonly = UInt32(plan.readonlyPaths.count)
         c.readonly = arena.strings(plan.readonlyPaths)
 
+        func cHooks(_ hooks: [HookPlan]) -> UnsafePointer<skiff_hook>? {
+            arena.array(hooks.map { h in
+                skiff_hook(path: arena.string(h.path), argv: arena.strings(h.argv), envp: arena.strings(h.env),
+                           timeout_ms: h.timeoutMillis)
+            })
+        }
+        c.hooks_sync = plan.hooks.needsCreateSync ? 1 : 0
+        c.n_create_hooks = UInt32(plan.hooks.createContainer.count)
+        c.create_hooks = cHooks(plan.hooks.createContainer)
+        c.n_start_hooks = UInt32(plan.hooks.startContainer.count)
+        c.start_hooks = cHooks(plan.hooks.startContainer)
+
         c.hostname = arena.string(plan.hostname)
         c.domainname = arena.string(plan.domainname)
         c.loopback_up = plan.loopbackUp ? 1 : 0
@@ -323,22 +363,21 @@ enum Launcher {
                     try Sys.write(fd.raw, "\(adj)", path)
                 }
             }
-            var msg: skiff_msg? = skiff_msg()
-            var listenerRaw: Int32 = -1
-            let got = skiff_recv_with_fd(launched.sync.raw, &msg!, &listenerRaw)
-            if got < 0 { throw RuntimeError.system(SysError("receive", "sync", errno: Errno(-got))) }
-            if got == 0 { msg = nil }
-            let listener = listenerRaw >= 0 ? FileDescriptor(adopting: listenerRaw) : nil
-            guard let msg else {
+            if plan.hooks.needsCreateSync {
+                try launched.expect(SKIFF_SYNC_HOOKS_PLS)
+                try runCreateHooks(plan, options, pid: pid, launched, log: log)
+            }
+            guard let ready = try launched.receive() else {
                 let status = (try? Sys.waitExit(pidfd: launched.pidfd.raw, "container process")) ?? -1
                 throw RuntimeError.message("the container process exited during setup (status \(status))")
             }
-            if msg.type != SKIFF_SYNC_READY.rawValue { throw launched.failure(msg) }
+            if ready.msg.type != SKIFF_SYNC_READY.rawValue { throw launched.failure(ready.msg, detail: ready.fd) }
             if let path = plan.seccomp?.listenerPath {
-                guard let listener else {
+                let listener = ready.fd
+                guard listener >= 0 else {
                     throw RuntimeError.message("linux.seccomp.listenerPath: the container process sent no seccomp listener")
                 }
-                try SeccompAgent.send(listener.raw, to: path, metadata: plan.seccomp?.listenerMetadata,
+                try SeccompAgent.send(listener, to: path, metadata: plan.seccomp?.listenerMetadata,
                                       id: options.id, pid: pid, bundle: options.bundle, annotations: plan.annotations)
             }
             guard let st = Proc.stat(pid) else {
@@ -350,6 +389,24 @@ enum Launcher {
             throw error
         }
         return launched
+    }
+
+    /// The mounts are made and pivot_root is next: prestart and
+    /// createRuntime run here, in the runtime namespace, then the child
+    /// gets the state for its own hooks (createContainer, startContainer).
+    static func runCreateHooks(_ plan: LaunchPlan, _ options: Options, pid: Int32, _ child: Launched,
+                               log: Log) throws(RuntimeError) {
+        let creating = HookRunner.state(id: options.id, status: .creating, pid: pid, bundle: options.bundle,
+                                   annotations: plan.annotations)
+        try HookRunner.run(plan.hooks.prestart, state: creating, log: log)
+        try HookRunner.run(plan.hooks.createRuntime, state: creating, log: log)
+        let created = HookRunner.state(id: options.id, status: .created, pid: pid, bundle: options.bundle,
+                                  annotations: plan.annotations)
+        let fds = FileDescriptorSet()
+        _ = fds.adopt(try HookRunner.stateFile(creating))
+        _ = fds.adopt(try HookRunner.stateFile(created))
+        let r = fds.fds.withUnsafeBufferPointer { skiff_send_fds(child.sync.raw, SKIFF_SYNC_HOOKS_ACK.rawValue, $0.baseAddress, 2) }
+        if r < 0 { throw .system(SysError("send hook state", nil, errno: Errno(-r))) }
     }
 
     /// Makes the idmapped binds the child cannot make (root's, on host

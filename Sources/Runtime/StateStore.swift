@@ -34,6 +34,8 @@ struct ContainerRecord: Codable {
     /// For messages about an execve that fails after `start`.
     var args: [String]
     var execPaths: [String]
+    /// startContainer (for messages), poststart and poststop.
+    var hooks: Hooks? = nil
 }
 
 extension ContainerRecord {
@@ -53,6 +55,7 @@ extension ContainerRecord {
         if let cgroupPaths { members.append(("cgroupPaths", .array(cgroupPaths.map { .string($0) }))) }
         members += [
                     ("args", .array(args.map { .string($0) })), ("execPaths", .array(execPaths.map { .string($0) }))]
+        if let hooks { members.append(("hooks", SpecEncoder.encode(hooks))) }
         return .object(members)
     }
 }
@@ -76,6 +79,7 @@ extension ContainerRecord: JSONDecodable {
         cgroupPaths = try o.optional("cgroupPaths")
         args = try o.required("args")
         execPaths = try o.required("execPaths")
+        hooks = try o.optional("hooks")
     }
 }
 

@@ -53,7 +53,7 @@ enum Fixtures {
             _ = try Fixtures.plan("model", "everything-v1.3.0")
             Issue.record("planned")
         } catch {
-            #expect("\(error)" == "`hooks.prestart` is not supported yet")
+            #expect("\(error)" == "`linux.intelRdt` is not supported yet")
         }
     }
 }

@@ -19,7 +19,7 @@
 #include <linux/personality.h> /* PER_*, for Swift */
 #include <linux/sched.h> /* CLONE_NEW*: Swift's Glibc hides them (_GNU_SOURCE) */
 
-#define SKIFF_PLAN_VERSION 2
+#define SKIFF_PLAN_VERSION 3
 
 /* ------------------------------------------------------------------------
  * Sync protocol. Every message is one fixed-size `skiff_msg` on a
@@ -52,6 +52,13 @@ enum skiff_sync {
     /* parent -> child: the process is in its v1 cgroups (an attach after
      * the clone); a cgroup namespace made now has them as its root */
     SKIFF_SYNC_CGROUP_ACK = 9,
+    /* child -> parent: the mounts are made, pivot_root is next: run the
+     * prestart and createRuntime hooks */
+    SKIFF_SYNC_HOOKS_PLS = 10,
+    /* parent -> child: they ran; two fds come with it (SCM_RIGHTS): the
+     * state for createContainer ("creating") and for startContainer
+     * ("created") */
+    SKIFF_SYNC_HOOKS_ACK = 11,
 };
 
 #define SKIFF_MAX_PARENT_TREES 64
@@ -113,6 +120,11 @@ enum skiff_step {
     SKIFF_STEP_START_WAIT,        /* waiting for start */
     SKIFF_STEP_SECCOMP,
     SKIFF_STEP_EXEC,              /* execve of candidate [index] */
+    /* A hook failed: index = (wait status << 16) | hook; error = why it
+     * did not run, ETIMEDOUT (killed at its timeout), or 0 (see the
+     * status). Its output comes with the record (SCM_RIGHTS). */
+    SKIFF_STEP_HOOK_CREATE_CONTAINER,
+    SKIFF_STEP_HOOK_START_CONTAINER,
     SKIFF_STEP_COUNT
 };
 
@@ -208,6 +220,13 @@ struct skiff_sched_attr {
     uint32_t sched_util_min, sched_util_max;
 };
 
+struct skiff_hook {
+    const char *path;         /* absolute */
+    const char *const *argv;  /* NULL-terminated */
+    const char *const *envp;  /* NULL-terminated */
+    int32_t timeout_ms;       /* 0: none */
+};
+
 struct skiff_join {
     int32_t fd;               /* namespace fd opened by the parent */
     int32_t nstype;           /* CLONE_NEW* */
@@ -271,6 +290,13 @@ struct skiff_plan {
     const char *const *masked;        /* absolute, inside the container */
     uint32_t n_readonly;
     const char *const *readonly;
+
+    /* --- hooks ---------------------------------------------------------- */
+    uint32_t hooks_sync;      /* HOOKS_PLS before pivot_root, wait for HOOKS_ACK */
+    uint32_t n_create_hooks;  /* createContainer: after HOOKS_ACK */
+    const struct skiff_hook *create_hooks;
+    uint32_t n_start_hooks;   /* startContainer: after START, before execve */
+    const struct skiff_hook *start_hooks;
 
     /* --- identity and limits -------------------------------------------- */
     const char *hostname;     /* NULL: leave */
@@ -364,6 +390,12 @@ int skiff_exe_kind(void);
  * allow_memfd, a sealed memfd copy where overlayfs is refused). Returns
  * -errno only on failure. */
 int skiff_exec_protected(char *const argv[], char *const envp[], int allow_memfd, int *used_memfd);
+
+/* Runs one hook: fork, stdin from state_fd (rewound; /dev/null if -1),
+ * stdout and stderr into a new memfd (*out_fd), killed at its timeout.
+ * Returns 0 with the wait status in *status, -ETIMEDOUT (killed; *out_fd
+ * still set), or -errno when it could not be run. */
+int skiff_run_hook(const struct skiff_hook *h, int state_fd, int *out_fd, int *status);
 
 /* Moves the interface `name` of the current network namespace into the one
  * netns_fd refers to, renamed `newname` (or not, NULL); 0 or -errno. */
