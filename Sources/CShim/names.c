@@ -83,6 +83,7 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_EXEC] = "exec",
         [SKIFF_STEP_HOOK_CREATE_CONTAINER] = "createContainer hook",
         [SKIFF_STEP_HOOK_START_CONTAINER] = "startContainer hook",
+        [SKIFF_STEP_CONSOLE] = "terminal",
     };
     if (step < SKIFF_STEP_COUNT && names[step])
         return names[step];

@@ -333,6 +333,7 @@ void setup_rootfs(const struct skiff_plan *p)
         make_device(rootfd, &p->devices[i], (int32_t)i);
     for (uint32_t i = 0; i < p->n_symlinks; i++)
         make_symlink(rootfd, &p->symlinks[i], (int32_t)i);
+    make_console_file(rootfd, p);
     forget_parent();
     /* A missing cwd is made as runc and crun make it: inside the root, after
      * the mounts (it may be on one), before the root is made read-only. A

@@ -148,6 +148,7 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
      * set just before execve. */
     umask(0);
     setup_rootfs(p);
+    setup_terminal(p);
 
     if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
         fail(SKIFF_STEP_HOSTNAME, -1);

@@ -172,3 +172,24 @@ int skiff_recv_with_fd(int sock, skiff_msg *m, int *fd)
     }
     return (int)r;
 }
+
+int skiff_recv_fd(int sock)
+{
+    char data[256];
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                        .msg_controllen = sizeof control };
+    ssize_t r;
+    do {
+        r = recvmsg(sock, &h, MSG_CMSG_CLOEXEC);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return -errno;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+        return -EPROTO;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}

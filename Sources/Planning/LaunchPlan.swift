@@ -62,6 +62,10 @@ public struct LaunchPlan: Sendable {
     public var execPaths: [String] = []
 
     public var hooks = HooksPlan()
+    /// process.terminal: a pty from the container's devpts, its master sent
+    /// to the console socket; /dev/console bound to it.
+    public var terminal = false
+    public var consoleSize: (rows: UInt32, cols: UInt32)?
 
     public var annotations: OrderedMap<String>?
     /// Things the spec says to warn about (capabilities the kernel lacks).

@@ -31,6 +31,15 @@ extension Planner {
         plan.umask = p.user.umask ?? host.umask
         plan.noNewPrivileges = p.noNewPrivileges ?? false
         plan.oomScoreAdj = p.oomScoreAdj
+        if p.terminal == true {
+            plan.terminal = true
+            if let size = p.consoleSize {
+                guard size.height <= 0xffff, size.width <= 0xffff else {
+                    throw SpecError(path: "process.consoleSize", "\(size.height)x\(size.width) is larger than a terminal can be (65535x65535)")
+                }
+                plan.consoleSize = (rows: UInt32(size.height), cols: UInt32(size.width))
+            }
+        }
 
         if let userns = plan.userNamespace {
             try checkMapped(p.user.uid, in: userns.uidMappings, path: "process.user.uid", maps: "linux.uidMappings")

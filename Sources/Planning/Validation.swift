@@ -77,9 +77,6 @@ public enum Validation {
         func refuse(_ path: String, _ why: String = "") throws(SpecError) {
             throw SpecError.unsupported(path, why)
         }
-        if let p = spec.process {
-            if p.terminal == true { try refuse("process.terminal") }
-        }
         guard let l = spec.linux else { return }
         if l.intelRdt != nil { try refuse("linux.intelRdt") }
         if let flags = l.personality?.flags, !flags.isEmpty {

@@ -37,11 +37,15 @@ public struct Runtime {
         public var preserveFds: UInt32
         /// MS_MOVE + chroot instead of pivot_root (a rootfs on ramfs).
         public var noPivot: Bool
-        public init(bundle: String, pidFile: String?, preserveFds: UInt32, noPivot: Bool = false) {
+        /// Where the terminal's master goes (process.terminal).
+        public var consoleSocket: String?
+        public init(bundle: String, pidFile: String?, preserveFds: UInt32, noPivot: Bool = false,
+                    consoleSocket: String? = nil) {
             self.bundle = bundle
             self.pidFile = pidFile
             self.preserveFds = preserveFds
             self.noPivot = noPivot
+            self.consoleSocket = consoleSocket
         }
     }
 
@@ -130,6 +134,10 @@ public struct Runtime {
     public func create(id: String, _ options: CreateOptions) throws(RuntimeError) {
         try StateStore.checkID(id)
         let (bundle, plan, seccomp) = try prepare(options.bundle, id: id, preserveFds: options.preserveFds)
+        try Terminal.check(terminal: plan.terminal, consoleSocket: options.consoleSocket, detached: true, command: "create")
+        let held = FileDescriptorSet()
+        var consoleFd: Int32 = -1
+        if let path = options.consoleSocket { consoleFd = held.adopt(try Terminal.connect(path)) }
         let dir = try store.create(id)
         var launched: Launched?
         var cgroup: Cgroup?
@@ -141,7 +149,8 @@ public struct Runtime {
             }
             let child = try Launcher.spawn(plan, .init(id: id, startListener: listener.raw,
                                                         preserveFds: options.preserveFds, noPivot: options.noPivot,
-                                                        seccomp: seccomp, bundle: bundle, cgroup: cgroup), log: log)
+                                                        seccomp: seccomp, bundle: bundle, cgroup: cgroup,
+                                                        consoleFd: consoleFd), log: log)
             launched = child
             try dir.write(record(id: id, bundle: bundle, plan: plan, child))
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
@@ -505,6 +514,13 @@ public struct Runtime {
     public func run(id: String, _ options: RunOptions) throws(RuntimeError) -> Int32 {
         try StateStore.checkID(id)
         let (bundle, plan, seccomp) = try prepare(options.create.bundle, id: id, preserveFds: options.create.preserveFds)
+        try Terminal.check(terminal: plan.terminal, consoleSocket: options.create.consoleSocket,
+                           detached: options.detach, command: "run")
+        let held = FileDescriptorSet()
+        var consoleFd: Int32 = -1
+        if let path = options.create.consoleSocket { consoleFd = held.adopt(try Terminal.connect(path)) }
+        // In the foreground, the terminal is ours to proxy.
+        let proxy = plan.terminal && !options.detach ? try TerminalProxy() : nil
         var dir: ContainerDir? = try store.create(id)
         var signals: FileDescriptor? = nil
         var launched: Launched?
@@ -515,8 +531,10 @@ public struct Runtime {
             if let d = dir { cgroup = try makeCgroup(plan, d) }
             let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds,
                                                        noPivot: options.create.noPivot, seccomp: seccomp,
-                                                       bundle: bundle, cgroup: cgroup), log: log)
+                                                       bundle: bundle, cgroup: cgroup,
+                                                       consoleFd: proxy?.childEnd.raw ?? consoleFd), log: log)
             launched = child
+            try proxy?.receiveMaster()
             // One write, already marked started: the directory stays locked
             // until the process has exec'd (or failed, and everything is
             // removed), so no one can see it between the two; and if skiff
@@ -538,18 +556,25 @@ public struct Runtime {
         dir = nil  // unlock: kill, state and delete work while we wait
 
         var status: Int32 = 0
-        var fds = [pollfd(fd: child.pidfd.raw, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: signals?.raw ?? -1, events: Int16(POLLIN), revents: 0)]
         while true {
-            if poll(&fds, 2, -1) < 0 {
+            var fds = [pollfd(fd: child.pidfd.raw, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: signals?.raw ?? -1, events: Int16(POLLIN), revents: 0)] + (proxy?.pollEntries ?? [])
+            if poll(&fds, nfds_t(fds.count), -1) < 0 {
                 if Errno.current == .EINTR { continue }
                 throw .system(SysError("poll"))
             }
             if fds[1].revents & Int16(POLLIN) != 0, let sig = Signals.read(fds[1].fd) {
-                log.debug("run: forwarding signal \(sig)")
-                _ = try? Sys.pidfdSendSignal(child.pidfd.raw, sig, "container `\(id)`")
+                if sig == SIGWINCH, let proxy {
+                    proxy.resize()
+                } else {
+                    log.debug("run: forwarding signal \(sig)")
+                    _ = try? Sys.pidfdSendSignal(child.pidfd.raw, sig, "container `\(id)`")
+                }
             }
+            proxy?.pump(fds[2...])
             if fds[0].revents & Int16(POLLIN) != 0 {
+                proxy?.drain()
+                proxy?.restore()
                 status = try sys { () throws(SysError) in try Sys.waitExit(pidfd: child.pidfd.raw, "container `\(id)`") }
                 break
             }

@@ -175,6 +175,23 @@ struct FailureRenderer {
             message = "process.cwd: `\(plan.cwd)` is outside the container's root"
         case SKIFF_STEP_SECCOMP:
             message = "linux.seccomp: load the filter: \(e)"
+        case SKIFF_STEP_CONSOLE:
+            let what: String
+            switch skiff_console_part(rawValue: UInt32(max(i, 0))) {
+            case SKIFF_CONSOLE_FILE:
+                what = e == Errno(ELOOP) || e == .EEXIST ? "/dev/console in the rootfs is a link or not a file: refusing to bind the terminal there"
+                    : "make /dev/console: \(e)"
+            case SKIFF_CONSOLE_PTMX:
+                what = e == Errno(EMEDIUMTYPE) || e == Errno(EXDEV) || e == Errno(ELOOP)
+                    ? "/dev/pts in the container is not its own devpts (or goes through a link): mount devpts with `newinstance` at /dev/pts"
+                    : "open /dev/pts/ptmx of the container's devpts: \(e) (mount devpts at /dev/pts, with ptmxmode=0666)"
+            case SKIFF_CONSOLE_PEER: what = "open the terminal's slave: \(e)"
+            case SKIFF_CONSOLE_SIZE: what = "process.consoleSize: \(e)"
+            case SKIFF_CONSOLE_BIND: what = "bind the terminal at /dev/console: \(e)"
+            case SKIFF_CONSOLE_SEND: what = "--console-socket: send the terminal: \(e)"
+            default: what = "make the terminal the controlling terminal and stdio: \(e)"
+            }
+            message = "process.terminal: " + what
         case SKIFF_STEP_HOOK_CREATE_CONTAINER, SKIFF_STEP_HOOK_START_CONTAINER:
             // index: (wait status << 16) | hook; error: why it did not run.
             let k = Int(UInt32(bitPattern: m.index) & 0xffff)

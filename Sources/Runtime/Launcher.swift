@@ -101,6 +101,8 @@ enum Launcher {
         /// Made before the clone: the child is born in its v2 directory
         /// (CLONE_INTO_CGROUP) and moved into v1 ones right after.
         var cgroup: Cgroup?
+        /// A connected console socket for process.terminal, or -1.
+        var consoleFd: Int32 = -1
     }
 
     static func cloneFlag(_ type: NamespaceType) -> Int32 {
@@ -155,6 +157,14 @@ enum Launcher {
         c.preserve_fds = options.preserveFds
         var keep = [childSync.raw] + joins.map(\.fd)
         if options.startListener >= 0 { keep.append(options.startListener) }
+        c.console_fd = -1
+        if plan.terminal && options.consoleFd >= 0 {
+            c.console_fd = options.consoleFd
+            keep.append(options.consoleFd)
+            c.console_path = arena.string("dev/console")
+            c.console_rows = plan.consoleSize?.rows ?? 0
+            c.console_cols = plan.consoleSize?.cols ?? 0
+        }
         var flags: UInt64 = 0
         for ns in plan.namespaces where ns.path == nil && ns.type != .time {
             flags |= UInt64(UInt32(bitPattern: cloneFlag(ns.type)))

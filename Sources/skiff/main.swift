@@ -26,7 +26,7 @@ let createOptions: [Option] = [
     .value("bundle", "b", help: "bundle directory (default: the current directory)"),
     .value("pid-file", help: "write the container's pid to this file"),
     .value("preserve-fds", help: "pass this many fds after stdio (3, 4, ...) to the container"),
-    .value("console-socket", help: "(not supported yet)"),
+    .value("console-socket", help: "unix socket that receives the terminal's master (process.terminal)"),
     .flag("no-pivot", help: "move the rootfs onto / and chroot instead of pivot_root (a rootfs on ramfs; weaker isolation)"),
     .flag("no-new-keyring", help: "do not make a session keyring (skiff never does)"),
 ]
@@ -149,9 +149,6 @@ struct Invocation {
             fail("\(name): expected \(what), got \(parsed.positionals.count) argument(s) (see skiff \(name) --help)", log: log)
         }
         if global.flag("systemd-cgroup") { fail("--systemd-cgroup is not supported yet", log: log) }
-        if parsed.value("console-socket") != nil {
-            fail("\(name): --console-socket is not supported yet (terminals come with process.terminal)", log: log)
-        }
         return Invocation(global: global, name: name, command: command, parsed: parsed, log: log)
     }
 
@@ -167,7 +164,8 @@ struct Invocation {
             preserve = n
         }
         return Runtime.CreateOptions(bundle: parsed.value("bundle") ?? ".", pidFile: parsed.value("pid-file"),
-                                     preserveFds: preserve, noPivot: parsed.flag("no-pivot"))
+                                     preserveFds: preserve, noPivot: parsed.flag("no-pivot"),
+                                     consoleSocket: parsed.value("console-socket"))
     }
 
     /// Runs the command; returns skiff's exit status.

@@ -110,7 +110,7 @@ import Testing
         (["run", "--detach=maybe", "x"], "run: option --detach takes true or false, not `maybe`"),
         (["list", "--format", "yaml"], "list: --format must be `table` or `json`, not `yaml`"),
         (["frob"], "skiff: unknown command `frob`"),
-        (["create", "--console-socket", "/s", "x"], "create: --console-socket is not supported yet"),
+        (["create", "--console-socket", "/s", "x"], "--console-socket: process.terminal is false"),
         (["state", "a/b"], "invalid container id `a/b`"),
         (["state", ".."], "invalid container id `..`"),
         (["start", "nosuch"], "container `nosuch` does not exist"),

@@ -125,7 +125,19 @@ enum skiff_step {
      * status). Its output comes with the record (SCM_RIGHTS). */
     SKIFF_STEP_HOOK_CREATE_CONTAINER,
     SKIFF_STEP_HOOK_START_CONTAINER,
+    SKIFF_STEP_CONSOLE,           /* the terminal: [index] enum skiff_console_part */
     SKIFF_STEP_COUNT
+};
+
+/* What SKIFF_STEP_CONSOLE was doing. */
+enum skiff_console_part {
+    SKIFF_CONSOLE_FILE = 0,   /* make or open /dev/console (no links) */
+    SKIFF_CONSOLE_PTMX = 1,   /* open /dev/pts/ptmx of the container's devpts */
+    SKIFF_CONSOLE_PEER = 2,   /* unlock, open and own the slave */
+    SKIFF_CONSOLE_SIZE = 3,   /* process.consoleSize */
+    SKIFF_CONSOLE_BIND = 4,   /* bind the slave at /dev/console */
+    SKIFF_CONSOLE_SEND = 5,   /* send the master to the console socket */
+    SKIFF_CONSOLE_CTTY = 6,   /* setsid, TIOCSCTTY, stdio */
 };
 
 /* The failure (or sync) record. Fixed size: no parsing in the child. */
@@ -291,6 +303,13 @@ struct skiff_plan {
     uint32_t n_readonly;
     const char *const *readonly;
 
+    /* --- terminal (process.terminal) ------------------------------------ */
+    int32_t console_fd;       /* connected console socket, or -1: no terminal */
+    uint32_t console_rows;    /* process.consoleSize, 0: leave */
+    uint32_t console_cols;
+    const char *console_path; /* "dev/console": made before pivot_root and
+                               * bound to the slave; NULL: no bind (exec) */
+
     /* --- hooks ---------------------------------------------------------- */
     uint32_t hooks_sync;      /* HOOKS_PLS before pivot_root, wait for HOOKS_ACK */
     uint32_t n_create_hooks;  /* createContainer: after HOOKS_ACK */
@@ -375,6 +394,9 @@ int skiff_send_fds(int sock, uint32_t type, const int *fds, uint32_t n);
 int skiff_recv_with_fd(int sock, skiff_msg *m, int *fd);
 /* Sends bytes and one fd (SCM_RIGHTS) on a connected socket; -errno. */
 int skiff_send_with_fd(int sock, const void *bytes, size_t len, int fd);
+/* Receives one fd sent with any short payload (a console master, as runc
+ * sends it); the fd, or -errno (-EPROTO without one). */
+int skiff_recv_fd(int sock);
 /* A process in a new user namespace that does nothing: its maps make a user
  * namespace for an idmapping. Killed through *pidfd once its ns is open. */
 pid_t skiff_spawn_userns_holder(int *pidfd);
