@@ -88,6 +88,9 @@ int load_seccomp(const struct skiff_plan *p); /* the listener fd, or -1 */
 void make_console_file(int rootfd, const struct skiff_plan *p);
 void setup_terminal(const struct skiff_plan *p);
 
+/* execjoin.c */
+void exec_join(const struct skiff_plan *p);
+
 /* hooks.c */
 void create_hooks(const struct skiff_plan *p);
 void start_hooks(const struct skiff_plan *p);

@@ -21,6 +21,7 @@ const char *skiff_sync_name(uint32_t type)
     case SKIFF_SYNC_CGROUP_ACK: return "SKIFF_SYNC_CGROUP_ACK";
     case SKIFF_SYNC_HOOKS_PLS: return "SKIFF_SYNC_HOOKS_PLS";
     case SKIFF_SYNC_HOOKS_ACK: return "SKIFF_SYNC_HOOKS_ACK";
+    case SKIFF_SYNC_EXEC_PID: return "SKIFF_SYNC_EXEC_PID";
     }
     return "SKIFF_SYNC_UNKNOWN";
 }
@@ -84,6 +85,7 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_HOOK_CREATE_CONTAINER] = "createContainer hook",
         [SKIFF_STEP_HOOK_START_CONTAINER] = "startContainer hook",
         [SKIFF_STEP_CONSOLE] = "terminal",
+        [SKIFF_STEP_EXEC_JOIN] = "join the container",
     };
     if (step < SKIFF_STEP_COUNT && names[step])
         return names[step];

@@ -147,7 +147,10 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     /* Modes of created directories and nodes are exact; the process umask is
      * set just before execve. */
     umask(0);
-    setup_rootfs(p);
+    if (p->exec_join)
+        exec_join(p);   /* returns in the new process, in the container */
+    else
+        setup_rootfs(p);
     setup_terminal(p);
 
     if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)

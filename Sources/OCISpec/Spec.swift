@@ -85,6 +85,15 @@ public struct Capabilities: Codable, Sendable, Equatable {
     public var permitted: [String]?
     public var ambient: [String]?
 
+    public init(bounding: [String]? = nil, effective: [String]? = nil, inheritable: [String]? = nil,
+                permitted: [String]? = nil, ambient: [String]? = nil) {
+        self.bounding = bounding
+        self.effective = effective
+        self.inheritable = inheritable
+        self.permitted = permitted
+        self.ambient = ambient
+    }
+
     /// The five sets with their member names, for checks that treat them alike.
     public var sets: [(name: String, values: [String]?)] {
         [("bounding", bounding), ("effective", effective), ("inheritable", inheritable),

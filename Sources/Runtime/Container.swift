@@ -54,7 +54,7 @@ public struct Runtime {
 
     /// Loads, checks and plans a bundle: every error here names the JSON path.
     func prepare(_ bundleArg: String, id: String, preserveFds: UInt32) throws(RuntimeError)
-        -> (bundle: String, plan: LaunchPlan, seccomp: SeccompProgram?) {
+        -> (bundle: String, plan: LaunchPlan, seccomp: SeccompProgram?, config: [UInt8]) {
         let bundle = absolute(bundleArg)
         let configPath = bundle.hasSuffix("/") ? bundle + "config.json" : bundle + "/config.json"
         let bytes: [UInt8]
@@ -84,21 +84,25 @@ public struct Runtime {
         }
         for w in plan.warnings { log.warn(w) }
         for n in plan.notes { log.debug(n) }
-        // Compiled in the parent; the container's process only loads it.
-        var seccomp: SeccompProgram?
-        if let profile = plan.seccomp {
-            do {
-                seccomp = try SeccompCompiler.compile(profile)
-            } catch {
-                throw .context(configPath, .spec(error))
-            }
-            for n in seccomp?.notes ?? [] { log.debug(n) }
-        }
+        let seccomp = try compileSeccomp(plan, context: configPath)
         try checkHostPaths(plan)
         for fd in 0..<Int32(preserveFds) where Sys.fcntlFlags(3 + fd) == nil {
             throw .message("--preserve-fds \(preserveFds): fd \(3 + fd) is not open")
         }
-        return (bundle, plan, seccomp)
+        return (bundle, plan, seccomp, bytes)
+    }
+
+    /// linux.seccomp, compiled in the parent; the process only loads it.
+    func compileSeccomp(_ plan: LaunchPlan, context: String) throws(RuntimeError) -> SeccompProgram? {
+        guard let profile = plan.seccomp else { return nil }
+        let program: SeccompProgram
+        do {
+            program = try SeccompCompiler.compile(profile)
+        } catch {
+            throw .context(context, .spec(error))
+        }
+        for n in program.notes { log.debug(n) }
+        return program
     }
 
     /// The rootfs and bind sources exist: found now, before anything is made.
@@ -133,7 +137,7 @@ public struct Runtime {
 
     public func create(id: String, _ options: CreateOptions) throws(RuntimeError) {
         try StateStore.checkID(id)
-        let (bundle, plan, seccomp) = try prepare(options.bundle, id: id, preserveFds: options.preserveFds)
+        let (bundle, plan, seccomp, config) = try prepare(options.bundle, id: id, preserveFds: options.preserveFds)
         try Terminal.check(terminal: plan.terminal, consoleSocket: options.consoleSocket, detached: true, command: "create")
         let held = FileDescriptorSet()
         var consoleFd: Int32 = -1
@@ -143,6 +147,7 @@ public struct Runtime {
         var cgroup: Cgroup?
         do {
             cgroup = try makeCgroup(plan, dir)
+            try dir.writeConfig(config)
             let listener = try sys { () throws(SysError) in
                 try Sys.listenUnix(dir: dir.fd.raw, name: StateStore.startSocket,
                                    display: dir.path + "/" + StateStore.startSocket)
@@ -513,7 +518,7 @@ public struct Runtime {
     /// killed by signal N), forwarding SIGTERM, SIGINT and friends meanwhile.
     public func run(id: String, _ options: RunOptions) throws(RuntimeError) -> Int32 {
         try StateStore.checkID(id)
-        let (bundle, plan, seccomp) = try prepare(options.create.bundle, id: id, preserveFds: options.create.preserveFds)
+        let (bundle, plan, seccomp, config) = try prepare(options.create.bundle, id: id, preserveFds: options.create.preserveFds)
         try Terminal.check(terminal: plan.terminal, consoleSocket: options.create.consoleSocket,
                            detached: options.detach, command: "run")
         let held = FileDescriptorSet()
@@ -528,7 +533,10 @@ public struct Runtime {
         var rec: ContainerRecord
         do {
             if !options.detach { signals = try Signals.blockForwarded() }
-            if let d = dir { cgroup = try makeCgroup(plan, d) }
+            if let d = dir {
+                cgroup = try makeCgroup(plan, d)
+                try d.writeConfig(config)
+            }
             let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds,
                                                        noPivot: options.create.noPivot, seccomp: seccomp,
                                                        bundle: bundle, cgroup: cgroup,
@@ -555,30 +563,7 @@ public struct Runtime {
         if options.detach { return 0 }
         dir = nil  // unlock: kill, state and delete work while we wait
 
-        var status: Int32 = 0
-        while true {
-            var fds = [pollfd(fd: child.pidfd.raw, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: signals?.raw ?? -1, events: Int16(POLLIN), revents: 0)] + (proxy?.pollEntries ?? [])
-            if poll(&fds, nfds_t(fds.count), -1) < 0 {
-                if Errno.current == .EINTR { continue }
-                throw .system(SysError("poll"))
-            }
-            if fds[1].revents & Int16(POLLIN) != 0, let sig = Signals.read(fds[1].fd) {
-                if sig == SIGWINCH, let proxy {
-                    proxy.resize()
-                } else {
-                    log.debug("run: forwarding signal \(sig)")
-                    _ = try? Sys.pidfdSendSignal(child.pidfd.raw, sig, "container `\(id)`")
-                }
-            }
-            proxy?.pump(fds[2...])
-            if fds[0].revents & Int16(POLLIN) != 0 {
-                proxy?.drain()
-                proxy?.restore()
-                status = try sys { () throws(SysError) in try Sys.waitExit(pidfd: child.pidfd.raw, "container `\(id)`") }
-                break
-            }
-        }
+        let status = try wait(child, id: id, signals: signals?.raw ?? -1, proxy: proxy)
         // runc run removes the container once it has exited, unless --keep.
         if !options.keep, let d = try? store.open(id) {
             if let cg = cgroup { try removeCgroup(cg, id: id) }

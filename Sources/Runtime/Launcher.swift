@@ -7,8 +7,8 @@ import Seccomp
 
 /// The container's first process, cloned and waiting before execve.
 final class Launched {
-    let pid: Int32
-    let pidfd: FileDescriptor
+    private(set) var pid: Int32
+    private(set) var pidfd: FileDescriptor
     /// Parent's end of the sync socket.
     let sync: FileDescriptor
     fileprivate(set) var startTime: UInt64
@@ -23,6 +23,14 @@ final class Launched {
         self.startTime = startTime
         self.plan = plan
         self.renderer = renderer
+    }
+
+    /// exec: the process that joined the container cloned the one that runs
+    /// the plan (a child of ours) and exited; from now on that one is it.
+    fileprivate func replace(pid: Int32, pidfd: consuming FileDescriptor) {
+        _ = try? Sys.waitExit(pidfd: self.pidfd.raw, "exec join process")
+        self.pid = pid
+        self.pidfd = pidfd
     }
 
     func send(_ type: skiff_sync) throws(RuntimeError) {
@@ -103,6 +111,16 @@ enum Launcher {
         var cgroup: Cgroup?
         /// A connected console socket for process.terminal, or -1.
         var consoleFd: Int32 = -1
+        /// exec: join the namespaces of this running container instead of
+        /// making a container.
+        var execJoin: ExecJoin?
+    }
+
+    struct ExecJoin {
+        /// The container's first process (checked against its record).
+        var pidfd: Int32
+        /// CLONE_NEW* of its namespaces to join.
+        var flags: UInt32
     }
 
     static func cloneFlag(_ type: NamespaceType) -> Int32 {
@@ -131,7 +149,9 @@ enum Launcher {
         var joins: [skiff_join] = []
         var joined: [NamespacePlan] = []
         var pidJoin: Int32 = -1
-        for ns in plan.namespaces.sorted(by: { ($0.type == .user ? 0 : 1) < ($1.type == .user ? 0 : 1) }) {
+        let exec = options.execJoin
+        let creates = exec == nil
+        for ns in plan.namespaces.sorted(by: { ($0.type == .user ? 0 : 1) < ($1.type == .user ? 0 : 1) }) where exec == nil {
             guard let path = ns.path else { continue }
             let flag = cloneFlag(ns.type)
             let fd = try openNamespace(path, ns, flag)
@@ -150,7 +170,7 @@ enum Launcher {
 
         var c = skiff_plan()
         c.version = UInt32(SKIFF_PLAN_VERSION)
-        c.stage_name = arena.string("skiff:[INIT]")
+        c.stage_name = arena.string(exec == nil ? "skiff:[INIT]" : "skiff:[EXEC]")
         c.sync_fd = childSync.raw
         c.start_fd = options.startListener
         c.cgroup_fd = -1
@@ -161,12 +181,12 @@ enum Launcher {
         if plan.terminal && options.consoleFd >= 0 {
             c.console_fd = options.consoleFd
             keep.append(options.consoleFd)
-            c.console_path = arena.string("dev/console")
+            c.console_path = creates ? arena.string("dev/console") : nil
             c.console_rows = plan.consoleSize?.rows ?? 0
             c.console_cols = plan.consoleSize?.cols ?? 0
         }
         var flags: UInt64 = 0
-        for ns in plan.namespaces where ns.path == nil && ns.type != .time {
+        for ns in plan.namespaces where ns.path == nil && ns.type != .time && exec == nil {
             flags |= UInt64(UInt32(bitPattern: cloneFlag(ns.type)))
         }
         // v2 (and a hybrid host's unified hierarchy): born in the cgroup.
@@ -179,7 +199,9 @@ enum Launcher {
                 cgroupDir = try sys { () throws(SysError) in try Sys.open(u.hostPath, O_RDONLY | O_DIRECTORY) }
             }
             attachV1 = cg.version == .v1
-            if attachV1 && plan.creates(.cgroup) {
+            if attachV1 && exec != nil {
+                c.cgroup_wait = 1   // the joining process waits, its clone inherits it
+            } else if attachV1 && plan.creates(.cgroup) {
                 flags &= ~UInt64(UInt32(bitPattern: CLONE_NEWCGROUP))
                 c.cgroup_wait = 1
                 c.cgroupns_late = 1
@@ -187,14 +209,21 @@ enum Launcher {
         }
         c.cgroup_fd = cgroupDir?.raw ?? -1
         c.clone_flags = flags
-        c.wait_usermap = plan.userNamespace == nil ? 0 : 1
-        c.early_binds = plan.userNamespace == nil ? 0 : 1
-        c.unprivileged_parent = Sys.euid != 0 || plan.userNamespace.map { $0.writer != .direct } == true ? 1 : 0
-        c.userns_root = plan.userNamespace?.rootMapped == true ? 1 : 0
+        c.wait_usermap = creates && plan.userNamespace != nil ? 1 : 0
+        c.early_binds = creates && plan.userNamespace != nil ? 1 : 0
+        c.unprivileged_parent = creates && (Sys.euid != 0 || plan.userNamespace.map { $0.writer != .direct } == true) ? 1 : 0
+        c.userns_root = creates && plan.userNamespace?.rootMapped == true ? 1 : 0
+        c.join_pidfd = -1
+        if let exec {
+            c.exec_join = 1
+            c.join_pidfd = exec.pidfd
+            c.join_flags = exec.flags
+            keep.append(exec.pidfd)
+        }
         c.n_joins = UInt32(joins.count)
         c.joins = arena.array(joins)
-        c.new_timens = plan.creates(.time) ? 1 : 0
-        c.timens_offsets = plan.creates(.time) && plan.timeOffsets != nil ? 1 : 0
+        c.new_timens = creates && plan.creates(.time) ? 1 : 0
+        c.timens_offsets = creates && plan.creates(.time) && plan.timeOffsets != nil ? 1 : 0
 
         c.rootfs = arena.string(plan.rootfs)
         c.root_propagation = plan.rootPropagation
@@ -343,7 +372,10 @@ enum Launcher {
         let launched = Launched(pid: pid, pidfd: FileDescriptor(adopting: pidfdRaw), sync: sync,
                                 startTime: 0, plan: plan, renderer: FailureRenderer(plan: plan, joined: joined))
         do throws(RuntimeError) {
-            if let userns = plan.userNamespace {
+            if exec != nil {
+                try joinContainer(launched, cgroup: attachV1 ? options.cgroup : nil, skipUnified: cgroupDir != nil)
+            }
+            if creates, let userns = plan.userNamespace {
                 try IDMaps.write(userns, pid: pid, log: log)
                 try launched.send(SKIFF_SYNC_USERMAP_ACK)
             }
@@ -362,12 +394,12 @@ enum Launcher {
                 }
                 try launched.send(SKIFF_SYNC_TIMEOFFSETS_ACK)
             }
-            if attachV1, let cg = options.cgroup {
+            if attachV1, creates, let cg = options.cgroup {
                 try cg.attach(pid, skipUnified: cgroupDir != nil)
                 if c.cgroup_wait != 0 { try launched.send(SKIFF_SYNC_CGROUP_ACK) }
             }
             if let adj = plan.oomScoreAdj {
-                let path = "/proc/\(pid)/oom_score_adj"
+                let path = "/proc/\(launched.pid)/oom_score_adj"
                 try sys { () throws(SysError) in
                     let fd = try Sys.open(path, O_WRONLY)
                     try Sys.write(fd.raw, "\(adj)", path)
@@ -388,10 +420,10 @@ enum Launcher {
                     throw RuntimeError.message("linux.seccomp.listenerPath: the container process sent no seccomp listener")
                 }
                 try SeccompAgent.send(listener, to: path, metadata: plan.seccomp?.listenerMetadata,
-                                      id: options.id, pid: pid, bundle: options.bundle, annotations: plan.annotations)
+                                      id: options.id, pid: launched.pid, bundle: options.bundle, annotations: plan.annotations)
             }
-            guard let st = Proc.stat(pid) else {
-                throw RuntimeError.message("the container process \(pid) vanished after setup")
+            guard let st = Proc.stat(launched.pid) else {
+                throw RuntimeError.message("the container process \(launched.pid) vanished after setup")
             }
             launched.startTime = st.startTime
         } catch {
@@ -399,6 +431,27 @@ enum Launcher {
             throw error
         }
         return launched
+    }
+
+    /// exec: the joining process is in the container's v1 cgroups before it
+    /// clones (v2: it was born there); then it reports its clone, which
+    /// takes its place.
+    static func joinContainer(_ launched: Launched, cgroup: Cgroup?, skipUnified: Bool) throws(RuntimeError) {
+        if let cg = cgroup {
+            try cg.attach(launched.pid, skipUnified: skipUnified)
+            try launched.send(SKIFF_SYNC_CGROUP_ACK)
+        }
+        guard let got = try launched.receive() else {
+            throw .message("the exec process exited before it joined the container")
+        }
+        if got.msg.type == SKIFF_SYNC_ERROR.rawValue { throw launched.failure(got.msg, detail: got.fd) }
+        guard got.msg.type == SKIFF_SYNC_EXEC_PID.rawValue, got.msg.index > 0 else {
+            throw .message("sync: expected SKIFF_SYNC_EXEC_PID, got \(String(cString: skiff_sync_name(got.msg.type)))")
+        }
+        let pid = got.msg.index
+        // Our child (CLONE_PARENT), not reaped: the pid is still its own.
+        let fd = try sys { () throws(SysError) in try Sys.pidfdOpen(pid) }
+        launched.replace(pid: pid, pidfd: fd)
     }
 
     /// The mounts are made and pivot_root is next: prestart and

@@ -330,6 +330,37 @@ final class ContainerDir {
         return (v, Array(lines.dropFirst()))
     }
 
+    /// The container's config.json as create read it: exec plans its
+    /// processes from it (changes to the bundle after create do not count,
+    /// as the spec says of every operation after create).
+    static let configFile = "config.json"
+
+    func writeConfig(_ bytes: [UInt8]) throws(RuntimeError) {
+        try sys { () throws(SysError) in
+            try Sys.writeAtomically(fd.raw, ContainerDir.configFile, bytes, mode: 0o600,
+                                    display: path + "/" + ContainerDir.configFile)
+        }
+    }
+
+    /// Read as state.json is: a regular file of the caller's, bounded.
+    func readConfig() throws(RuntimeError) -> [UInt8] {
+        let display = path + "/" + ContainerDir.configFile
+        do {
+            let f = try Sys.openat(fd.raw, ContainerDir.configFile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, display: display)
+            let st = try Sys.fstat(f.raw, display)
+            guard st.st_mode & S_IFMT == S_IFREG, st.st_uid == Sys.euid else {
+                throw RuntimeError.message("\(display) is not a file skiff wrote")
+            }
+            return try Sys.read(f, display, limit: Runtime.maxConfigSize)
+        } catch let e as SysError {
+            throw .system(e)
+        } catch let e as RuntimeError {
+            throw e
+        } catch {
+            throw .message("\(error)")
+        }
+    }
+
     /// The owner of the container: the owner of its state directory.
     var ownerUID: UInt32? {
         guard let st = try? Sys.fstat(fd.raw) else { return nil }

@@ -27,6 +27,8 @@ struct Parsed {
     var positionals: [String] = []
 
     func value(_ name: String) -> String? { values.last { $0.0 == name }?.1 }
+    /// Every value of a repeatable option, in order.
+    func values(_ name: String) -> [String] { values.filter { $0.0 == name }.map(\.1) }
     func flag(_ name: String) -> Bool { value(name) == "true" }
     mutating func set(_ name: String, _ value: String) { values.append((name, value)) }
 }

@@ -46,6 +46,25 @@ let commands: [Command] = [
             options: createOptions + [.flag("detach", "d", help: "return once the container runs"),
                                       .flag("keep", help: "keep the container, stopped, after it exits")],
             positionals: 1...1),
+    Command(name: "exec", arguments: "<container-id> <command> [args...]", summary: "run a new process in a container",
+            options: [
+                .value("process", "p", help: "a JSON file with the process (config.json's `process`)"),
+                .value("console-socket", help: "unix socket that receives the terminal's master (with --tty --detach)"),
+                .value("cwd", help: "working directory in the container"),
+                .value("env", "e", help: "KEY=value to add to the environment (repeatable)"),
+                .flag("tty", "t", help: "give the process a terminal"),
+                .value("user", "u", help: "uid[:gid] to run as"),
+                .value("additional-gids", "g", help: "a supplementary gid (repeatable)"),
+                .flag("detach", "d", help: "return once the process runs"),
+                .value("pid-file", help: "write the process's pid to this file"),
+                .value("process-label", help: "SELinux label of the process"),
+                .value("apparmor", help: "AppArmor profile of the process"),
+                .flag("no-new-privs", help: "set no_new_privs"),
+                .value("cap", "c", help: "a capability to add (repeatable)"),
+                .value("preserve-fds", help: "pass this many fds after stdio (3, 4, ...) to the process"),
+                .value("cgroup", help: "a sub-cgroup to run in: path, or controller[,controller]:path on v1 (repeatable)"),
+                .flag("ignore-paused", help: "exec even into a paused container"),
+            ], positionals: 1...4096),
     Command(name: "list", arguments: "", summary: "list containers",
             options: [.value("format", "f", help: "table or json"), .flag("quiet", "q", help: "ids only")],
             positionals: 0...0),
@@ -130,10 +149,20 @@ struct Invocation {
         } catch {
             fail("\(error)")
         }
-        let parsed: Parsed
+        var parsed: Parsed
         do {
-            (parsed, _) = try Arguments.parse(rest.dropFirst(), command.options + [.flag("help", "h", help: "")],
-                                              command: name, stopAtPositional: false)
+            // exec: options end at the command (`exec ID sh -c ...`).
+            let (p, tail) = try Arguments.parse(rest.dropFirst(), command.options + [.flag("help", "h", help: "")],
+                                                command: name, stopAtPositional: name == "exec")
+            parsed = p
+            if name == "exec", !tail.isEmpty {
+                var t = tail
+                if t.first == "--" { t = t.dropFirst() }
+                parsed.positionals += Array(t.prefix(1))
+                var rest = t.dropFirst()
+                if rest.first == "--" { rest = rest.dropFirst() }
+                parsed.positionals += rest
+            }
         } catch {
             fail("\(error)", log: log)
         }
@@ -168,11 +197,33 @@ struct Invocation {
                                      consoleSocket: parsed.value("console-socket"))
     }
 
+    func execOptions() -> Runtime.ExecOptions {
+        var o = Runtime.ExecOptions()
+        o.processFile = parsed.value("process")
+        o.args = Array(parsed.positionals.dropFirst())
+        o.env = parsed.values("env")
+        o.cwd = parsed.value("cwd")
+        o.user = parsed.value("user")
+        o.additionalGids = parsed.values("additional-gids")
+        o.caps = parsed.values("cap")
+        o.noNewPrivs = parsed.flag("no-new-privs")
+        o.apparmor = parsed.value("apparmor")
+        o.processLabel = parsed.value("process-label")
+        o.tty = parsed.flag("tty")
+        o.consoleSocket = parsed.value("console-socket")
+        o.detach = parsed.flag("detach")
+        o.pidFile = parsed.value("pid-file")
+        o.preserveFds = createOptions().preserveFds
+        o.ignorePaused = parsed.flag("ignore-paused")
+        o.cgroup = parsed.values("cgroup")
+        return o
+    }
+
     /// Runs the command; returns skiff's exit status.
     func run() throws(RuntimeError) -> Int32 {
         let id = parsed.positionals.first ?? ""
         switch name {
-        case "create", "run":
+        case "create", "run", "exec":
             // Before anything else: a container can reach the binary that
             // creates it, so that binary must be one it cannot write.
             try ProtectedBinary.ensure(log: log)
@@ -195,6 +246,8 @@ struct Invocation {
         case "run":
             return try makeRuntime().run(id: id, .init(create: createOptions(), detach: parsed.flag("detach"),
                                                        keep: parsed.flag("keep")))
+        case "exec":
+            return try makeRuntime().exec(id: id, execOptions())
         case "list":
             let format = parsed.value("format") ?? "table"
             guard let f = Runtime.ListFormat(rawValue: format) else {

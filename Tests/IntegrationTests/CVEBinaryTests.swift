@@ -63,19 +63,28 @@ enum Attack {
             b.binary = decoy
         }
 
-        mutating func start() throws {
+        /// Runs A, and points B's pid namespace at A's.
+        mutating func runAttacker() throws {
             let ra = try a("run", "--detach", "--bundle", a.bundle, idA)
             try #require(ra.status == 0, "\(ra)")
             let pidA = try #require(a.state(idA)["pid"] as? Int)
             b.namespaces = b.namespaces.map { ns in
                 ns["type"] as? String == "pid" ? ["type": "pid", "path": "/proc/\(pidA)/ns/pid"] : ns
             }
+        }
+
+        /// Tells the attacker which host process to go for, as it sees it.
+        func target(_ hostPid: Int) throws {
+            try Attack.innerPid(hostPid).write(toFile: out + "/go.tmp", atomically: false, encoding: .utf8)
+            _ = rename(out + "/go.tmp", out + "/go")
+        }
+
+        mutating func start() throws {
+            try runAttacker()
             let rb = try b("create", "--bundle", b.bundle, idB)
             try #require(rb.status == 0, "\(rb)")
             hostPidB = try #require(b.state(idB)["pid"] as? Int)
-            // Tell the attacker which pid to go for, as it sees it.
-            try Attack.innerPid(hostPidB).write(toFile: out + "/go.tmp", atomically: false, encoding: .utf8)
-            _ = rename(out + "/go.tmp", out + "/go")
+            try target(hostPidB)
         }
 
         func result(_ name: String = "result") throws -> [String: Int32] {

@@ -143,6 +143,36 @@ import Testing
         #expect(obj["level"] as? String == "error")
         #expect(obj["msg"] as? String == "container `nope` does not exist")
         #expect(obj["time"] is String)
+
+        // A failed create: its error (a hook's, with the hook's output) is
+        // the log's last line, which containerd shows its user.
+        var h = try Skiff(["true"])
+        h["hooks"] = ["createRuntime": [["path": "/bin/sh", "args": ["sh", "-c", "echo no network for you >&2; exit 1"]]]]
+        let created = try h("create", "--bundle", h.bundle, Harness.uniqueName("logc"), global: ["--log", log, "--log-format", "json"])
+        #expect(created.status == 1)
+        let last = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").last ?? ""
+        let err = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(err["level"] as? String == "error")
+        #expect((err["msg"] as? String)?.contains("hooks.createRuntime[0] `/bin/sh`: exited with status 1: no network for you") == true, "\(last)")
+    }
+
+    @Test("every command works with an empty environment (no PATH, no HOME), as conmon runs it")
+    func emptyEnvironment() throws {
+        let s = try Skiff(["sleep", "30"])
+        try s.writeConfig()
+        let id = Harness.uniqueName("noenv")
+        func run(_ args: [String]) throws -> Harness.Result {
+            try Harness.exec(s.binary, ["--root", s.root] + args, env: [:])
+        }
+        #expect(try run(["create", "--bundle", s.bundle, id]).status == 0)
+        #expect(try run(["start", id]).status == 0)
+        let e = try run(["exec", id, "sh", "-c", "echo $PATH"])
+        #expect(e.status == 0 && e.stdout == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n", "the container's PATH: \(e)")
+        #expect(try run(["state", id]).status == 0)
+        #expect(try run(["kill", id, "9"]).status == 0)
+        try waitFor { (try? s.state(id)["status"] as? String) == "stopped" }
+        #expect(try run(["delete", id]).status == 0)
+        s.expectNothingLeft(id)
     }
 
     @Test("spec writes a config that runs as is, and never overwrites one")
@@ -157,6 +187,7 @@ import Testing
         #expect((linux["namespaces"] as? [String])?.count == 8)
         #expect((linux["capabilities"] as? [String])?.contains("CAP_CHECKPOINT_RESTORE") == true)
         #expect((f["mountOptions"] as? [String])?.contains("rro") == true)
+        #expect(f["hooks"] as? [String] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])
         let annotations = f["annotations"] as? [String: String]
         #expect(annotations?["io.github.seccomp.libseccomp.version"]?.hasPrefix("2.") == true, "\(features)")
     }

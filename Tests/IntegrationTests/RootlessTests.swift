@@ -94,6 +94,30 @@ extension Skiff {
         #expect(lines.contains("ptmx"), "a new devpts instance of its own: \(r)")
     }
 
+    @Test("exec into a rootless container joins its user namespace and the others, as the user")
+    func exec() throws {
+        let s = try Skiff.rootless(["sleep", "30"])
+        let id = Harness.uniqueName("rlexec")
+        let r = try s("run", "-d", "--bundle", s.bundle, id)
+        try #require(r.status == 0, "\(r)")
+        defer { _ = try? s("delete", "--force", id) }
+        let pid = try #require(try s.state(id)["pid"] as? Int)
+        let e = try s("exec", id, "sh", "-c", "id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; echo $$")
+        #expect(e.status == 0, "\(e)")
+        let lines = e.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "0", "root in the container's user namespace: \(e)")
+        for (i, ns) in ["user", "pid", "mnt"].enumerated() {
+            let theirs = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\(ns)")
+            #expect(lines.count > i + 1 && lines[i + 1] == theirs, "\(ns): \(e)")
+        }
+        #expect((lines.last.flatMap { Int($0) } ?? 0) > 1, "\(e)")
+        let detached = try s("exec", "-d", "--pid-file", s.bundle + "/e.pid", id, "sleep", "5")
+        #expect(detached.status == 0, "\(detached)")
+        let epid = try #require(Int(try String(contentsOfFile: s.bundle + "/e.pid", encoding: .utf8)))
+        let status = try String(contentsOfFile: "/proc/\(epid)/status", encoding: .utf8)
+        #expect(statusField(status, "Uid")?.hasPrefix("\(TestUser.uid)\t") == true, "the user's uid on the host: \(status)")
+    }
+
     @Test("the whole lifecycle as the user; another user is refused")
     func lifecycle() throws {
         let s = try Skiff.rootless(["sleep", "30"])

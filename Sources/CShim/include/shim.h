@@ -59,6 +59,10 @@ enum skiff_sync {
      * state for createContainer ("creating") and for startContainer
      * ("created") */
     SKIFF_SYNC_HOOKS_ACK = 11,
+    /* child -> parent (exec): the namespaces are joined and the process
+     * that runs the plan is cloned, a child of the parent's; its pid is in
+     * `index`. The joining process exits. */
+    SKIFF_SYNC_EXEC_PID = 12,
 };
 
 #define SKIFF_MAX_PARENT_TREES 64
@@ -126,6 +130,7 @@ enum skiff_step {
     SKIFF_STEP_HOOK_CREATE_CONTAINER,
     SKIFF_STEP_HOOK_START_CONTAINER,
     SKIFF_STEP_CONSOLE,           /* the terminal: [index] enum skiff_console_part */
+    SKIFF_STEP_EXEC_JOIN,         /* exec: [index] 0 join the namespaces, 1 clone */
     SKIFF_STEP_COUNT
 };
 
@@ -267,6 +272,13 @@ struct skiff_plan {
     uint32_t early_binds;     /* open bind sources right after the clone,
                                * with the caller's credentials (a new user
                                * namespace's ids may not reach them) */
+
+    /* exec: join every namespace of a running container's first process
+     * and clone the process that runs the rest of the plan (no rootfs:
+     * it is the container's). */
+    uint32_t exec_join;
+    int32_t join_pidfd;       /* the container's first process */
+    uint32_t join_flags;      /* CLONE_NEW* to join through it */
 
     uint32_t n_joins;         /* setns, in this order (user first) */
     const struct skiff_join *joins;

@@ -260,3 +260,45 @@ struct Cgroup {
         return Cgroup(version: version == 2 ? .v2 : .v1, dirs: dirs)
     }
 }
+
+extension Cgroup {
+    /// exec --cgroup: existing sub-cgroups of this one, runc's forms: `path`
+    /// (v2; or every v1 hierarchy) and `controller[,controller]:path` (v1).
+    /// A path stays below the container's cgroup (cleaned as a path inside it).
+    func sub(_ specs: [String]) throws(RuntimeError) -> Cgroup {
+        func below(_ d: CgroupDir, _ sub: String) throws(RuntimeError) -> CgroupDir {
+            let rel = ContainerPath.relative(sub)
+            guard !rel.isEmpty else { return d }
+            let out = CgroupDir(hierarchy: d.hierarchy, path: (d.path == "/" ? "" : d.path) + "/" + rel)
+            guard let st = try? Sys.stat(out.hostPath), st.st_mode & S_IFMT == S_IFDIR else {
+                throw .message("--cgroup: `\(out.hostPath)` does not exist: a sub-cgroup must be made first")
+            }
+            return out
+        }
+        if version == .v2 {
+            guard specs.count == 1, let u = unified else {
+                throw .message("--cgroup: cgroup v2 has one hierarchy: give one path")
+            }
+            let parts = specs[0].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 1 || parts[0].isEmpty else {
+                throw .message("--cgroup: `\(specs[0])`: cgroup v2 has no per-controller paths; give a path only")
+            }
+            return Cgroup(version: .v2, dirs: [try below(u, String(parts.last ?? ""))])
+        }
+        var dirs = self.dirs
+        for spec in specs {
+            let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let path = String(parts.last ?? "")
+            let controllers = parts.count == 2 ? parts[0].split(separator: ",").map(String.init) : []
+            var matched = false
+            for (i, d) in self.dirs.enumerated() where d.hierarchy != "unified" {
+                let names = d.hierarchy.pieces(UInt8(ascii: ","))
+                guard controllers.isEmpty || controllers.contains(where: { names.contains($0) }) else { continue }
+                dirs[i] = try below(d, path)
+                matched = true
+            }
+            if !matched { throw .message("--cgroup: `\(spec)`: the container has no cgroup for \(controllers.joined(separator: ","))") }
+        }
+        return Cgroup(version: .v1, dirs: dirs)
+    }
+}
