@@ -25,6 +25,12 @@ void exec_join(const struct skiff_plan *p)
     if (setns(p->join_pidfd, (int)p->join_flags) < 0)
         fail(SKIFF_STEP_EXEC_JOIN, 0);
     close(p->join_pidfd);
+    /* Both processes share the sync socket: the new one waits on this pipe
+     * until its pid is reported, so that EXEC_PID comes before anything of
+     * its own (READY, a failure). */
+    int order[2];
+    if (pipe2(order, O_CLOEXEC) < 0)
+        fail(SKIFF_STEP_EXEC_JOIN, 1);
     struct join_clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = CLONE_PARENT;
@@ -34,7 +40,21 @@ void exec_join(const struct skiff_plan *p)
     if (pid > 0) {
         /* Our part is done: the parent waits for the new process. */
         send_msg(p->sync_fd, SKIFF_SYNC_EXEC_PID, 0, 0, (int32_t)pid);
+        char go = 1;
+        ssize_t w = write(order[1], &go, 1);
+        (void)w;
         _exit(0);
     }
-    /* The new process, in every namespace of the container: the plan goes on. */
+    /* The new process, in every namespace of the container: the plan goes
+     * on once its pid is reported (end of file: the joining process died
+     * first, and nobody will wait for us). */
+    close(order[1]);
+    char go = 0;
+    ssize_t r;
+    do {
+        r = read(order[0], &go, 1);
+    } while (r < 0 && errno == EINTR);
+    if (r != 1)
+        _exit(1);
+    close(order[0]);
 }

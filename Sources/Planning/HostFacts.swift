@@ -28,6 +28,13 @@ public struct HostFacts: Sendable, Equatable {
     /// An unprivileged caller owns the v2 cgroup skiff would make its
     /// containers' cgroups in (it has been delegated).
     public var cgroupDelegated = false
+    /// skiff runs in a user namespace that does not map every id (as
+    /// rootless podman, Docker and containerd run their runtime): root
+    /// there is not root of the host.
+    public var userNamespaced = false
+    /// /proc/self/setgroups says `deny` (unshare --map-root-user writes
+    /// it): setgroups fails here and in every user namespace below.
+    public var setgroupsDenied = false
 
     public init(euid: UInt32, egid: UInt32, userName: String, capLast: Int, umask: UInt32,
                 cgroups: CgroupLayout, subUIDs: [SubordinateRange] = [], subGIDs: [SubordinateRange] = [],
@@ -43,7 +50,9 @@ public struct HostFacts: Sendable, Equatable {
         self.haveIDMapHelpers = haveIDMapHelpers
     }
 
-    public var rootless: Bool { euid != 0 }
+    /// Not privileged over the host: an unprivileged user, or root of a
+    /// user namespace (runc's rootless mode covers both).
+    public var rootless: Bool { euid != 0 || userNamespaced }
 }
 
 /// One line of /etc/subuid or /etc/subgid: `count` ids from `start`.

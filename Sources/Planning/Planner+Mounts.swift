@@ -287,7 +287,7 @@ extension Planner {
 
     static func lowerDevices(_ spec: Spec, _ host: HostFacts, _ plan: inout LaunchPlan) throws(SpecError) {
         // Without mknod (a user namespace) nodes are bind-mounted from the host.
-        let bind = plan.creates(.user) || plan.namespaces.contains { $0.type == .user }
+        let bind = plan.creates(.user) || plan.namespaces.contains { $0.type == .user } || host.userNamespaced
         let devBound = plan.mounts.contains { mp in
             if case .bind = mp.kind { return mp.target == "dev" }
             return false

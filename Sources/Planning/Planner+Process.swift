@@ -55,6 +55,13 @@ extension Planner {
             }
         }
 
+        if host.setgroupsDenied {
+            plan.setGroups = false
+            if !plan.additionalGids.isEmpty {
+                throw SpecError(path: "process.user.additionalGids", "supplementary groups cannot be set: setgroups is denied in the user namespace skiff runs in (/proc/self/setgroups)")
+            }
+        }
+
         var env = p.env ?? []
         if !env.contains(where: { $0.hasPrefix("HOME=") }) {
             env.append("HOME=" + (image.home(of: p.user.uid) ?? "/"))

@@ -49,7 +49,8 @@ public enum Planner {
         func maps0(_ m: [IDMapping]) -> Bool { m.contains { $0.containerID == 0 } }
         var writer = UserNamespacePlan.Writer.direct
         var denySetgroups = false
-        if host.rootless {
+        // Root of a user namespace writes maps of ids it has, directly.
+        if host.euid != 0 {
             let selfOnly = uids.count == 1 && gids.count == 1 && uids[0].size == 1 && gids[0].size == 1
                 && uids[0].hostID == host.euid && gids[0].hostID == host.egid
             if selfOnly {

@@ -118,7 +118,7 @@ public enum Validation {
            let p = index(.pid), namespaces[p].path == nil {
             throw SpecError(path: "linux.namespaces[\(p)]", "a new pid namespace together with joining a user namespace is not supported yet")
         }
-        if host.rootless, index(.user) == nil {
+        if host.euid != 0, index(.user) == nil {
             throw SpecError(path: "linux.namespaces", "an unprivileged user (uid \(host.euid)) needs a user namespace; add {\"type\": \"user\"} with uidMappings and gidMappings (`skiff spec --rootless` writes such a config)")
         }
         if host.rootless, let p = index(.pid), namespaces[p].path != nil {

@@ -19,8 +19,15 @@ public struct Runtime {
     /// `--root` when none is given: /run/skiff for root; for anyone else
     /// $XDG_RUNTIME_DIR/skiff, and an error that says what to set otherwise.
     public static func defaultRoot() throws(RuntimeError) -> String {
-        if Sys.euid == 0 { return "/run/skiff" }
-        guard let xdg = Sys.environment("XDG_RUNTIME_DIR"), !xdg.isEmpty else {
+        let xdg = Sys.environment("XDG_RUNTIME_DIR").flatMap { $0.isEmpty ? nil : $0 }
+        // runc's rule: root of the host uses /run; root of a user namespace
+        // (rootless podman, Docker, containerd) uses XDG_RUNTIME_DIR when
+        // set, unless USER is root.
+        if Sys.euid == 0 {
+            guard let xdg, Proc.inUserNamespace(), Sys.environment("USER") != "root" else { return "/run/skiff" }
+            return xdg + "/skiff"
+        }
+        guard let xdg else {
             throw .message("XDG_RUNTIME_DIR is not set: set it to a directory you own (e.g. export XDG_RUNTIME_DIR=/run/user/\(Sys.euid), or a private directory) or pass --root DIR")
         }
         guard access(xdg, W_OK | X_OK) == 0 else {

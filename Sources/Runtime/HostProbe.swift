@@ -18,11 +18,16 @@ enum HostProbe {
         let userNS = spec.linux?.namespaces?.contains { $0.type == .user && $0.path == nil } ?? false
         // The name only appears in messages for unprivileged users.
         let name = euid == 0 ? "root" : userName(euid)
+        let userNamespaced = euid == 0 && Proc.inUserNamespace()
         var facts = HostFacts(euid: euid, egid: egid, userName: name, capLast: capLast(), umask: currentUmask(),
-                              cgroups: needsCgroups ? cgroupLayout() : .none)
+                              cgroups: needsCgroups || userNamespaced ? cgroupLayout() : .none)
+        facts.userNamespaced = userNamespaced
+        if userNamespaced || euid != 0, let b = try? Sys.readFile("/proc/self/setgroups") {
+            facts.setgroupsDenied = b.starts(with: Array("deny".utf8))
+        }
         if needsCgroups && facts.cgroups != .none {
             facts.ownCgroups = ownCgroups()
-            if euid != 0, case .unified = facts.cgroups, let own = facts.ownV2Cgroup {
+            if facts.rootless, case .unified = facts.cgroups, let own = facts.ownV2Cgroup {
                 facts.cgroupDelegated = delegated(CgroupLowering.parent(own), euid)
             }
         }

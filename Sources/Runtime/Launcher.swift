@@ -234,7 +234,7 @@ enum Launcher {
         // filesystem); an unprivileged child tries with its own user namespace.
         // A filesystem the child makes is idmapped by the child: with its own
         // user namespace, or one with the mount's mappings made here.
-        let byParent = Sys.euid == 0
+        let byParent = Sys.euid == 0 && !Proc.inUserNamespace()
         let parentTrees = plan.mounts.indices.filter { plan.mounts[$0].idmap != nil && byParent && !plan.mounts[$0].detached }
         var cmounts: [skiff_mount] = []
         for m in plan.mounts {

@@ -23,6 +23,14 @@ enum Proc {
 
     /// Threads of this process: must be 1 when it clones (DESIGN: only C
     /// runs in the child, and a lock held by another thread would stay held).
+    /// In a user namespace that does not map the whole id range (runc's
+    /// RunningInUserNS: the initial one reads "0 0 4294967295").
+    static func inUserNamespace() -> Bool {
+        guard let b = try? Sys.readFile("/proc/self/uid_map") else { return false }
+        let fields = b.split(whereSeparator: { $0 == 0x20 || $0 == 0x0a || $0 == 0x09 })
+        return !(fields.count == 3 && fields.map { String(decoding: $0, as: UTF8.self) } == ["0", "0", "4294967295"])
+    }
+
     static func threadCount() -> Int {
         guard let bytes = try? Sys.readFile("/proc/self/stat"),
               let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return -1 }

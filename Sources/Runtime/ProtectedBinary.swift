@@ -22,10 +22,11 @@ public enum ProtectedBinary {
             throw .system(SysError("open", "/proc/self/exe", errno: Errno(-kind)))
         }
         if kind == Int32(SKIFF_EXE_READONLY.rawValue) || kind == Int32(SKIFF_EXE_SEALED.rawValue) { return }
-        if Sys.euid != 0, let st = try? Sys.stat("/proc/self/exe"),
+        if Sys.euid != 0 || Proc.inUserNamespace(), let st = try? Sys.stat("/proc/self/exe"),
            st.st_uid != Sys.euid, st.st_mode & 0o022 == 0 {
-            // A rootless container's ids are ours or our subordinate ids:
-            // none of them can write a file of root's that is 0755.
+            // A rootless container's ids are ours or our subordinate ids
+            // (or, for root of a user namespace, ids mapped in it): none of
+            // them can write a file of another owner's that is 0755.
             return
         }
         if reexecuted {

@@ -118,6 +118,47 @@ extension Skiff {
         #expect(statusField(status, "Uid")?.hasPrefix("\(TestUser.uid)\t") == true, "the user's uid on the host: \(status)")
     }
 
+    /// Rootless podman, Docker and containerd run their runtime as root of
+    /// a user namespace that maps only the user's ids.
+    @Test("as root of a user namespace (unshare --map-root-user): state in $XDG_RUNTIME_DIR, devices bound, create/start/exec/delete")
+    func rootInUserNamespace() throws {
+        var s = try Skiff(["sleep", "30"])
+        // As podman writes it for a rootless container: no gid= for devpts
+        // (gid 5 is not mapped), no user namespace of its own.
+        s.mounts = s.mounts.map { m in
+            guard m["type"] as? String == "devpts" else { return m }
+            var m = m
+            m["options"] = (m["options"] as? [String] ?? []).filter { !$0.hasPrefix("gid=") }
+            return m
+        }
+        try s.writeConfig()
+        let xdg = s.root + "-xdg"
+        _ = try Harness.sh("mkdir -p \(xdg) && chown \(TestUser.name) \(xdg) && chmod 755 \(s.bundle)")
+        let id = Harness.uniqueName("userns")
+        // One user namespace for every call, as podman keeps one (a sibling
+        // namespace has no power over the container's).
+        let script = """
+            S=\(s.binary); set -e
+            $S create --bundle \(s.bundle) \(id)
+            test -f "$XDG_RUNTIME_DIR/skiff/\(id)/state.json" && echo state-in-xdg
+            $S start \(id)
+            $S exec \(id) sh -c 'id -u; stat -c %t:%T /dev/null'
+            grep Uid: /proc/$($S state \(id) | sed -n 's/.*"pid": \\([0-9]*\\).*/\\1/p')/status
+            $S delete --force \(id)
+            test ! -e "$XDG_RUNTIME_DIR/skiff/\(id)" && echo deleted
+            """
+        let r = try Harness.exec("/usr/sbin/runuser", ["-u", TestUser.name, "--", "/usr/bin/unshare", "--user", "--map-root-user",
+                                                       "/bin/sh", "-c", script],
+                                 env: ["XDG_RUNTIME_DIR": xdg, "USER": TestUser.name, "PATH": "/usr/bin:/bin"])
+        #expect(r.status == 0, "\(r)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "state-in-xdg", "\(r)")
+        #expect(Array(lines.dropFirst().prefix(2)) == ["0", "1:3"], "root inside, /dev/null bound from the host: \(r)")
+        #expect(lines.count > 3 && lines[3].hasPrefix("Uid:\t0\t"), "root in the caller's user namespace: \(r)")
+        #expect(lines.last == "deleted", "\(r)")
+        #expect(Harness.processes(mentioning: " \(id)").isEmpty)
+    }
+
     @Test("the whole lifecycle as the user; another user is refused")
     func lifecycle() throws {
         let s = try Skiff.rootless(["sleep", "30"])
