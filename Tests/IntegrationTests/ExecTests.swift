@@ -118,6 +118,34 @@ import Testing
         #expect(r.stderr.contains("Operation not permitted"), "\(r)")
     }
 
+    @Test("only stdio and --preserve-fds reach an exec'd process; --cgroup puts it in a sub-cgroup")
+    func fdsAndSubCgroup() throws {
+        let (s, id, pid) = try ExecTests.running()
+        defer { _ = try? s("delete", "--force", id) }
+        let r = try Harness.sh("exec 3</etc/hostname 7</etc/passwd; \(s.binary) --root \(s.root) exec --preserve-fds 1 \(id) sh -c 'ls /proc/self/fd; cat <&3'")
+        let fds = r.stdout.split(separator: "\n").prefix { Int($0) != nil }
+        #expect(fds.sorted() == ["0", "1", "2", "3", "4"], "4: the fd ls has on /proc/self/fd; 7 leaked by the caller stays out: \(r)")
+        #expect(r.stdout.hasSuffix((try String(contentsOfFile: "/etc/hostname", encoding: .utf8))), "\(r)")
+
+        // A sub-cgroup in the container's pids hierarchy (v1 here).
+        let line = try #require(try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+            .split(separator: "\n").first { $0.contains(":pids:") })
+        let dir = "/sys/fs/cgroup/pids" + String(line.split(separator: ":", maxSplits: 2)[2]) + "/sub"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        let e = try s("exec", "--cgroup", "pids:sub", id, "sh", "-c", "grep :pids: /proc/self/cgroup")
+        #expect(e.status == 0 && e.stdout.hasSuffix("/sub\n"), "\(e)")
+        let missing = try s("exec", "--cgroup", "pids:nosuch", id, "true")
+        #expect(missing.status == 1 && missing.stderr.contains("--cgroup: `") && missing.stderr.contains("nosuch` does not exist"), "\(missing)")
+        // ps lists a process in the sub-cgroup; delete removes the sub-cgroup too.
+        let bg = try s("exec", "-d", "--pid-file", s.bundle + "/sub.pid", "--cgroup", "pids:sub", id, "sleep", "20")
+        #expect(bg.status == 0, "\(bg)")
+        let subPid = try String(contentsOfFile: s.bundle + "/sub.pid", encoding: .utf8)
+        #expect(try s("ps", "--format", "json", id).stdout.contains(subPid))
+        #expect(try s("delete", "--force", id).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(subPid)"))
+    }
+
     @Test("--process: a spec process object is run as it is")
     func processFile() throws {
         let (s, id, _) = try ExecTests.running()
@@ -188,6 +216,30 @@ import Testing
         try s.writeConfig()
         let fg = try s.skiff(["--root", s.root, "exec", "-t", id, "sh", "-c", "read x; echo got $x; tty"], stdin: "hi\n")
         #expect(fg.status == 0 && fg.stdout.contains("got hi") && fg.stdout.contains("/dev/pts/"), "\(fg)")
+    }
+
+    /// CVE-2016-9962 through exec: the process is not dumpable until execve.
+    @Test("CVE-2016-9962 through exec: a process of the container cannot ptrace, or read the memory, environment or binary of an exec process")
+    func cve_2016_9962() throws {
+        var pod = try Attack.Pod(decoy: try Attack.decoy(), attacker: """
+            while [ ! -f /out/go ]; do sleep 0.02; done
+            /out/attack probe $(cat /out/go) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
+            """)
+        defer { pod.stop() }
+        pod.b["process", "args"] = ["sleep", "30"]
+        try pod.runAttacker()
+        #expect(try pod.b("run", "--detach", "--bundle", pod.b.bundle, pod.idB).status == 0)
+        #expect(try pod.b("pause", pod.idB).status == 0)
+        let pidFile = pod.b.bundle + "/exec.pid"
+        #expect(try pod.b("exec", "--ignore-paused", "--detach", "--pid-file", pidFile, pod.idB, "true").status == 0)
+        let execPid = try #require(Int(try String(contentsOfFile: pidFile, encoding: .utf8)))
+        try pod.target(execPid)
+        let r = try pod.result()
+        #expect(r["ptrace"] == EPERM, "PTRACE_SEIZE of the exec process: \(r)")
+        for file in ["environ", "mem", "exe"] {
+            #expect(r[file] == EACCES, "/proc/<pid>/\(file) of the exec process: \(r)")
+        }
+        #expect(try pod.b("resume", pod.idB).status == 0)
     }
 
     /// CVE-2019-5736 through exec: while an exec'd process is still skiff

@@ -208,26 +208,48 @@ struct Cgroup {
         }
     }
 
+    /// Every process of the container: its cgroup's and its sub-cgroups'
+    /// (exec --cgroup, or what the container made where it may).
     func pids() -> [Int32] {
-        guard let d = procsDir, let b = try? Sys.readFile(d.hostPath + "/cgroup.procs") else { return [] }
-        return b.split(separator: UInt8(ascii: "\n")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+        guard let d = procsDir else { return [] }
+        var out: [Int32] = []
+        for dir in [d.hostPath] + Cgroup.descendants(d.hostPath) {
+            guard let b = try? Sys.readFile(dir + "/cgroup.procs") else { continue }
+            out += b.split(separator: UInt8(ascii: "\n")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+        }
+        return out
     }
 
-    /// Removes the container's directories (the leaves: parents may be
-    /// shared, as runc). A process still leaving makes rmdir EBUSY for a
-    /// moment: retried for up to a second.
+    /// The directories below `path`, deepest first (cgroup directories
+    /// only hold control files and sub-cgroups; links are not followed).
+    static func descendants(_ path: String) -> [String] {
+        guard let fd = try? Sys.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW),
+              let names = try? Sys.listDirectory(fd: fd.raw, directoriesOnly: true) else { return [] }
+        var out: [String] = []
+        for n in names where n != "." && n != ".." {
+            out += descendants(path + "/" + n)
+            out.append(path + "/" + n)
+        }
+        return out
+    }
+
+    /// Removes the container's directories and the sub-cgroups in them
+    /// (the leaves: parents may be shared, as runc). A process still
+    /// leaving makes rmdir EBUSY for a moment: retried for up to a second.
     func remove() throws(RuntimeError) {
         for d in dirs {
-            var tries = 0
-            while Glibc.rmdir(d.hostPath) != 0 {
-                let e = Errno.current
-                if e == .ENOENT { break }
-                guard e == .EBUSY, tries < 100 else {
-                    throw .message("remove cgroup \(d.hostPath): \(e)")
+            for path in Cgroup.descendants(d.hostPath) + [d.hostPath] {
+                var tries = 0
+                while Glibc.rmdir(path) != 0 {
+                    let e = Errno.current
+                    if e == .ENOENT { break }
+                    guard e == .EBUSY, tries < 100 else {
+                        throw .message("remove cgroup \(path): \(e)")
+                    }
+                    tries += 1
+                    var ts = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+                    nanosleep(&ts, nil)
                 }
-                tries += 1
-                var ts = timespec(tv_sec: 0, tv_nsec: 10_000_000)
-                nanosleep(&ts, nil)
             }
         }
     }
