@@ -460,7 +460,12 @@ public struct Runtime {
             if let devices = r.netDevices { NetDevices.moveOut(devices, pid: r.pid, log: log) }
             if let cg { try? cg.signalAll(SIGKILL); if cg.isFrozen { try? cg.setFrozen(false) } }
             let exited = try sys { () throws(SysError) in
-                try Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "container `\(id)` (pid \(r.pid))")
+                // ESRCH: cgroup.kill above was faster; the pidfd still says when it is gone.
+                do throws(SysError) {
+                    try Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "container `\(id)` (pid \(r.pid))")
+                } catch {
+                    if error.errno != .ESRCH { throw error }
+                }
                 return try Sys.waitReadable(pidfd.raw, timeoutMillis: Runtime.killWaitMillis,
                                             "container `\(id)` (pid \(r.pid))")
             }

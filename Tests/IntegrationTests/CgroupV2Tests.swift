@@ -56,6 +56,25 @@ let inCgroup2Guest = ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] 
         #expect(rc.stdout == "0::/\n9\n", "\(rc)")
     }
 
+    @Test("exec: born in the container's cgroup, or in a sub-cgroup with --cgroup; delete removes both")
+    func exec() throws {
+        let b = try Self.box(["sleep", "30"], resources: ["pids": ["limit": 20]])
+        defer { b.cleanup() }
+        #expect(try b.s("run", "-d", "--bundle", b.s.bundle, b.id).status == 0)
+        let r = try b.s("exec", b.id, "cat", "/proc/self/cgroup")
+        #expect(r.stdout == "0::\(b.path)\n", "\(r)")
+        // v2: no process in an inner node with controllers enabled below, so
+        // the sub-cgroup is a sibling-free leaf made for the exec only.
+        try FileManager.default.createDirectory(atPath: b.dir + "/sub", withIntermediateDirectories: false)
+        let sub = try b.s("exec", "--cgroup", "sub", b.id, "cat", "/proc/self/cgroup")
+        #expect(sub.stdout == "0::\(b.path)/sub\n", "\(sub)")
+        let wrong = try b.s("exec", "--cgroup", "pids:sub", b.id, "true")
+        #expect(wrong.status == 1 && wrong.stderr.contains("cgroup v2 has no per-controller paths"), "\(wrong)")
+        let del = try b.s("delete", "--force", b.id)
+        #expect(del.status == 0, "\(del)")
+        #expect(!FileManager.default.fileExists(atPath: b.dir))
+    }
+
     @Test("every resource lands in its v2 file with runc's conversions")
     func files() throws {
         let disk = try String(contentsOfFile: "/sys/block/vda/dev", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
