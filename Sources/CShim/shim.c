@@ -33,6 +33,27 @@ struct skiff_clone_args {
     uint64_t cgroup;
 };
 
+/* The first candidate that is an executable file (stat and mode bits, as
+ * Go's LookPath: no access(2), which a profile may deny); fails with
+ * ENOENT, or EACCES when one exists but cannot be executed. */
+static uint32_t find_program(const struct skiff_plan *p)
+{
+    int saw_eacces = 0;
+    for (uint32_t i = 0; i < p->n_exec_paths; i++) {
+        struct stat st;
+        if (stat(p->exec_paths[i], &st) < 0) {
+            if (errno == EACCES)
+                saw_eacces = 1;
+            continue;
+        }
+        if (S_ISREG(st.st_mode) && (st.st_mode & 0111))
+            return i;
+        saw_eacces = 1;
+    }
+    errno = saw_eacces ? EACCES : ENOENT;
+    fail(SKIFF_STEP_EXEC, p->n_exec_paths == 1 ? 0 : -1);
+}
+
 __attribute__((noreturn)) static void child(const struct skiff_plan *p)
 {
     report_fd = p->sync_fd;
@@ -197,6 +218,10 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     }
     umask(p->umask);
 
+    /* The program must exist now, as runc's create finds it (LookPath):
+     * engines read "no such file" in create's error as exit status 127. */
+    uint32_t first = find_program(p);
+
     /* Setup is done; tell the parent and wait for the word to exec. */
     /* A filter with a listener is loaded now, before READY: the parent
      * hands the listener to the agent before the container runs anything
@@ -255,7 +280,7 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         load_seccomp(p);
 
     int saw_eacces = 0;
-    for (uint32_t i = 0; i < p->n_exec_paths; i++) {
+    for (uint32_t i = first; i < p->n_exec_paths; i++) {
         execve(p->exec_paths[i], (char *const *)p->argv, (char *const *)p->envp);
         if (errno == EACCES)
             saw_eacces = 1;

@@ -80,17 +80,10 @@ import Testing
         let bundle = c == .missingConfig ? s.bundle + "/none" : s.bundle
         if c != .badJSON { try s.writeConfig() }
         let r = try s.skiff(["--root", s.root, "create", "--bundle", bundle, id])
-        if c == .execNotFound {
-            // execve happens at start: create succeeds, start reports.
-            #expect(r.status == 0, "\(r)")
-            let started = try s.skiff(["--root", s.root, "start", id])
-            #expect(started.status == status && started.stderr.contains(expected), "\(started)")
-            _ = try s.skiff(["--root", s.root, "delete", "--force", id])
-        } else {
-            #expect(r.status == status, "\(r)")
-            #expect(r.stderr.contains(expected), "expected: \(expected)\n\(r)")
-            #expect(r.stdout.isEmpty)
-        }
+        // A missing program too fails create (runc looks it up there).
+        #expect(r.status == status, "\(r)")
+        #expect(r.stderr.contains(expected), "expected: \(expected)\n\(r)")
+        #expect(r.stdout.isEmpty)
         s.expectNothingLeft(id)
         // run fails the same way, and cleans up the same way.
         let run = try s.skiff(["--root", s.root, "run", "--bundle", bundle, id])

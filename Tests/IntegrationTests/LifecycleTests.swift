@@ -110,12 +110,19 @@ import Testing
 
     @Test("a start whose execve fails reports it, and the container is stopped")
     func startExecFailure() throws {
-        let s = try Skiff(["/no/such/program"])
+        // The program exists at create (which looks for it, as runc's does)
+        // and is gone by start.
+        var s = try Skiff(["/out/prog"])
+        let out = try s.outDir()
+        s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        try "#!/bin/sh\necho ran\n".write(toFile: out + "/prog", atomically: true, encoding: .utf8)
+        chmod(out + "/prog", 0o755)
         let id = Harness.uniqueName("noexec")
         #expect(try s("create", "--bundle", s.bundle, id).status == 0)
+        try FileManager.default.removeItem(atPath: out + "/prog")
         let r = try s("start", id)
         #expect(r.status == 127)
-        #expect(r.stderr.contains("exec `/no/such/program`: no such file or directory"), "\(r)")
+        #expect(r.stderr.contains("exec `/out/prog`: no such file or directory"), "\(r)")
         try waitFor { (try? s.state(id)["status"] as? String) == "stopped" }
         #expect(try s("delete", id).status == 0)
         s.expectNothingLeft(id)

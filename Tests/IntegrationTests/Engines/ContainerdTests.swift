@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+
+/// A private containerd (Debian's 1.6) driven by `ctr` with the runc v2
+/// shim and skiff as its runc binary, as Kubernetes' containerd would run it.
+final class ContainerdDaemon: @unchecked Sendable {
+    let dir: String
+    let namespace = "skiff-\(getpid())"
+    private var daemon: Process?
+    private let leftovers: Engines.HostLeftovers
+    static let image = "docker.io/library/skiff-busybox:test"
+
+    static let shared = Engines.shared({ try ContainerdDaemon() }, stop: { $0.stop() })
+
+    static var missing: String? {
+        Engines.missing(["/usr/bin/containerd", "/usr/bin/ctr", "/usr/bin/containerd-shim-runc-v2"], packages: "containerd")
+    }
+
+    /// The shim's runc root (not configurable from ctr): skiff's state.
+    var skiffRoot: String { "/run/containerd/runc/" + namespace }
+
+    init() throws {
+        dir = Harness.scratch + "/ctrd"
+        leftovers = Engines.HostLeftovers(paths: ["/run/containerd"], cgroupParents: [namespace])
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+            version = 2
+            root = "\(dir)/root"
+            state = "\(dir)/state"
+            disabled_plugins = ["io.containerd.grpc.v1.cri"]
+            [grpc]
+              address = "\(dir)/c.sock"
+            [plugins."io.containerd.internal.v1.opt"]
+              path = "\(dir)/opt"
+
+            """.write(toFile: dir + "/config.toml", atomically: true, encoding: .utf8)
+        do {
+            daemon = try Engines.startNotifying("/usr/bin/containerd", ["--config", dir + "/config.toml"], dir: dir,
+                                                name: "containerd")
+            let archive = try ContainerdDaemon.ociArchive(dir: dir)
+            let r = try ctr(["images", "import", archive])
+            guard r.status == 0 else { throw HarnessError("ctr images import: \(r)") }
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// The busybox rootfs as an OCI image layout archive (ctr imports those).
+    static func ociArchive(dir: String) throws -> String {
+        let script = """
+            set -e
+            cd "$1"; rm -rf oci; mkdir -p oci/blobs/sha256; cd oci
+            blob() { d=$(sha256sum "$1" | cut -d' ' -f1); s=$(stat -c %s "$1"); mv "$1" blobs/sha256/$d; echo "$d $s"; }
+            cp "$2" layer; set -- $(blob layer); L=$1; LS=$2
+            printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' $L > cfg
+            set -- $(blob cfg); C=$1; CS=$2
+            printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' $C $CS $L $LS > man
+            set -- $(blob man); M=$1; MS=$2
+            printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"\(image)","org.opencontainers.image.ref.name":"test"}}]}' $M $MS > index.json
+            echo '{"imageLayoutVersion":"1.0.0"}' > oci-layout
+            tar -cf ../image.tar .
+            """
+        let r = try Harness.exec("/bin/sh", ["-c", script, "sh", dir, Engines.imageTar])
+        guard r.status == 0 else { throw HarnessError("OCI archive: \(r)") }
+        return dir + "/image.tar"
+    }
+
+    func ctr(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
+        try Harness.exec("/usr/bin/ctr", ["-a", dir + "/c.sock", "-n", namespace] + args,
+                         env: ["PATH": "/usr/bin:/bin"], stdin: stdin)
+    }
+
+    func stop() {
+        if daemon?.isRunning == true {
+            for id in (try? ctr(["tasks", "ls", "-q"]).stdout.split(separator: "\n").map(String.init)) ?? [] {
+                _ = try? ctr(["tasks", "kill", "-s", "SIGKILL", id])
+                _ = try? ctr(["tasks", "rm", "-f", id])
+            }
+            for id in (try? ctr(["containers", "ls", "-q"]).stdout.split(separator: "\n").map(String.init)) ?? [] {
+                _ = try? ctr(["containers", "rm", id])
+            }
+        }
+        Engines.stop(daemon)
+        daemon = nil
+        Engines.unmountBelow(dir)
+        leftovers.clean()
+    }
+}
+
+@Suite(.enabled(if: ContainerdDaemon.missing == nil && !inCgroup2Guest)) struct ContainerdTests {
+    let d: ContainerdDaemon
+
+    init() throws { d = try ContainerdDaemon.shared.get() }
+
+    func run(_ flags: [String], _ id: String, _ args: String...) throws -> Harness.Result {
+        try d.ctr(["run", "--runc-binary", Harness.binary] + flags + [ContainerdDaemon.image, id] + args)
+    }
+
+    func status(_ id: String) throws -> String {
+        let line = try d.ctr(["tasks", "ls"]).stdout.split(separator: "\n").first { $0.hasPrefix(id + " ") }
+        return line?.split(separator: " ").last.map(String.init) ?? ""
+    }
+
+    @Test("ctr run: output and the exit status come back through the shim")
+    func run() throws {
+        let id = Harness.uniqueName("ctr")
+        let r = try run(["--rm"], id, "sh", "-c", "echo hello from ctr; exit 7")
+        #expect(r.status == 7 && r.stdout == "hello from ctr\n", "\(r)")
+        #expect(Engines.skiffTraces(root: d.skiffRoot, id: id).isEmpty)
+    }
+
+    @Test("a detached task: exec, ps, pause and resume, kill, delete; --memory-limit in its cgroup")
+    func task() throws {
+        let id = Harness.uniqueName("ctrd")
+        let r = try run(["-d", "--memory-limit", "33554432"], id, "sleep", "60")
+        #expect(r.status == 0, "\(r)")
+        #expect(try status(id) == "RUNNING")
+        let e = try d.ctr(["tasks", "exec", "--exec-id", "e1", id, "sh", "-c", "echo exec ok; exit 5"])
+        #expect(e.status == 5 && e.stdout == "exec ok\n", "\(e)")
+        let ps = try d.ctr(["tasks", "ps", id])
+        #expect(ps.status == 0 && ps.stdout.split(separator: "\n").count >= 2, "\(ps)")
+        let limit = try String(contentsOfFile: "/sys/fs/cgroup/memory/\(d.namespace)/\(id)/memory.limit_in_bytes", encoding: .utf8)
+        #expect(limit == "33554432\n")
+
+        #expect(try d.ctr(["tasks", "pause", id]).status == 0)
+        #expect(try status(id) == "PAUSED")
+        #expect(try d.ctr(["tasks", "resume", id]).status == 0)
+        #expect(try status(id) == "RUNNING")
+        #expect(try d.ctr(["tasks", "kill", "-s", "SIGKILL", id]).status == 0)
+        try waitFor { (try? status(id)) == "STOPPED" }
+        #expect(try d.ctr(["tasks", "rm", id]).status == 0)
+        #expect(try d.ctr(["containers", "rm", id]).status == 0)
+        #expect(Engines.skiffTraces(root: d.skiffRoot, id: id).isEmpty, "\(Engines.skiffTraces(root: d.skiffRoot, id: id))")
+    }
+}
