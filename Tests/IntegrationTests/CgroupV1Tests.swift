@@ -80,7 +80,7 @@ import Testing
 
     /// A container with a 16 MiB limit whose first act is a 64 MiB buffer
     /// (dd's), with dd's exit status in `/out/dd`; it then waits.
-    static let oomArgs = ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /out/dd; sleep 60"]
+    static let oomArgs = ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=32M count=1 2>/dev/null; echo $? > /out/dd; sleep 60"]
     static var oomResources: [String: Any] { ["memory": ["limit": 16 << 20, "swap": 16 << 20]] }
 
     /// Runs it detached and returns dd's status once it is written.
@@ -113,7 +113,7 @@ import Testing
 
     @Test("events streams stats every interval and an oom event per OOM kill, and ends with the container")
     func eventsStream() throws {
-        var b = try Self.box(["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /out/dd; sleep 2"],
+        var b = try Self.box(["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=32M count=1 2>/dev/null; echo $? > /out/dd; sleep 2"],
                              resources: Self.oomResources)
         let out = try b.s.outDir()
         b.s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])

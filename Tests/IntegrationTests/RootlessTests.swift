@@ -159,6 +159,53 @@ extension Skiff {
         #expect(Harness.processes(mentioning: " \(id)").isEmpty)
     }
 
+    /// Rootless podman runs its runtime as root of the user namespace it
+    /// keeps (a pause process holds it), with ranges from /etc/subuid.
+    @Test("rootless podman runs skiff as root of its user namespace: run, exec, rm", .enabled(if: Podman.missing == nil))
+    func rootlessPodman() throws {
+        try TestUser.subordinate(true)
+        // podman resolves the home of the user's passwd entry: give it one.
+        let home = Harness.scratch + "/" + Harness.uniqueName("pdhome")
+        let xdg = home + "-xdg"
+        _ = try Harness.sh("mkdir -p \(home) \(xdg) && cp \(Engines.imageTar) \(home)/image.tar && chown -R \(TestUser.name) \(home) \(xdg) && chmod 700 \(xdg) && chmod 755 \(Harness.scratch) && usermod -d \(home) \(TestUser.name)")
+        defer {
+            _ = try? Harness.sh("pkill -KILL -u \(TestUser.name); true")
+            try? TestUser.subordinate(false)
+        }
+        func podman(_ args: String...) throws -> Harness.Result { try podmanArgs(args) }
+        func podmanArgs(_ args: [String]) throws -> Harness.Result {
+            return try Engines.spawn("/usr/sbin/runuser", ["-u", TestUser.name, "--",
+                                                          "/usr/bin/podman", "--runtime", Harness.binary,
+                                                          "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                                                          "--storage-driver", "vfs"] + args,
+                                    env: ["HOME": home, "XDG_RUNTIME_DIR": xdg, "USER": TestUser.name,
+                                          "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"])
+        }
+        defer { _ = try? podman("system", "reset", "--force") }
+        let imported = try podman("import", home + "/image.tar", "localhost/skiff-busybox:rootless")
+        try #require(imported.status == 0, "\(imported)")
+        let run = try podmanArgs(["run", "--rm", "--network", "none"] + Podman.ulimits
+                             + ["localhost/skiff-busybox:rootless", "sh", "-c", "id -u; cat /proc/self/uid_map"])
+        #expect(run.status == 0, "\(run)")
+        let lines = run.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(lines.first == ["0"], "\(run)")
+        #expect(lines.count == 3 && lines[1] == ["0", "\(TestUser.uid)", "1"] && lines[2] == ["1", "\(TestUser.subStart)", "\(TestUser.subCount)"],
+                "root inside is the user, the rest its /etc/subuid range: \(run)")
+        let name = Harness.uniqueName("pdr")
+        let d = try podmanArgs(["run", "-d", "--name", name, "--network", "none"] + Podman.ulimits
+                           + ["localhost/skiff-busybox:rootless", "sleep", "60"])
+        #expect(d.status == 0, "\(d)")
+        let id = d.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // podman passes no --root: skiff's default for root of a user namespace.
+        #expect(FileManager.default.fileExists(atPath: xdg + "/skiff/" + id), "state under $XDG_RUNTIME_DIR/skiff")
+        let e = try podman("exec", name, "sh", "-c", "echo exec ok; id -u")
+        #expect(e.status == 0 && e.stdout == "exec ok\n0\n", "\(e)")
+        #expect(try podman("rm", "-f", "-t", "0", name).status == 0)
+        // conmon (its command line names the id) may still be leaving.
+        try? waitFor { Engines.skiffTraces(root: xdg + "/skiff", id: id).isEmpty }
+        #expect(Engines.skiffTraces(root: xdg + "/skiff", id: id).isEmpty, "\(Engines.skiffTraces(root: xdg + "/skiff", id: id))")
+    }
+
     @Test("the whole lifecycle as the user; another user is refused")
     func lifecycle() throws {
         let s = try Skiff.rootless(["sleep", "30"])

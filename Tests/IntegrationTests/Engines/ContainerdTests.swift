@@ -67,7 +67,7 @@ final class ContainerdDaemon: @unchecked Sendable {
     }
 
     func ctr(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
-        try Harness.exec("/usr/bin/ctr", ["-a", dir + "/c.sock", "-n", namespace] + args,
+        try Engines.spawn("/usr/bin/ctr", ["-a", dir + "/c.sock", "-n", namespace] + args,
                          env: ["PATH": "/usr/bin:/bin"], stdin: stdin)
     }
 

@@ -57,7 +57,7 @@ final class DockerDaemon: @unchecked Sendable {
     }
 
     func docker(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
-        try Harness.exec("/usr/bin/docker", ["-H", "unix://\(dir)/docker.sock"] + args,
+        try Engines.spawn("/usr/bin/docker", ["-H", "unix://\(dir)/docker.sock"] + args,
                          env: ["PATH": "/usr/bin:/bin", "HOME": dir], stdin: stdin)
     }
 

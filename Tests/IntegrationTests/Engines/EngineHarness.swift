@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 
+/// glibc's posix_spawn_file_actions_addclosefrom_np (2.34), which Swift's
+/// Glibc module hides (a GNU extension).
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+func spawnCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
+
 /// What the engines need from the host, and how the tests leave it: each
 /// engine runs with private state under the test's scratch directory, and
 /// whatever it makes in fixed places of the host (containerd's shim
@@ -36,6 +41,45 @@ enum Engines {
     static func missing(_ programs: [String], packages: String) -> String? {
         programs.first { !FileManager.default.isExecutableFile(atPath: $0) }
             .map { "\($0) is missing (Debian packages \(packages); scripts/deps installs them)" }
+    }
+
+    /// Runs a program to completion with posix_spawn: no fd but stdio is
+    /// passed on and the signal mask is empty. Foundation's Process hands
+    /// the child a socket whose closing tells it the child exited, and
+    /// podman passes its fds on to conmon, which outlives it (`run -d`
+    /// seemed to last as long as the container); it also passes on the
+    /// test runner's blocked signals.
+    static func spawn(_ path: String, _ args: [String], env: [String: String], stdin: String? = nil) throws -> Harness.Result {
+        let base = Harness.scratch + "/" + Harness.uniqueName("spawn")
+        try (stdin ?? "").write(toFile: base + ".in", atomically: false, encoding: .utf8)
+        defer { for ext in [".in", ".out", ".err"] { unlink(base + ext) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, base + ".in", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, base + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, base + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = spawnCloseFrom(&actions, 3)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([path] + args).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        var pid: pid_t = 0
+        let r = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+        guard r == 0 else { throw HarnessError("posix_spawn \(path): errno \(r)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Harness.Result(status: code, stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+                              stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
     }
 
     /// Paths of the host an engine may create; noted before it starts.

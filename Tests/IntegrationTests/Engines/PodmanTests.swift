@@ -27,16 +27,11 @@ final class Podman: @unchecked Sendable {
 
     var skiffRoot: String { dir + "/run/runc" }
 
-    /// Through bash, which closes every fd above stdio first: Foundation's
-    /// Process learns that a child exited when a socket it leaves open in
-    /// the child closes, and podman hands its fds on to conmon, which
-    /// outlives it (`run -d` would seem to last as long as the container).
     func podman(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
-        let closeAndExec = #"for f in /proc/self/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null; exec "$0" "$@""#
-        return try Harness.exec("/bin/bash", ["-c", closeAndExec, "/usr/bin/podman", "--root", dir + "/root", "--runroot", dir + "/run", "--tmpdir", dir + "/tmp",
-                                             "--runtime", Harness.binary, "--cgroup-manager", "cgroupfs",
-                                             "--events-backend", "file", "--storage-driver", "vfs"] + args,
-                         env: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": dir], stdin: stdin)
+        try Engines.spawn("/usr/bin/podman", ["--root", dir + "/root", "--runroot", dir + "/run", "--tmpdir", dir + "/tmp",
+                                              "--runtime", Harness.binary, "--cgroup-manager", "cgroupfs",
+                                              "--events-backend", "file", "--storage-driver", "vfs"] + args,
+                          env: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": dir], stdin: stdin)
     }
 
     /// podman asks for RLIMIT_NOFILE and RLIMIT_NPROC of 1048576 unless told
