@@ -146,6 +146,24 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "/proc/\(subPid)"))
     }
 
+    @Test("--process with execCPUAffinity, scheduler and ioPriority: applied to the exec'd process")
+    func processFields() throws {
+        let (s, id, _) = try ExecTests.running()
+        defer { _ = try? s("delete", "--force", id) }
+        let file = s.bundle + "/fields.json"
+        func exec(_ extra: String) throws -> Harness.Result {
+            try #"{"args": ["sh", "-c", "grep ^Cpus_allowed_list /proc/self/status; awk '{print $19, $41}' /proc/self/stat"], "cwd": "/", "user": {"uid": 0, "gid": 0}, \#(extra)}"#
+                .write(toFile: file, atomically: true, encoding: .utf8)
+            return try s("exec", "--process", file, id)
+        }
+        let initial = try exec(#""execCPUAffinity": {"initial": "0"}"#)
+        #expect(initial.stdout.hasPrefix("Cpus_allowed_list:\t0\n"), "the initial CPUs stay without a final set: \(initial)")
+        let final = try exec(#""execCPUAffinity": {"initial": "0", "final": "1"}, "scheduler": {"policy": "SCHED_BATCH", "nice": 7}"#)
+        #expect(final.stdout == "Cpus_allowed_list:\t1\n7 3\n", "\(final)")
+        let bad = try exec(#""execCPUAffinity": {"final": "5000"}"#)
+        #expect(bad.status == 1 && bad.stderr.contains("process.execCPUAffinity.final"), "\(bad)")
+    }
+
     @Test("--process: a spec process object is run as it is")
     func processFile() throws {
         let (s, id, _) = try ExecTests.running()

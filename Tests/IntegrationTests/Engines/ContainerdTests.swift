@@ -88,7 +88,7 @@ final class ContainerdDaemon: @unchecked Sendable {
     }
 }
 
-@Suite(.enabled(if: ContainerdDaemon.missing == nil && !inCgroup2Guest)) struct ContainerdTests {
+@Suite(.enabled(if: ContainerdDaemon.missing == nil, "needs /usr/bin/containerd, ctr and containerd-shim-runc-v2 (Debian containerd; scripts/deps installs it)"), .enabled(if: !inCgroup2Guest)) struct ContainerdTests {
     let d: ContainerdDaemon
 
     init() throws { d = try ContainerdDaemon.shared.get() }

@@ -75,7 +75,7 @@ final class DockerDaemon: @unchecked Sendable {
     }
 }
 
-@Suite(.enabled(if: DockerDaemon.missing == nil && !inCgroup2Guest)) struct DockerTests {
+@Suite(.enabled(if: DockerDaemon.missing == nil, "needs /usr/sbin/dockerd, /usr/bin/docker and containerd with its runc v2 shim (Debian docker.io and containerd; scripts/deps installs them)"), .enabled(if: !inCgroup2Guest)) struct DockerTests {
     let d: DockerDaemon
 
     init() throws { d = try DockerDaemon.shared.get() }

@@ -54,7 +54,7 @@ final class Podman: @unchecked Sendable {
     }
 }
 
-@Suite(.enabled(if: Podman.missing == nil && !inCgroup2Guest)) struct PodmanTests {
+@Suite(.enabled(if: Podman.missing == nil, "needs /usr/bin/podman and /usr/bin/conmon (Debian podman and conmon; scripts/deps installs them)"), .enabled(if: !inCgroup2Guest)) struct PodmanTests {
     let p: Podman
 
     init() throws { p = try Podman.shared.get() }
