@@ -84,6 +84,9 @@ void set_scheduling(const struct skiff_plan *p);
 void set_cpus(const struct skiff_plan *p, const uint64_t *mask, int32_t which);
 int load_seccomp(const struct skiff_plan *p); /* the listener fd, or -1 */
 
+/* copyup.c */
+void copy_up(int below, int root, int32_t i);
+
 /* terminal.c */
 void make_console_file(int rootfd, const struct skiff_plan *p);
 void setup_terminal(const struct skiff_plan *p);

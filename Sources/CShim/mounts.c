@@ -217,6 +217,15 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
         fd_path(proc, target);
         if (mount(m->source, proc, m->fstype, m->ms_flags, m->data) < 0)
             fail(SKIFF_STEP_MOUNT, i);
+        if (m->flags & SKIFF_MF_COPY_UP) {
+            /* `target` still is the covered directory; the path now leads
+             * to the new filesystem. */
+            tree = open_in_root(rootfd, m->target, target_mode(m, NO_CREATE));
+            if (tree < 0)
+                fail(SKIFF_STEP_MOUNT_COPYUP, i);
+            copy_up(target, tree, i);
+            close(tree);
+        }
         close(target);
         if (m->flags & SKIFF_MF_KEEP_MODE) {
             /* The path now leads to the root of the new filesystem. */

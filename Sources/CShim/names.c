@@ -86,6 +86,7 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_HOOK_START_CONTAINER] = "startContainer hook",
         [SKIFF_STEP_CONSOLE] = "terminal",
         [SKIFF_STEP_EXEC_JOIN] = "join the container",
+        [SKIFF_STEP_MOUNT_COPYUP] = "tmpcopyup",
     };
     if (step < SKIFF_STEP_COUNT && names[step])
         return names[step];

@@ -148,6 +148,8 @@ public struct MountPlan: Sendable, Equatable {
     public var idmap: IDMapPlan?
     /// /proc, /sys, /dev or below: the target is reached with no symlink.
     public var noSymlinks = false
+    /// tmpcopyup: the new tmpfs gets a copy of the directory it covers.
+    public var copyUp = false
     /// May land inside /proc: procfs at /proc, or a bind over one of the
     /// files lxcfs provides, exactly at its destination.
     public var procAllowed = false

@@ -11,6 +11,9 @@ enum MountOption: Equatable {
     case bind(recursive: Bool)
     case idmap(recursive: Bool)
     case remount
+    /// runc's and crun's extension: a tmpfs starts with a copy of what the
+    /// directory it covers holds (podman's --tmpfs and --read-only use it).
+    case copyUp
     /// "defaults": nothing beyond what the kernel does anyway.
     case none
 
@@ -34,7 +37,7 @@ enum MountOption: Equatable {
         ("iversion", .flag(set: UInt(MS_I_VERSION), clear: 0)), ("noiversion", .flag(set: 0, clear: UInt(MS_I_VERSION))),
         ("silent", .flag(set: UInt(MS_SILENT), clear: 0)), ("loud", .flag(set: 0, clear: UInt(MS_SILENT))),
         ("nosymfollow", .flag(set: UInt(MS_NOSYMFOLLOW), clear: 0)), ("symfollow", .flag(set: 0, clear: UInt(MS_NOSYMFOLLOW))),
-        ("remount", .remount),
+        ("remount", .remount), ("tmpcopyup", .copyUp),
         ("bind", .bind(recursive: false)), ("rbind", .bind(recursive: true)),
         ("private", .propagation(UInt64(MS_PRIVATE), recursive: false)), ("rprivate", .propagation(UInt64(MS_PRIVATE), recursive: true)),
         ("shared", .propagation(UInt64(MS_SHARED), recursive: false)), ("rshared", .propagation(UInt64(MS_SHARED), recursive: true)),
@@ -84,6 +87,7 @@ struct ParsedMountOptions {
     var bind: Bool? = nil
     var idmap: Bool? = nil
     var remount = false
+    var copyUp = false
     /// Options the table does not know: filesystem-specific, for mount(2)'s data.
     var data: [String] = []
     /// Index of each unknown option, for messages.
@@ -93,7 +97,6 @@ struct ParsedMountOptions {
         for (i, o) in options.enumerated() {
             if o.isEmpty { throw SpecError(path: "\(path)[\(i)]", "empty mount option") }
             guard let option = MountOption.named(o) else {
-                if o == "tmpcopyup" { throw SpecError.unsupported("\(path)[\(i)]", " (`tmpcopyup`)") }
                 data.append(o)
                 dataIndex.append(i)
                 continue
@@ -116,6 +119,8 @@ struct ParsedMountOptions {
                 idmap = recursive || (idmap ?? false)
             case .remount:
                 remount = true
+            case .copyUp:
+                copyUp = true
             case .none:
                 break
             }

@@ -31,6 +31,9 @@ extension Planner {
                 }
             }
             let idmap = try lowerIDMap(m, opts, path: path, plan, host)
+            if isBind && opts.copyUp {
+                throw SpecError(path: "\(path).options", "`tmpcopyup` applies to a tmpfs only, not to a bind mount")
+            }
             if isBind {
                 if !opts.dataIndex.isEmpty {
                     // The kernel ignores data on a bind (runc passes it and
@@ -58,6 +61,9 @@ extension Planner {
                 }
                 if opts.remount {
                     throw SpecError(path: "\(path).options", "`remount` applies to bind mounts only")
+                }
+                if opts.copyUp && (type != "tmpfs" || idmap != nil) {
+                    throw SpecError(path: "\(path).options", "`tmpcopyup` applies to a tmpfs (without idmap) only, not to `\(type)`")
                 }
                 // A read-only tmpfs gets what goes below it first (runc: /dev ro).
                 let lateRO = type == "tmpfs" && idmap == nil && opts.flagsSet & UInt(MS_RDONLY) != 0
@@ -90,6 +96,7 @@ extension Planner {
                 // runc: a tmpfs over an existing directory keeps its mode
                 // unless `mode=` says otherwise.
                 mp.keepTargetMode = type == "tmpfs" && !opts.data.contains { $0.hasPrefix("mode=") }
+                mp.copyUp = opts.copyUp
                 plan.mounts.append(mp)
             }
         }

@@ -74,6 +74,8 @@ struct FailureRenderer {
                 + (e == .EPERM ? " (only a user privileged over a filesystem may idmap its mounts; an unprivileged user cannot idmap the host's filesystems)" : "")
         case SKIFF_STEP_MOUNT_ATTR:
             message = mount { "set mount attributes of `\($0.destination)`" }
+        case SKIFF_STEP_MOUNT_COPYUP:
+            message = mount { "tmpcopyup: copy what `\($0.destination)` held into the new tmpfs" }
         case SKIFF_STEP_MOUNT_PROPAGATION:
             message = mount { "set propagation of `\($0.destination)`" }
         case _ where (step == SKIFF_STEP_DEVICE_DIR || step == SKIFF_STEP_DEVICE || step == SKIFF_STEP_SYMLINK)

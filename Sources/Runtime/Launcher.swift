@@ -567,6 +567,7 @@ enum Launcher {
         if m.noSymlinks { c.flags |= UInt32(SKIFF_MF_NO_SYMLINKS.rawValue) }
         if m.procAllowed { c.flags |= UInt32(SKIFF_MF_PROC_OK.rawValue) }
         if m.keepTargetMode { c.flags |= UInt32(SKIFF_MF_KEEP_MODE.rawValue) }
+        if m.copyUp { c.flags |= UInt32(SKIFF_MF_COPY_UP.rawValue) }
         c.target = arena.string(m.target)
         c.attr_set = m.attrSet
         c.attr_clr = m.attrClear

@@ -89,6 +89,34 @@ import Testing
         #expect(r.status == 0 && r.stdout == "712\n1777\n", "\(r)")
     }
 
+    @Test("tmpcopyup (podman's --tmpfs and --read-only): the tmpfs starts with a copy of the directory, links as links, owners and modes kept")
+    func tmpCopyUp() throws {
+        let rootfs = Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("rootfs"))
+        let data = rootfs + "/data"
+        try FileManager.default.createDirectory(atPath: data + "/sub/deeper", withIntermediateDirectories: true)
+        try "hello\n".write(toFile: data + "/sub/deeper/file", atomically: true, encoding: .utf8)
+        chmod(data + "/sub/deeper/file", 0o604)
+        chown(data + "/sub/deeper/file", 1000, 1001)
+        chmod(data + "/sub", 0o711)
+        try FileManager.default.createSymbolicLink(atPath: data + "/link", withDestinationPath: "/etc/passwd")
+        var s = try Skiff(["sh", "-c", """
+            grep ' /data ' /proc/self/mounts | cut -d' ' -f3; cat /data/sub/deeper/file
+            stat -c '%a %u:%g' /data/sub /data/sub/deeper/file; readlink /data/link
+            echo new > /data/new && echo writable
+            """], rootfs: rootfs)
+        s.mounts.append(["destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "tmpcopyup"]])
+        let r = try s.run()
+        #expect(r.status == 0 && r.stdout == "tmpfs\nhello\n711 0:0\n604 1000:1001\n/etc/passwd\nwritable\n", "\(r)")
+        // The image's directory is unchanged.
+        #expect(!FileManager.default.fileExists(atPath: data + "/new"))
+        var bind = try Skiff(["true"])
+        bind.mounts.append(["destination": "/x", "source": Harness.scratch, "options": ["bind", "tmpcopyup"]])
+        try bind.expectRefused("options: `tmpcopyup` applies to a tmpfs only, not to a bind mount")
+        var proc = try Skiff(["true"])
+        proc.mounts.append(["destination": "/x", "type": "proc", "source": "proc", "options": ["tmpcopyup"]])
+        try proc.expectRefused("options: `tmpcopyup` applies to a tmpfs (without idmap) only, not to `proc`")
+    }
+
     @Test("hostname and domainname are set in a uts namespace joined by path")
     func hostnameInJoinedUTS() throws {
         let a = try Skiff(["sleep", "30"])

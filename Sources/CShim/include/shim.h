@@ -91,6 +91,7 @@ enum skiff_step {
     SKIFF_STEP_MOUNT_IDMAP,       /* idmap mount [index] */
     SKIFF_STEP_MOUNT_ATTR,        /* set attributes of mount [index] */
     SKIFF_STEP_MOUNT_PROPAGATION, /* set propagation of mount [index] */
+    SKIFF_STEP_MOUNT_COPYUP,      /* tmpcopyup of mount [index] */
     SKIFF_STEP_DEVICE_DIR,        /* create directory [index] */
     SKIFF_STEP_DEVICE,            /* create device [index] */
     SKIFF_STEP_SYMLINK,           /* create link [index] */
@@ -177,6 +178,8 @@ enum skiff_mount_flags {
                                     * (procfs at /proc, lxcfs-style binds) */
     SKIFF_MF_KEEP_MODE = 1 << 7,   /* a new filesystem takes the mode of the
                                     * directory it covers (tmpfs without mode=) */
+    SKIFF_MF_COPY_UP = 1 << 8,     /* tmpcopyup: copy what the target directory
+                                    * holds into the new filesystem */
     SKIFF_MF_DETACHED = 1 << 4,    /* SKIFF_MOUNT_FS through fsopen/fsmount: data
                                     * is split into fsconfig options, attr_set
                                     * holds the MOUNT_ATTR_* for fsmount, and
