@@ -27,6 +27,9 @@ enum Engines {
 
     /// One instance of an engine per test process, or why it could not start.
     static func shared<T>(_ make: () throws -> T, stop: @escaping (T) -> Void) -> Result<T, HarnessError> {
+        // atexit runs handlers in reverse: the engines stop before the
+        // scratch directory (their state is in it) is removed.
+        _ = Harness.scratch
         _ = stopAtExit
         do {
             let engine = try make()
