@@ -106,9 +106,6 @@ public enum Validation {
                 if !ContainerPath.isAbsolute(p) {
                     throw SpecError(path: "\(path).path", "must be an absolute path, got `\(p)`")
                 }
-                if ns.type == .mount {
-                    throw SpecError(path: "\(path).path", "joining a mount namespace is not supported: skiff builds the rootfs in a mount namespace of its own")
-                }
             }
         }
         guard index(.mount) != nil else {

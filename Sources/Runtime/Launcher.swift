@@ -155,6 +155,7 @@ enum Launcher {
             guard let path = ns.path else { continue }
             let flag = cloneFlag(ns.type)
             let fd = try openNamespace(path, ns, flag)
+            if ns.type == .mount { try checkNotOurMountNamespace(fd.raw, ns) }
             let raw = fds.adopt(fd)
             if ns.type == .pid {
                 pidJoin = raw
@@ -524,6 +525,16 @@ enum Launcher {
                                      denySetgroups: false, rootMapped: false)
         try IDMaps.write(maps, pid: pid, log: log)
         return try sys { () throws(SysError) in try Sys.open("/proc/\(pid)/ns/user", O_RDONLY) }
+    }
+
+    /// A mount namespace joined by path gets the rootfs made in it (runc's
+    /// meaning: a namespace the caller prepared). skiff's own is the
+    /// host's: building the rootfs there would pivot_root the host.
+    static func checkNotOurMountNamespace(_ fd: Int32, _ ns: NamespacePlan) throws(RuntimeError) {
+        guard let theirs = try? Sys.fstat(fd), let ours = try? Sys.stat("/proc/self/ns/mnt") else { return }
+        if theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev {
+            throw .message("\(ns.origin).path: `\(ns.path ?? "")` is skiff's own mount namespace: the rootfs would be built and pivot_root'ed in it; join a mount namespace made for the container (e.g. by `unshare -m`)")
+        }
     }
 
     static func openNamespace(_ path: String, _ ns: NamespacePlan, _ flag: Int32) throws(RuntimeError) -> FileDescriptor {

@@ -117,6 +117,29 @@ import Testing
         try proc.expectRefused("options: `tmpcopyup` applies to a tmpfs (without idmap) only, not to `proc`")
     }
 
+    @Test("a mount namespace joined by path gets the rootfs built in it (runc's meaning), never skiff's own")
+    func joinMountNamespace() throws {
+        // A namespace prepared for the container, held by a process.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        holder.arguments = ["-m", "--propagation", "private", "sleep", "30"]
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        let ns = "/proc/\(holder.processIdentifier)/ns/mnt"
+        try waitFor { (try? FileManager.default.destinationOfSymbolicLink(atPath: ns))
+            != (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")) }
+        var s = try Skiff(["sh", "-c", "readlink /proc/self/ns/mnt; cat /proc/self/mountinfo | wc -l"])
+        s.namespaces = s.namespaces.map { $0["type"] as? String == "mount" ? ["type": "mount", "path": ns] : $0 }
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.hasPrefix(try FileManager.default.destinationOfSymbolicLink(atPath: ns) + "\n"), "\(r)")
+        // The container's mounts were made in that namespace, not the host's.
+        #expect(!Harness.hostMountinfo().contains(s.bundle) && !Harness.hostMountinfo().contains(Harness.sharedRootfs))
+
+        s.namespaces = s.namespaces.map { $0["type"] as? String == "mount" ? ["type": "mount", "path": "/proc/self/ns/mnt"] : $0 }
+        try s.expectRefused("`/proc/self/ns/mnt` is skiff's own mount namespace")
+    }
+
     @Test("hostname and domainname are set in a uts namespace joined by path")
     func hostnameInJoinedUTS() throws {
         let a = try Skiff(["sleep", "30"])
