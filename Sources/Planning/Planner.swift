@@ -76,7 +76,7 @@ public enum Planner {
             if m.hostID == own && m.size == 1 { continue }
             if ranges.contains(where: { $0.contains(m.hostID, size: m.size) }) { continue }
             let last = UInt64(m.hostID) + UInt64(m.size) - 1
-            throw SpecError(path: "\(path)[\(i)]", "user `\(host.userName)` may not map host ids \(m.hostID)-\(last): they are not in \(file); add a line `\(host.userName):\(m.hostID):\(m.size)` to \(file) (as root)")
+            throw SpecError(path: "\(path)[\(i)]", "user `\(host.userName)` may not map host ids \(m.hostID)-\(last): they are not in \(file); add a line `\(host.userName):\(m.hostID):\(m.size)` to \(file) (as root); `skiff check` shows your ranges")
         }
     }
 

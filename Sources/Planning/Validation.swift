@@ -88,9 +88,9 @@ public enum Validation {
     static func cgroupDelegationAdvice(_ host: HostFacts) -> String {
         switch host.cgroups {
         case .unified:
-            return " for user `\(host.userName)`: no cgroup is delegated to this user, so limits cannot be applied; delegate one (e.g. a systemd user session with Delegate=yes, or `chown -R \(host.userName)` a cgroup v2 directory and run skiff in it) or remove the limits"
+            return " for user `\(host.userName)`: no cgroup is delegated to this user, so limits cannot be applied; delegate one (e.g. a systemd user session with Delegate=yes, or `chown -R \(host.userName)` a cgroup v2 directory and run skiff in it) or remove the limits; `skiff check` shows what is delegated"
         default:
-            return " for user `\(host.userName)`: this host has no cgroup v2 hierarchy that can be delegated to an unprivileged user (cgroup v1 cannot be delegated safely); boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate a cgroup, or remove the limits"
+            return " for user `\(host.userName)`: this host has no cgroup v2 hierarchy that can be delegated to an unprivileged user (cgroup v1 cannot be delegated safely); boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate a cgroup, or remove the limits; `skiff check` shows the host's cgroups"
         }
     }
 

@@ -28,7 +28,7 @@ public struct Runtime {
             return xdg + "/skiff"
         }
         guard let xdg else {
-            throw .message("XDG_RUNTIME_DIR is not set: set it to a directory you own (e.g. export XDG_RUNTIME_DIR=/run/user/\(Sys.euid), or a private directory) or pass --root DIR")
+            throw .message("XDG_RUNTIME_DIR is not set: set it to a directory you own (e.g. export XDG_RUNTIME_DIR=/run/user/\(Sys.euid), or a private directory) or pass --root DIR (`skiff check` lists what this host and user lack)")
         }
         guard access(xdg, W_OK | X_OK) == 0 else {
             throw .message("XDG_RUNTIME_DIR `\(xdg)` is not writable by uid \(Sys.euid): set XDG_RUNTIME_DIR to a directory you own or pass --root DIR")

@@ -85,6 +85,8 @@ let commands: [Command] = [
             positionals: 0...0),
     Command(name: "features", arguments: "", summary: "print the features document", options: [],
             positionals: 0...0),
+    Command(name: "check", arguments: "", summary: "can this host run containers for you, and what to fix",
+            options: [.flag("json", help: "print the items as JSON")], positionals: 0...0),
 ]
 
 func usage() -> String {
@@ -282,6 +284,10 @@ struct Invocation {
             try Runtime.writeSpec(bundle: parsed.value("bundle") ?? ".", rootless: parsed.flag("rootless"))
         case "features":
             print(Runtime.features())
+        case "check":
+            let items = HostCheck.run()
+            print(parsed.flag("json") ? HostCheck.json(items) : HostCheck.text(items), terminator: parsed.flag("json") ? "\n" : "")
+            return HostCheck.passes(items) ? 0 : 1
         default:
             throw .message("skiff: unknown command `\(name)`")
         }

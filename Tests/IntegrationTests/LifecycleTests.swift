@@ -182,6 +182,21 @@ import Testing
         s.expectNothingLeft(id)
     }
 
+    @Test("check as root on this host: every item probed, exit 0, --json parses")
+    func check() throws {
+        let r = try Harness.exec(Harness.binary, ["check"])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("ok    syscalls: clone3, openat2") && r.stdout.hasSuffix("skiff can run containers here for this caller.\n"), "\(r)")
+        let j = try Harness.exec(Harness.binary, ["check", "--json"])
+        let items = try #require(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [[String: String]])
+        let names = items.compactMap { $0["item"] }
+        for n in ["kernel", "caller", "syscalls", "time namespace", "user namespaces", "cgroups", "systemd", "seccomp", "LSMs"] {
+            #expect(names.contains(n), "\(n) in \(names)")
+        }
+        for i in items where i["status"] != "ok" { #expect(i["fix"] != nil, "a \(i["status"] ?? "") item carries a fix: \(i)") }
+        #expect(items.first { $0["item"] == "seccomp" }?["found"]?.contains("user_notif") == true)
+    }
+
     @Test("spec writes a config that runs as is, and never overwrites one")
     func specCommand() throws {
         let s = try Skiff(["true"])

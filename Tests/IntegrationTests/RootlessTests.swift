@@ -206,6 +206,29 @@ extension Skiff {
         #expect(Engines.skiffTraces(root: xdg + "/skiff", id: id).isEmpty, "\(Engines.skiffTraces(root: xdg + "/skiff", id: id))")
     }
 
+    @Test("check as the user: no XDG_RUNTIME_DIR fails with its fix; subuid ranges are found once added")
+    func check() throws {
+        func check(_ env: [String: String]) throws -> (Harness.Result, [[String: String]]) {
+            let r = try Harness.exec("/usr/sbin/runuser", ["-u", TestUser.name, "--", Harness.binary, "check", "--json"], env: env)
+            return (r, (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: String]]) ?? [])
+        }
+        let (bare, items) = try check(["PATH": "/usr/bin:/bin"])
+        #expect(bare.status == 1, "\(bare)")
+        let state = items.first { $0["item"] == "state directory" }
+        #expect(state?["status"] == "fail" && state?["fix"]?.contains("export XDG_RUNTIME_DIR=/run/user/\(TestUser.uid)") == true, "\(items)")
+        #expect(items.first { $0["item"] == "/etc/subuid" }?["status"] == "warn")
+        #expect(items.first { $0["item"] == "caller" }?["found"] == "uid \(TestUser.uid) (rootless)")
+
+        try TestUser.subordinate(true)
+        defer { try? TestUser.subordinate(false) }
+        let xdg = Harness.scratch + "/" + Harness.uniqueName("chk")
+        _ = try Harness.sh("mkdir -p \(xdg) && chown \(TestUser.name) \(xdg)")
+        let (ok, items2) = try check(["PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": xdg])
+        #expect(ok.status == 0, "\(ok)")
+        #expect(items2.first { $0["item"] == "/etc/subuid" }?["found"]?.contains("from \(TestUser.subStart)") == true, "\(items2)")
+        #expect(items2.first { $0["item"] == "user namespaces" }?["status"] == "ok")
+    }
+
     @Test("the whole lifecycle as the user; another user is refused")
     func lifecycle() throws {
         let s = try Skiff.rootless(["sleep", "30"])

@@ -239,7 +239,7 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
     func subordinate() throws {
         let s = try spec(linux: #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":200000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#)
         #expect { try plan(s, host: rootless()) } throws: { e in
-            "\(e)" == "linux.uidMappings[1]: user `alice` may not map host ids 200000-265535: they are not in /etc/subuid; add a line `alice:200000:65536` to /etc/subuid (as root)"
+            "\(e)" == "linux.uidMappings[1]: user `alice` may not map host ids 200000-265535: they are not in /etc/subuid; add a line `alice:200000:65536` to /etc/subuid (as root); `skiff check` shows your ranges"
         }
         let allowed = rootless(subUIDs: [SubordinateRange(start: 200000, count: 65536)])
         #expect(try plan(s, host: allowed).userNamespace?.writer == .helpers)

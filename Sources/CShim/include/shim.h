@@ -438,6 +438,12 @@ int skiff_run_hook(const struct skiff_hook *h, int state_fd, int *out_fd, int *s
  * netns_fd refers to, renamed `newname` (or not, NULL); 0 or -errno. */
 int skiff_link_move(const char *name, const char *newname, int netns_fd);
 
+/* `skiff check`: 1 if the kernel has the syscall, 0 if not (probed with
+ * arguments that only fail), -1 for a name it does not know. */
+int skiff_probe_syscall(const char *name);
+/* Whether `path` has the extended attribute `name` (file capabilities). */
+int skiff_has_xattr(const char *path, const char *name);
+
 /* Raw syscalls glibc 2.36 does not wrap, for the Swift side. */
 int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 int skiff_ns_type(int fd);            /* ioctl(NS_GET_NSTYPE), or -errno */

@@ -1,0 +1,49 @@
+/* `skiff check`: whether the kernel has the syscalls skiff uses, probed
+ * with arguments that can only fail (so nothing is changed): ENOSYS means
+ * missing, any other error means present. */
+#include "internal.h"
+
+static int present(long r)
+{
+    return (r < 0 && errno == ENOSYS) ? 0 : 1;
+}
+
+int skiff_probe_syscall(const char *name)
+{
+    if (strcmp(name, "clone3") == 0)
+        return present(syscall(SYS_clone3, NULL, 0));
+    if (strcmp(name, "openat2") == 0) {
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+        long fd = syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how);
+        if (fd >= 0)
+            close((int)fd);
+        return present(fd);
+    }
+    if (strcmp(name, "open_tree") == 0)
+        return present(syscall(SYS_open_tree, -1, "", 0));
+    if (strcmp(name, "move_mount") == 0)
+        return present(syscall(SYS_move_mount, -1, "", -1, "", 0));
+    if (strcmp(name, "mount_setattr") == 0)
+        return present(syscall(SYS_mount_setattr, -1, "", 0, NULL, 0));
+    if (strcmp(name, "fsopen") == 0)
+        return present(syscall(SYS_fsopen, NULL, 0));
+    if (strcmp(name, "pidfd_open") == 0) {
+        long fd = syscall(SYS_pidfd_open, getpid(), 0);
+        if (fd >= 0)
+            close((int)fd);
+        return present(fd);
+    }
+    if (strcmp(name, "pidfd_send_signal") == 0)
+        return present(syscall(SYS_pidfd_send_signal, -1, 0, NULL, 0));
+    if (strcmp(name, "close_range") == 0)
+        return present(syscall(SYS_close_range, ~0U, 0U, 0));
+    errno = EINVAL;
+    return -1;
+}
+
+#include <sys/xattr.h>
+
+int skiff_has_xattr(const char *path, const char *name)
+{
+    return getxattr(path, name, NULL, 0) > 0;
+}
