@@ -1,0 +1,126 @@
+import CShim
+import Glibc
+import LinuxSys
+import OCISpec
+import Planning
+
+/// The launcher's helpers for namespaces and mounts: idmapped trees the
+/// parent makes, namespaces opened by path, the C form of a mount.
+extension Launcher {
+    /// Makes the idmapped binds the child cannot make (root's, on host
+    /// filesystems) and hands them over with SKIFF_SYNC_MOUNTFDS.
+    static func sendIdmappedTrees(_ plan: LaunchPlan, _ indices: [Int], to child: Launched, arena: Arena,
+                                  log: Log) throws(RuntimeError) {
+        let trees = FileDescriptorSet()
+        let namespaces = FileDescriptorSet()
+        var byMapping: [String: Int32] = [:]
+        for i in indices {
+            let m = plan.mounts[i]
+            guard let idmap = m.idmap else { continue }
+            let userns: Int32
+            if idmap.containerNamespace {
+                userns = try sys { () throws(SysError) in namespaces.adopt(try Sys.open("/proc/\(child.pid)/ns/user", O_RDONLY)) }
+            } else {
+                let key = IDMaps.text(idmap.uidMappings) + "|" + IDMaps.text(idmap.gidMappings)
+                if let fd = byMapping[key] {
+                    userns = fd
+                } else {
+                    userns = namespaces.adopt(try userNamespace(idmap, origin: m.origin, log: log))
+                    byMapping[key] = userns
+                }
+            }
+            var cm = cMount(m, arena)
+            cm.userns_fd = userns
+            cm.idmap_recursive = idmap.recursive ? 1 : 0
+            var step: UInt32 = 0
+            let tree = skiff_make_tree(&cm, &step)
+            if tree < 0 {
+                throw child.failure(skiff_msg(type: SKIFF_SYNC_ERROR.rawValue, step: step, error: -tree, index: Int32(i)))
+            }
+            _ = trees.adopt(FileDescriptor(adopting: tree))
+        }
+        log.debug("sending \(trees.fds.count) idmapped mount(s) to the container process")
+        let r = trees.fds.withUnsafeBufferPointer { skiff_send_fds(child.sync.raw, SKIFF_SYNC_MOUNTFDS.rawValue, $0.baseAddress, UInt32($0.count)) }
+        if r < 0 { throw .system(SysError("send idmapped mounts", nil, errno: Errno(-r))) }
+    }
+
+    /// A user namespace with a mount's own mappings: made by a process that
+    /// only waits, whose maps are written and whose namespace is kept.
+    static func userNamespace(_ idmap: IDMapPlan, origin: String, log: Log) throws(RuntimeError) -> FileDescriptor {
+        var pidfdRaw: Int32 = -1
+        let pid = skiff_spawn_userns_holder(&pidfdRaw)
+        guard pid > 0 else { throw .context(origin, .system(SysError("clone3 (user namespace for idmap)", nil, errno: Errno(-pid)))) }
+        let pidfd = FileDescriptor(adopting: pidfdRaw)
+        defer {
+            _ = try? Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "idmap helper")
+            _ = try? Sys.waitExit(pidfd: pidfd.raw, "idmap helper")
+        }
+        let maps = UserNamespacePlan(uidMappings: idmap.uidMappings, gidMappings: idmap.gidMappings, writer: .direct,
+                                     denySetgroups: false, rootMapped: false)
+        try IDMaps.write(maps, pid: pid, log: log)
+        return try sys { () throws(SysError) in try Sys.open("/proc/\(pid)/ns/user", O_RDONLY) }
+    }
+
+    /// A mount namespace joined by path gets the rootfs made in it (runc's
+    /// meaning: a namespace the caller prepared). skiff's own is the
+    /// host's: building the rootfs there would pivot_root the host.
+    static func checkNotOurMountNamespace(_ fd: Int32, _ ns: NamespacePlan) throws(RuntimeError) {
+        guard let theirs = try? Sys.fstat(fd), let ours = try? Sys.stat("/proc/self/ns/mnt") else { return }
+        if theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev {
+            throw .message("\(ns.origin).path: `\(ns.path ?? "")` is skiff's own mount namespace: the rootfs would be built and pivot_root'ed in it; join a mount namespace made for the container (e.g. by `unshare -m`)")
+        }
+    }
+
+    static func openNamespace(_ path: String, _ ns: NamespacePlan, _ flag: Int32) throws(RuntimeError) -> FileDescriptor {
+        let fd: FileDescriptor
+        do {
+            fd = try Sys.open(path, O_RDONLY)
+        } catch {
+            throw .context("\(ns.origin).path", .system(error))
+        }
+        let type: Int32
+        do {
+            type = try Sys.namespaceType(fd.raw, path)
+        } catch {
+            throw .context("\(ns.origin).path", .system(error))
+        }
+        if type != flag {
+            let actual = NamespaceType.allCases.first { cloneFlag($0) == type }?.rawValue ?? "unknown"
+            throw .message("\(ns.origin).path: `\(path)` is a \(actual) namespace, not \(ns.type.rawValue)")
+        }
+        return fd
+    }
+
+    static func cMount(_ m: MountPlan, _ arena: Arena) -> skiff_mount {
+        var c = skiff_mount()
+        switch m.kind {
+        case let .filesystem(type, source, flags, data):
+            c.kind = UInt32(SKIFF_MOUNT_FS.rawValue)
+            c.fstype = arena.string(type)
+            c.source = arena.string(source)
+            c.ms_flags = flags
+            c.data = arena.string(data)
+        case let .bind(source, recursive):
+            c.kind = UInt32(SKIFF_MOUNT_BIND.rawValue)
+            c.source = arena.string(source)
+            if recursive { c.flags |= UInt32(SKIFF_MF_RECURSIVE.rawValue) }
+        case .attributes:
+            c.kind = UInt32(SKIFF_MOUNT_ATTR.rawValue)
+        }
+        if m.keepLocked { c.flags |= UInt32(SKIFF_MF_KEEP_LOCKED.rawValue) }
+        if m.detached { c.flags |= UInt32(SKIFF_MF_DETACHED.rawValue) }
+        if m.noSymlinks { c.flags |= UInt32(SKIFF_MF_NO_SYMLINKS.rawValue) }
+        if m.procAllowed { c.flags |= UInt32(SKIFF_MF_PROC_OK.rawValue) }
+        if m.keepTargetMode { c.flags |= UInt32(SKIFF_MF_KEEP_MODE.rawValue) }
+        if m.copyUp { c.flags |= UInt32(SKIFF_MF_COPY_UP.rawValue) }
+        c.target = arena.string(m.target)
+        c.attr_set = m.attrSet
+        c.attr_clr = m.attrClear
+        c.rattr_set = m.recursiveAttrSet
+        c.rattr_clr = m.recursiveAttrClear
+        c.propagation = m.propagation
+        c.propagation_recursive = m.propagationRecursive ? 1 : 0
+        c.userns_fd = -1
+        return c
+    }
+}
