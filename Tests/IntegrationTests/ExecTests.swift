@@ -236,6 +236,22 @@ import Testing
         #expect(fg.status == 0 && fg.stdout.contains("got hi") && fg.stdout.contains("/dev/pts/"), "\(fg)")
     }
 
+    /// Container B (in A's pid namespace) paused, and an exec into it with
+    /// --ignore-paused: the exec process is set up, then frozen before its
+    /// execve, still skiff. The attacker in A is told its pid.
+    static func holdExecProcess(_ pod: inout Attack.Pod) throws {
+        pod.b["process", "args"] = ["sleep", "30"]
+        try pod.runAttacker()
+        #expect(try pod.b("run", "--detach", "--bundle", pod.b.bundle, pod.idB).status == 0)
+        #expect(try pod.b("pause", pod.idB).status == 0)
+        let pidFile = pod.b.bundle + "/exec.pid"
+        let e = try pod.b("exec", "--ignore-paused", "--detach", "--pid-file", pidFile, pod.idB, "true")
+        #expect(e.status == 0, "\(e)")
+        let execPid = try #require(Int(try String(contentsOfFile: pidFile, encoding: .utf8)))
+        #expect(try String(contentsOfFile: "/proc/\(execPid)/comm", encoding: .utf8) == "skiff:[EXEC]\n")
+        try pod.target(execPid)
+    }
+
     /// CVE-2016-9962 through exec: the process is not dumpable until execve.
     @Test("CVE-2016-9962 through exec: a process of the container cannot ptrace, or read the memory, environment or binary of an exec process")
     func cve_2016_9962() throws {
@@ -244,14 +260,7 @@ import Testing
             /out/attack probe $(cat /out/go) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
             """)
         defer { pod.stop() }
-        pod.b["process", "args"] = ["sleep", "30"]
-        try pod.runAttacker()
-        #expect(try pod.b("run", "--detach", "--bundle", pod.b.bundle, pod.idB).status == 0)
-        #expect(try pod.b("pause", pod.idB).status == 0)
-        let pidFile = pod.b.bundle + "/exec.pid"
-        #expect(try pod.b("exec", "--ignore-paused", "--detach", "--pid-file", pidFile, pod.idB, "true").status == 0)
-        let execPid = try #require(Int(try String(contentsOfFile: pidFile, encoding: .utf8)))
-        try pod.target(execPid)
+        try ExecTests.holdExecProcess(&pod)
         let r = try pod.result()
         #expect(r["ptrace"] == EPERM, "PTRACE_SEIZE of the exec process: \(r)")
         for file in ["environ", "mem", "exe"] {
@@ -273,16 +282,7 @@ import Testing
             /out/attack overwrite $(cat /out/go) /out/go 50 > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
             """, capabilities: ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_DAC_OVERRIDE"])
         defer { pod.stop() }
-        pod.b["process", "args"] = ["sleep", "30"]
-        try pod.runAttacker()
-        #expect(try pod.b("run", "--detach", "--bundle", pod.b.bundle, pod.idB).status == 0)
-        #expect(try pod.b("pause", pod.idB).status == 0)
-        let pidFile = pod.b.bundle + "/exec.pid"
-        let e = try pod.b("exec", "--ignore-paused", "--detach", "--pid-file", pidFile, pod.idB, "true")
-        #expect(e.status == 0, "\(e)")
-        let execPid = try #require(Int(try String(contentsOfFile: pidFile, encoding: .utf8)))
-        #expect(try String(contentsOfFile: "/proc/\(execPid)/comm", encoding: .utf8) == "skiff:[EXEC]\n")
-        try pod.target(execPid)
+        try ExecTests.holdExecProcess(&pod)
         let r = try pod.result()
         #expect(r["open-exe"] == 0, "the attacker holds /proc/<pid>/exe of the exec process: \(r)")
         #expect(r["reopen-write"] == EROFS, "reopening it for writing must fail with EROFS: \(r)")
