@@ -192,8 +192,10 @@ public struct CgroupLowering {
     static func checkList(_ s: String, _ path: String) throws(SpecError) {
         for part in s.split(separator: ",", omittingEmptySubsequences: false) {
             let ends = part.split(separator: "-", omittingEmptySubsequences: false)
+            // Digits only, and numbers Int holds (a long run of digits is
+            // not a CPU: no trap on it).
             guard (1...2).contains(ends.count), ends.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }),
-                  ends.count == 1 || Int(ends[0])! <= Int(ends[1])! else {
+                  let lo = Int(ends[0]), let hi = Int(ends[ends.count - 1]), lo <= hi else {
                 throw SpecError(path: path, "`\(s)` is not a list like `0-3,5`")
             }
         }
