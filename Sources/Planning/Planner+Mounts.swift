@@ -258,6 +258,15 @@ extension Planner {
         let ownNamespace = plan.creates(.cgroup)
         switch host.cgroups {
         case .unified where ownNamespace:
+            // The kernel refuses a filesystem on a mount point of the same
+            // superblock (EBUSY): where an earlier recursive bind (a
+            // rootless config's /sys) brought the host's cgroup2 to this
+            // target, a tmpfs goes between them.
+            let hostCgroupHere = plan.mounts.contains { mp in
+                guard let cover = readonlyCgroups(mp) else { return false }
+                return (cover.isEmpty ? mp.target : mp.target.isEmpty ? cover : mp.target + "/" + cover) == target
+            }
+            if hostCgroupHere { plan.mounts.append(tmpfs()) }
             plan.mounts.append(fs("cgroup2", "", nil))
         case let .hybrid(v1, unified) where ownNamespace:
             plan.mounts.append(tmpfs())

@@ -195,6 +195,15 @@ let inCgroup2Guest = ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] 
         #expect(r.status == 0 && r.stdout == "0::/skiff-deleg/\(id)\n7\n", "\(r)")
         #expect(!FileManager.default.fileExists(atPath: deleg + "/" + id))
 
+        // With `spec --rootless`'s cgroup namespace: its cgroup2 goes on
+        // /sys/fs/cgroup, where the config's rbind of /sys put the host's
+        // cgroup2 (the kernel refused that with EBUSY before a tmpfs went
+        // between them).
+        s.namespaces.append(["type": "cgroup"])
+        try s.writeConfig()
+        let ns = try run(in: deleg, Harness.uniqueName("deleg"))
+        #expect(ns.status == 0 && ns.stdout == "0::/\n7\n", "\(ns)")
+
         let refused = try run(in: plain, Harness.uniqueName("plain"))
         #expect(refused.status == 1 && refused.stderr.contains("linux.resources.pids: cannot be applied for user `\(user)`: no cgroup is delegated to this user"), "\(refused)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: plain).filter { !$0.contains(".") } == ["session"])

@@ -96,6 +96,26 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
         #expect(q.mounts[0].kind == .filesystem(type: "cgroup2", source: "cgroup2", flags: UInt(MS_RDONLY), data: nil))
     }
 
+    @Test("a fresh cgroup2 where a recursive bind of /sys brought the host's cgroup2 goes on a tmpfs (the kernel refuses the same superblock on its own mount point)")
+    func cgroup2OverHostCgroup2() throws {
+        var host = rootless()
+        host.cgroups = .unified
+        let s = try spec(#""mounts":[{"destination":"/sys","type":"none","source":"/sys","options":["rbind","nosuid","ro"]},{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
+                         linux: #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"},{"type":"cgroup"}]"#)
+        let p = try plan(s, host: host)
+        // The bind, its host cgroups made read-only (CVE-2023-25809), then a
+        // tmpfs and the cgroup namespace's own cgroup2 over them.
+        #expect(p.mounts.map(\.target) == ["sys", "sys/fs/cgroup", "sys/fs/cgroup", "sys/fs/cgroup"])
+        #expect(p.mounts[1].kind == .attributes)
+        #expect(p.mounts[2].kind == .filesystem(type: "tmpfs", source: "cgroup", flags: UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC), data: "mode=755"))
+        #expect(p.mounts[3].kind == .filesystem(type: "cgroup2", source: "cgroup2", flags: UInt(MS_RDONLY), data: nil))
+        // Without the bind below it, no tmpfs.
+        let plain = try plan(spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup"}]"#,
+                                  linux: #""namespaces":[{"type":"mount"},{"type":"cgroup"}]"#),
+                             host: HostFacts(euid: 0, egid: 0, userName: "root", capLast: 40, umask: 0o022, cgroups: .unified))
+        #expect(plain.mounts.count == 1)
+    }
+
     @Test("in a user namespace with a cgroup namespace, cgroups are mounted as root mounts them")
     func cgroupRootlessWithNamespace() throws {
         let s = try spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
