@@ -4,6 +4,7 @@
 // Dependencies point down:  skiff -> Runtime -> Planning -> OCISpec
 //                                    Runtime -> LinuxSys -> CShim
 //                                    Runtime -> Seccomp -> OCISpec, LinuxSys
+//                                    Runtime -> CDBus (libdbus: --systemd-cgroup)
 // System libraries are Debian's static archives (`-l:libX.a`); the skiff
 // binary is linked fully static.
 import PackageDescription
@@ -41,6 +42,9 @@ let package = Package(
         .systemLibrary(name: "CJSONC", path: "Sources/CJSONC"),
         .systemLibrary(name: "CCap", path: "Sources/CCap"),
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp"),
+        // libdbus, the reference D-Bus client, for --systemd-cgroup only
+        // (static: Debian's libdbus-1-dev ships libdbus-1.a).
+        .systemLibrary(name: "CDBus", path: "Sources/CDBus", pkgConfig: "dbus-1"),
 
         // Typed syscall wrappers; errors keep errno, operation and path.
         .target(name: "LinuxSys", dependencies: ["CShim"]),
@@ -69,7 +73,8 @@ let package = Package(
         // Parent side of launch, lifecycle operations, state store.
         .target(
             name: "Runtime",
-            dependencies: ["Planning", "OCISpec", "LinuxSys", "CShim", "CSeccomp", "Seccomp"]
+            dependencies: ["Planning", "OCISpec", "LinuxSys", "CShim", "CSeccomp", "Seccomp", "CDBus"],
+            linkerSettings: [.linkedLibrary(":libdbus-1.a")]
         ),
 
         // Start-up time and peak RSS are features: see skiffLinkerFlags.

@@ -112,6 +112,16 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         fail(SKIFF_STEP_SIGNALS, -1);
 
+    /* A systemd scope (--systemd-cgroup) is made after the clone, since
+     * systemd needs our pid, and its directories exist only then: bind
+     * sources below /sys/fs/cgroup, a cgroup namespace, everything of ours
+     * waits for it. */
+    if (p->cgroup_first) {
+        expect_msg(p->sync_fd, SKIFF_SYNC_CGROUP_ACK);
+        if (p->cgroupns_late && unshare(CLONE_NEWCGROUP) < 0)
+            fail(SKIFF_STEP_CGROUPNS, -1);
+    }
+
     /* Bind sources while we still have the caller's ids: once we are root
      * of a new user namespace, a source under a directory only the caller
      * may enter is out of reach (runc opens them before the namespace). */
@@ -160,10 +170,11 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     /* On v1 the parent moves us into the container's cgroups after the
      * clone (CLONE_INTO_CGROUP is v2's); a cgroup namespace must be made
      * after that, so that its root is the container's cgroup. */
-    if (p->cgroup_wait)
+    if (p->cgroup_wait) {
         expect_msg(p->sync_fd, SKIFF_SYNC_CGROUP_ACK);
-    if (p->cgroupns_late && unshare(CLONE_NEWCGROUP) < 0)
-        fail(SKIFF_STEP_CGROUPNS, -1);
+        if (p->cgroupns_late && unshare(CLONE_NEWCGROUP) < 0)
+            fail(SKIFF_STEP_CGROUPNS, -1);
+    }
 
     /* Modes of created directories and nodes are exact; the process umask is
      * set just before execve. */

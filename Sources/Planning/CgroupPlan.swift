@@ -19,11 +19,17 @@ public struct CgroupPlan: Sendable, Equatable {
     /// Device rules in the order they apply (later rules win), nil: the
     /// device controller is not touched (rootless).
     public var devices: [DeviceAccessRule]?
-    public init(version: Version, dirs: [CgroupDir], writes: [CgroupWrite], devices: [DeviceAccessRule]?) {
+    /// --systemd-cgroup: systemd makes the cgroup, a scope with the
+    /// container's process in it, and the writes follow; nil: skiff makes
+    /// the directories itself (cgroupfs).
+    public var systemd: SystemdScope?
+    public init(version: Version, dirs: [CgroupDir], writes: [CgroupWrite], devices: [DeviceAccessRule]?,
+                systemd: SystemdScope? = nil) {
         self.version = version
         self.dirs = dirs
         self.writes = writes
         self.devices = devices
+        self.systemd = systemd
     }
 }
 
@@ -124,6 +130,7 @@ extension Planner {
     /// The cgroup of the container, or nil when it stays in the caller's
     /// (an unprivileged caller without a delegated v2 cgroup, and no limits).
     static func lowerCgroups(_ spec: Spec, id: String, _ host: HostFacts, _ plan: inout LaunchPlan) throws(SpecError) {
+        if let sd = host.systemd { return try lowerSystemdCgroups(spec, id: id, host, sd, &plan) }
         let linux = spec.linux
         let resources = linux?.resources
         let asked = CgroupLowering.limitsAsked(resources)
@@ -165,22 +172,25 @@ extension Planner {
         var lowering = CgroupLowering(v2: v2)
         if let r = resources { try lowering.lower(r) }
         var devices: [DeviceAccessRule]? = nil
-        if !host.rootless {
-            var rules: [DeviceAccessRule] = []
-            for (i, d) in (resources?.devices ?? []).enumerated() {
-                rules.append(try CgroupLowering.deviceRule(d, path: "linux.resources.devices[\(i)]"))
-            }
-            // The config's devices are the container's: it may use them.
-            for d in linux?.devices ?? [] {
-                if d.type == .fifo { continue }
-                let kind: DeviceAccessRule.Kind = d.type == .block ? .block : .char
-                rules.append(DeviceAccessRule(allow: true, kind: kind, major: d.major, minor: d.minor, access: DeviceAccessRule.rwm))
-            }
-            rules += defaultAllowedDevices
-            devices = rules
-        }
+        if !host.rootless { devices = try deviceRules(spec) }
         plan.warnings += lowering.warnings
         plan.cgroup = CgroupPlan(version: v2 ? .v2 : .v1, dirs: dirs, writes: lowering.writes, devices: devices)
+    }
+
+    /// The device rules in the order they apply: the config's, an allow for
+    /// each of its devices, runc's default list.
+    static func deviceRules(_ spec: Spec) throws(SpecError) -> [DeviceAccessRule] {
+        var rules: [DeviceAccessRule] = []
+        for (i, d) in (spec.linux?.resources?.devices ?? []).enumerated() {
+            rules.append(try CgroupLowering.deviceRule(d, path: "linux.resources.devices[\(i)]"))
+        }
+        // The config's devices are the container's: it may use them.
+        for d in spec.linux?.devices ?? [] {
+            if d.type == .fifo { continue }
+            let kind: DeviceAccessRule.Kind = d.type == .block ? .block : .char
+            rules.append(DeviceAccessRule(allow: true, kind: kind, major: d.major, minor: d.minor, access: DeviceAccessRule.rwm))
+        }
+        return rules + defaultAllowedDevices
     }
 }
 

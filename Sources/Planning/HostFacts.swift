@@ -35,6 +35,9 @@ public struct HostFacts: Sendable, Equatable {
     /// /proc/self/setgroups says `deny` (unshare --map-root-user writes
     /// it): setgroups fails here and in every user namespace below.
     public var setgroupsDenied = false
+    /// --systemd-cgroup: the systemd that makes the container's cgroup;
+    /// nil: skiff makes it (cgroupfs).
+    public var systemd: SystemdFacts?
 
     public init(euid: UInt32, egid: UInt32, userName: String, capLast: Int, umask: UInt32,
                 cgroups: CgroupLayout, subUIDs: [SubordinateRange] = [], subGIDs: [SubordinateRange] = [],

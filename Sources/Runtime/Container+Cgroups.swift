@@ -60,6 +60,19 @@ extension Runtime {
         }
         var writes = lowering.writes
         for i in writes.indices { writes[i].origin = rename(writes[i].origin) }
+        // A systemd scope: systemd learns the new limits first, so that it
+        // keeps them when it re-applies its own (runc's order).
+        if let unit = cg.unit {
+            let manager = try SystemdManager.connect(user: unit.user)
+            let version = (try? manager.facts().version) ?? 0
+            let properties: [SystemdProperty]
+            do {
+                properties = try SystemdLimits.properties(writes, v2: cg.version == .v2, version: version)
+            } catch {
+                throw .message(rename(error.description))
+            }
+            try manager.setProperties(unit.name, properties)
+        }
         try cg.apply(writes, log: log)
     }
 

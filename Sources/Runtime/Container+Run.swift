@@ -21,7 +21,7 @@ extension Runtime {
     /// killed by signal N), forwarding SIGTERM, SIGINT and friends meanwhile.
     public func run(id: String, _ options: RunOptions) throws(RuntimeError) -> Int32 {
         try StateStore.checkID(id)
-        let (bundle, plan, seccomp, config) = try prepare(options.create.bundle, id: id, preserveFds: options.create.preserveFds)
+        let (bundle, plan, seccomp, config, systemd) = try prepare(options.create.bundle, id: id, preserveFds: options.create.preserveFds)
         try Terminal.check(terminal: plan.terminal, consoleSocket: options.create.consoleSocket,
                            detached: options.detach, command: "run")
         let held = FileDescriptorSet()
@@ -33,6 +33,7 @@ extension Runtime {
         var signals: FileDescriptor? = nil
         var launched: Launched?
         var cgroup: Cgroup?
+        let placement = systemdPlacement(plan, systemd)
         var rec: ContainerRecord
         do {
             if !options.detach { signals = try Signals.blockForwarded() }
@@ -42,7 +43,7 @@ extension Runtime {
             }
             let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds,
                                                        noPivot: options.create.noPivot, seccomp: seccomp,
-                                                       bundle: bundle, cgroup: cgroup,
+                                                       bundle: bundle, cgroup: cgroup, systemd: placement,
                                                        consoleFd: proxy?.childEnd.raw ?? consoleFd), log: log)
             launched = child
             try proxy?.receiveMaster()
@@ -59,7 +60,7 @@ extension Runtime {
         } catch {
             launched?.kill()
             guard let d = dir else { throw error }
-            try cleanUp(d, cgroup, after: error, poststop: (plan, bundle, launched?.pid, id))
+            try cleanUp(d, cgroup ?? placement?.cgroup, after: error, poststop: (plan, bundle, launched?.pid, id))
         }
         guard let child = launched else { return 1 }
         try runPoststart(rec)
@@ -69,7 +70,7 @@ extension Runtime {
         let status = try wait(child, id: id, signals: signals?.raw ?? -1, proxy: proxy)
         // runc run removes the container once it has exited, unless --keep.
         if !options.keep, let d = try? store.open(id) {
-            if let cg = cgroup { try removeCgroup(cg, id: id) }
+            if let cg = cgroup ?? placement?.cgroup { try removeCgroup(cg, id: id) }
             try d.remove()
             runPoststop(rec)
         }

@@ -10,6 +10,8 @@ import Seccomp
 public struct Runtime {
     let store: StateStore
     public let log: Log
+    /// --systemd-cgroup: new containers get their cgroup from systemd.
+    public var systemdCgroup = false
 
     public init(root: String, log: Log) {
         self.store = StateStore(root: root)
@@ -61,7 +63,7 @@ public struct Runtime {
 
     /// Loads, checks and plans a bundle: every error here names the JSON path.
     func prepare(_ bundleArg: String, id: String, preserveFds: UInt32) throws(RuntimeError)
-        -> (bundle: String, plan: LaunchPlan, seccomp: SeccompProgram?, config: [UInt8]) {
+        -> (bundle: String, plan: LaunchPlan, seccomp: SeccompProgram?, config: [UInt8], systemd: SystemdManager?) {
         let bundle = absolute(bundleArg)
         let configPath = bundle.hasSuffix("/") ? bundle + "config.json" : bundle + "/config.json"
         let bytes: [UInt8]
@@ -80,7 +82,18 @@ public struct Runtime {
         } catch {
             throw .context(configPath, .spec(error))
         }
-        let host = HostProbe.facts(for: spec)
+        var host = HostProbe.facts(for: spec, systemd: systemdCgroup)
+        // --systemd-cgroup: the manager is asked where its cgroups are before
+        // planning, and makes the scope once the process exists.
+        var systemd: SystemdManager? = nil
+        if systemdCgroup {
+            let m = try SystemdManager.connect(user: host.rootless)
+            let facts = try m.facts()
+            log.debug("systemd \(facts.version) at \(m.bus.address)\(m.bus.viaBus ? " (a bus)" : ""), its cgroup \(facts.managerCgroup)")
+            try m.checkCanAdopt(from: host.ownV2Cgroup, facts)
+            host.systemd = facts
+            systemd = m
+        }
         let needHome = !(spec.process?.env ?? []).contains { $0.hasPrefix("HOME=") }
         let image = HostProbe.imageFacts(rootfs: hostPath(spec.root?.path ?? "", relativeTo: bundle), needHome: needHome)
         let plan: LaunchPlan
@@ -96,7 +109,7 @@ public struct Runtime {
         for fd in 0..<Int32(preserveFds) where Sys.fcntlFlags(3 + fd) == nil {
             throw .message("--preserve-fds \(preserveFds): fd \(3 + fd) is not open")
         }
-        return (bundle, plan, seccomp, bytes)
+        return (bundle, plan, seccomp, bytes, systemd)
     }
 
     /// linux.seccomp, compiled in the parent; the process only loads it.
@@ -144,7 +157,7 @@ public struct Runtime {
 
     public func create(id: String, _ options: CreateOptions) throws(RuntimeError) {
         try StateStore.checkID(id)
-        let (bundle, plan, seccomp, config) = try prepare(options.bundle, id: id, preserveFds: options.preserveFds)
+        let (bundle, plan, seccomp, config, systemd) = try prepare(options.bundle, id: id, preserveFds: options.preserveFds)
         try Terminal.check(terminal: plan.terminal, consoleSocket: options.consoleSocket, detached: true, command: "create")
         let held = FileDescriptorSet()
         var consoleFd: Int32 = -1
@@ -152,6 +165,7 @@ public struct Runtime {
         let dir = try store.create(id)
         var launched: Launched?
         var cgroup: Cgroup?
+        let placement = systemdPlacement(plan, systemd)
         do {
             cgroup = try makeCgroup(plan, dir)
             try dir.writeConfig(config)
@@ -162,7 +176,7 @@ public struct Runtime {
             let child = try Launcher.spawn(plan, .init(id: id, startListener: listener.raw,
                                                         preserveFds: options.preserveFds, noPivot: options.noPivot,
                                                         seccomp: seccomp, bundle: bundle, cgroup: cgroup,
-                                                        consoleFd: consoleFd), log: log)
+                                                        systemd: placement, consoleFd: consoleFd), log: log)
             launched = child
             try dir.write(record(id: id, bundle: bundle, plan: plan, child))
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
@@ -170,7 +184,7 @@ public struct Runtime {
             log.debug("created `\(id)`: pid \(child.pid)")
         } catch {
             launched?.kill()
-            try cleanUp(dir, cgroup, after: error, poststop: (plan, bundle, launched?.pid, id))
+            try cleanUp(dir, cgroup ?? placement?.cgroup, after: error, poststop: (plan, bundle, launched?.pid, id))
         }
     }
 
@@ -179,7 +193,14 @@ public struct Runtime {
     func makeCgroup(_ plan: LaunchPlan, _ dir: ContainerDir) throws(RuntimeError) -> Cgroup? {
         guard let cp = plan.cgroup else { return nil }
         try dir.writeCgroups(cp.version == .v2 ? 2 : 1, cp.dirs.map(\.hostPath))
+        // systemd makes a scope only once the process exists (Launcher).
+        if cp.systemd != nil { return nil }
         return try Cgroup.make(cp, log: log)
+    }
+
+    func systemdPlacement(_ plan: LaunchPlan, _ manager: SystemdManager?) -> SystemdPlacement? {
+        guard let cp = plan.cgroup, let scope = cp.systemd, let manager else { return nil }
+        return SystemdPlacement(manager: manager, plan: cp, scope: scope, log: log)
     }
 
     func record(id: String, bundle: String, plan: LaunchPlan, _ child: Launched) -> ContainerRecord {
@@ -190,6 +211,7 @@ public struct Runtime {
                         netDevices: plan.netDevices.isEmpty ? nil : plan.netDevices.map { [$0.host, $0.name] },
                         cgroupVersion: plan.cgroup.map { $0.version == .v2 ? 2 : 1 },
                         cgroupPaths: plan.cgroup?.dirs.map(\.hostPath),
+                        systemdUnit: plan.cgroup?.systemd?.unit, systemdUser: plan.cgroup?.systemd.map(\.user),
                         args: plan.args, execPaths: plan.execPaths, hooks: HookRunner.recorded(plan.hooks))
     }
 
@@ -201,10 +223,7 @@ public struct Runtime {
     func cleanUp(_ dir: ContainerDir, _ cgroup: Cgroup? = nil, after error: RuntimeError,
                  poststop: (plan: LaunchPlan, bundle: String, pid: Int32?, id: String)? = nil) throws(RuntimeError) -> Never {
         do {
-            if let cgroup {
-                if !cgroup.pids().isEmpty { try cgroup.signalAll(SIGKILL) }
-                try cgroup.remove()
-            }
+            if let cgroup { try destroy(cgroup) }
             try dir.remove()
         } catch let also {
             throw .cleanup(error, also: also)
@@ -247,7 +266,11 @@ public struct Runtime {
     /// The cgroup a record names, if it checks out.
     static func cgroup(_ r: ContainerRecord) -> Cgroup? {
         guard let paths = r.cgroupPaths, !paths.isEmpty else { return nil }
-        return Cgroup.recorded(version: r.cgroupVersion ?? 1, paths: paths)
+        var cg = Cgroup.recorded(version: r.cgroupVersion ?? 1, paths: paths)
+        if let name = r.systemdUnit, SystemdNames.isUnitName(name) {
+            cg?.unit = SystemdUnit(name: name, user: r.systemdUser ?? false)
+        }
+        return cg
     }
 
     /// A container with a pid namespace of its own: its process is still in
@@ -483,15 +506,24 @@ public struct Runtime {
     /// namespace of its own outlive its first process) is killed, then
     /// the directories go.
     func removeCgroup(_ cg: Cgroup, id: String) throws(RuntimeError) {
+        do {
+            try destroy(cg)
+        } catch {
+            throw .context("delete `\(id)`", error)
+        }
+    }
+
+    /// Kills what is left in the cgroup, stops its systemd scope (empty by
+    /// then, so systemd has nothing to wait for), removes its directories.
+    func destroy(_ cg: Cgroup) throws(RuntimeError) {
         if !cg.pids().isEmpty {
             try cg.signalAll(SIGKILL)
             if cg.isFrozen { try cg.setFrozen(false) }
         }
-        do {
-            try cg.remove()
-        } catch {
-            throw .context("delete `\(id)`", error)
+        if let unit = cg.unit {
+            try SystemdManager.connect(user: unit.user).stopUnit(unit.name)
         }
+        try cg.remove()
     }
 
     /// How long delete --force waits for a killed process to exit.

@@ -102,7 +102,7 @@ extension Runtime {
         let linux = LinuxFeatures(
             namespaces: NamespaceType.names,
             capabilities: Capability.allNames,
-            cgroup: .init(v1: true, v2: true, systemd: false, systemdUser: false, rdma: true),
+            cgroup: .init(v1: true, v2: true, systemd: true, systemdUser: true, rdma: true),
             seccomp: .init(enabled: true, actions: SeccompAction.names,
                            operators: SeccompOperator.names, archs: SeccompArch.names, knownFlags: SeccompFlag.names,
                            supportedFlags: [SeccompFlag.tsync, .log, .specAllow].map(\.rawValue)),

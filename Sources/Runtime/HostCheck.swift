@@ -56,7 +56,7 @@ public enum HostCheck {
                               fix: writable ? nil : "export XDG_RUNTIME_DIR=/run/user/\(euid) (a directory you own), or pass --root DIR"))
         }
         items.append(cgroups(rootless: rootless, euid: UInt32(euid)))
-        items.append(systemd())
+        items.append(systemd(rootless: rootless))
         items.append(seccomp())
         items.append(lsm())
         return items
@@ -142,13 +142,37 @@ public enum HostCheck {
         }
     }
 
-    static func systemd() -> Item {
+    /// Whether --systemd-cgroup can work for this caller: systemd is PID 1,
+    /// its manager (the user's for a rootless caller) answers over D-Bus,
+    /// and (rootless) skiff runs where that manager can take processes in.
+    static func systemd(rootless: Bool) -> Item {
         let comm = (try? Sys.readFile("/proc/1/comm")).map { String(decoding: $0, as: UTF8.self).trimmingTrailingNewline() } ?? "?"
         guard comm == "systemd" else {
-            return Item(name: "systemd", status: .ok, found: "not PID 1 (PID 1 is \(comm)): the cgroupfs driver is right here", fix: nil)
+            return Item(name: "systemd", status: .ok,
+                        found: "not PID 1 (PID 1 is \(comm)): skiff makes cgroups itself (cgroupfs); --systemd-cgroup needs systemd", fix: nil)
         }
-        return Item(name: "systemd", status: .warn, found: "PID 1, owns the cgroup tree; skiff has the cgroupfs driver only",
-                    fix: "configure engines with the cgroupfs driver (containerd SystemdCgroup = false, CRI-O/podman cgroup_manager = \"cgroupfs\", kubelet cgroupDriver: cgroupfs)")
+        let manager: SystemdManager
+        let facts: SystemdFacts
+        do {
+            manager = try SystemdManager.connect(user: rootless)
+            facts = try manager.facts()
+        } catch {
+            return Item(name: "systemd", status: .warn, found: "PID 1, but --systemd-cgroup cannot use it: \(error)",
+                        fix: rootless ? "start your user manager (log in, or `loginctl enable-linger`) and set XDG_RUNTIME_DIR, or use the cgroupfs driver"
+                            : "use the cgroupfs driver (no --systemd-cgroup)")
+        }
+        let found = "PID 1, systemd \(facts.version)\(rootless ? " (your user manager, cgroup \(facts.managerCgroup))" : ""), reachable at \(manager.bus.address.replacingPrefix("unix:path=", with: ""))"
+        if rootless {
+            do {
+                try manager.checkCanAdopt(from: HostProbe.ownCgroups().first { $0.controllers.isEmpty }?.path, facts)
+            } catch {
+                return Item(name: "systemd", status: .warn, found: found + ", but skiff runs outside it",
+                            fix: "run skiff under the user manager for --systemd-cgroup (systemd-run --user --scope skiff ...)")
+            }
+        }
+        return Item(name: "systemd", status: .ok,
+                    found: found + ": --systemd-cgroup works (engines' systemd cgroup driver: containerd SystemdCgroup = true, podman/CRI-O cgroup_manager = \"systemd\")",
+                    fix: nil)
     }
 
     static func seccomp() -> Item {
@@ -193,5 +217,11 @@ extension String {
         var s = self
         while s.last == "\n" || s.last == " " { s.removeLast() }
         return s
+    }
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String, with other: String) -> String {
+        hasPrefix(prefix) ? other + dropFirst(prefix.count) : self
     }
 }

@@ -7,14 +7,15 @@ import Planning
 /// Gathers HostFacts and ImageFacts: the only inputs of planning that come
 /// from the system. Each fact is read only when the spec needs it.
 enum HostProbe {
-    static func facts(for spec: Spec) -> HostFacts {
+    static func facts(for spec: Spec, systemd: Bool = false) -> HostFacts {
         let euid = UInt32(Sys.euid)
         let egid = UInt32(Sys.egid)
         // root's containers always get a cgroup (as runc's); an unprivileged
         // caller's only when it asks for limits or has a delegated one.
         let linux = spec.linux
         let wantsCgroup = linux?.resources != nil || !(linux?.cgroupsPath ?? "").isEmpty
-        let needsCgroups = euid == 0 || wantsCgroup || (spec.mounts ?? []).contains { $0.type == "cgroup" }
+        // --systemd-cgroup always makes a scope, for root and anyone else.
+        let needsCgroups = euid == 0 || systemd || wantsCgroup || (spec.mounts ?? []).contains { $0.type == "cgroup" }
         let userNS = spec.linux?.namespaces?.contains { $0.type == .user && $0.path == nil } ?? false
         // The name only appears in messages for unprivileged users.
         let name = euid == 0 ? "root" : userName(euid)
@@ -27,7 +28,7 @@ enum HostProbe {
         }
         if needsCgroups && facts.cgroups != .none {
             facts.ownCgroups = ownCgroups()
-            if facts.rootless, case .unified = facts.cgroups, let own = facts.ownV2Cgroup {
+            if facts.rootless, !systemd, case .unified = facts.cgroups, let own = facts.ownV2Cgroup {
                 facts.cgroupDelegated = delegated(CgroupLowering.parent(own), euid)
             }
         }
@@ -119,8 +120,11 @@ enum HostProbe {
     }
 
     /// /proc/self/cgroup: "ID:CONTROLLERS:PATH" lines, keyed by controllers.
-    static func ownCgroups() -> [OwnCgroup] {
-        guard let b = try? Sys.readFile("/proc/self/cgroup") else { return [] }
+    static func ownCgroups() -> [OwnCgroup] { ownCgroups(of: nil) }
+
+    /// The same of another process (nil: this one).
+    static func ownCgroups(of pid: Int32?) -> [OwnCgroup] {
+        guard let b = try? Sys.readFile(pid.map { "/proc/\($0)/cgroup" } ?? "/proc/self/cgroup") else { return [] }
         var out: [OwnCgroup] = []
         for line in b.split(separator: UInt8(ascii: "\n")) {
             let f = line.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)

@@ -109,6 +109,9 @@ enum Launcher {
         /// Made before the clone: the child is born in its v2 directory
         /// (CLONE_INTO_CGROUP) and moved into v1 ones right after.
         var cgroup: Cgroup?
+        /// --systemd-cgroup: systemd makes the cgroup once the child exists
+        /// (it needs the pid); the child waits for that first.
+        var systemd: SystemdPlacement?
         /// A connected console socket for process.terminal, or -1.
         var consoleFd: Int32 = -1
         /// exec: join the namespaces of this running container instead of
@@ -205,6 +208,13 @@ enum Launcher {
             } else if attachV1 && plan.creates(.cgroup) {
                 flags &= ~UInt64(UInt32(bitPattern: CLONE_NEWCGROUP))
                 c.cgroup_wait = 1
+                c.cgroupns_late = 1
+            }
+        }
+        if options.systemd != nil && exec == nil {
+            c.cgroup_first = 1
+            if plan.creates(.cgroup) {
+                flags &= ~UInt64(UInt32(bitPattern: CLONE_NEWCGROUP))
                 c.cgroupns_late = 1
             }
         }
@@ -373,6 +383,10 @@ enum Launcher {
         let launched = Launched(pid: pid, pidfd: FileDescriptor(adopting: pidfdRaw), sync: sync,
                                 startTime: 0, plan: plan, renderer: FailureRenderer(plan: plan, joined: joined))
         do throws(RuntimeError) {
+            if let placement = options.systemd, exec == nil {
+                try placement.place(pid)
+                try launched.send(SKIFF_SYNC_CGROUP_ACK)
+            }
             if exec != nil {
                 try joinContainer(launched, cgroup: attachV1 ? options.cgroup : nil, skipUnified: cgroupDir != nil)
             }

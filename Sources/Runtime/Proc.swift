@@ -31,6 +31,18 @@ enum Proc {
         return !(fields.count == 3 && fields.map { String(decoding: $0, as: UTF8.self) } == ["0", "0", "4294967295"])
     }
 
+    /// The id the parent user namespace knows `id` of ours by, from
+    /// /proc/self/uid_map ("inside outside count" lines); nil if unmapped.
+    static func parentUID(of id: UInt32) -> UInt32? {
+        guard let b = try? Sys.readFile("/proc/self/uid_map") else { return nil }
+        for line in b.split(separator: 0x0a) {
+            let f = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 }).compactMap { UInt64(String(decoding: $0, as: UTF8.self)) }
+            guard f.count == 3 else { continue }
+            if UInt64(id) >= f[0] && UInt64(id) < f[0] + f[2] { return UInt32(truncatingIfNeeded: f[1] + UInt64(id) - f[0]) }
+        }
+        return nil
+    }
+
     static func threadCount() -> Int {
         guard let bytes = try? Sys.readFile("/proc/self/stat"),
               let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return -1 }

@@ -31,6 +31,10 @@ struct ContainerRecord: Codable {
     /// 1 or 2, and a directory per hierarchy.
     var cgroupVersion: Int?
     var cgroupPaths: [String]?
+    /// --systemd-cgroup: the scope systemd made, and whether the user's
+    /// manager made it.
+    var systemdUnit: String? = nil
+    var systemdUser: Bool? = nil
     /// For messages about an execve that fails after `start`.
     var args: [String]
     var execPaths: [String]
@@ -53,6 +57,8 @@ extension ContainerRecord {
         if let pidNamespace { members.append(("pidNamespace", pidNamespace > UInt64(Int64.max) ? .uint(pidNamespace) : .int(Int64(pidNamespace)))) }
         if let cgroupVersion { members.append(("cgroupVersion", .int(Int64(cgroupVersion)))) }
         if let cgroupPaths { members.append(("cgroupPaths", .array(cgroupPaths.map { .string($0) }))) }
+        if let systemdUnit { members.append(("systemdUnit", .string(systemdUnit))) }
+        if let systemdUser { members.append(("systemdUser", .bool(systemdUser))) }
         members += [
                     ("args", .array(args.map { .string($0) })), ("execPaths", .array(execPaths.map { .string($0) }))]
         if let hooks { members.append(("hooks", SpecEncoder.encode(hooks))) }
@@ -77,6 +83,8 @@ extension ContainerRecord: JSONDecodable {
         netDevices = try o.optional("netDevices")
         cgroupVersion = try o.optional("cgroupVersion")
         cgroupPaths = try o.optional("cgroupPaths")
+        systemdUnit = try o.optional("systemdUnit")
+        systemdUser = try o.optional("systemdUser")
         args = try o.required("args")
         execPaths = try o.required("execPaths")
         hooks = try o.optional("hooks")

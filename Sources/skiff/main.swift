@@ -9,7 +9,7 @@ let globalOptions: [Option] = [
     .value("log", help: "append log messages to this file"),
     .value("log-format", help: "log format: text or json"),
     .flag("debug", help: "log debug messages"),
-    .flag("systemd-cgroup", help: "use systemd to manage cgroups (not supported yet)"),
+    .flag("systemd-cgroup", help: "have systemd make each container's cgroup, a scope (cgroupsPath slice:prefix:name)"),
     .flag("help", "h", help: "show help"),
     .flag("version", "v", help: "show the version"),
 ]
@@ -179,13 +179,15 @@ struct Invocation {
             let what = command.arguments.isEmpty ? "no arguments" : command.arguments
             fail("\(name): expected \(what), got \(parsed.positionals.count) argument(s) (see skiff \(name) --help)", log: log)
         }
-        if global.flag("systemd-cgroup") { fail("--systemd-cgroup is not supported yet", log: log) }
         return Invocation(global: global, name: name, command: command, parsed: parsed, log: log)
     }
 
     func makeRuntime() throws(RuntimeError) -> Runtime {
-        if let root = global.value("root") { return Runtime(root: root, log: log) }
-        return Runtime(root: try Runtime.defaultRoot(), log: log)
+        let root: String
+        if let given = global.value("root") { root = given } else { root = try Runtime.defaultRoot() }
+        var runtime = Runtime(root: root, log: log)
+        runtime.systemdCgroup = global.flag("systemd-cgroup")
+        return runtime
     }
 
     func createOptions() -> Runtime.CreateOptions {

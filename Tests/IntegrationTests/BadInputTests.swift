@@ -118,6 +118,7 @@ import Testing
         (["update", "--memory", "lots", "x"], "update: --memory: `lots` is not a size"),
         (["update", "x"], "update: nothing to change"),
         (["update", "--pids-limit", "5", "nosuch"], "container `nosuch` does not exist"),
+        (["--systemd-cgroup=maybe", "list"], "skiff: option --systemd-cgroup takes true or false, not `maybe`"),
     ])
     func flags(args: [String], expected: String) throws {
         let s = try Skiff(["true"])
@@ -127,6 +128,20 @@ import Testing
         #expect(r.status == 1, "\(r)")
         #expect(r.stderr.contains(expected), "expected: \(expected)\n\(r)")
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: s.root)) ?? []).isEmpty, "state left behind")
+    }
+
+    @Test("--systemd-cgroup where systemd is not PID 1: the error says what PID 1 is and what to use; nothing is left",
+          .enabled(if: ((try? String(contentsOfFile: "/proc/1/comm", encoding: .utf8)) ?? "") != "systemd\n"))
+    func noSystemd() throws {
+        let s = try Skiff(["true"])
+        for command in ["run", "create"] {
+            let id = Harness.uniqueName("nosd")
+            let r = try s("--systemd-cgroup", command, "--bundle", s.bundle, id)
+            #expect(r.status == 1, "\(r)")
+            #expect(r.stderr.contains("--systemd-cgroup: cannot reach systemd (the system manager) over D-Bus (/run/systemd/private: no such file or directory"), "\(r)")
+            #expect(r.stderr.contains(", not systemd: without systemd use the cgroupfs driver (drop --systemd-cgroup)"), "\(r)")
+            s.expectNothingLeft(id)
+        }
     }
 
     @Test("a duplicate id is refused without touching the existing container")

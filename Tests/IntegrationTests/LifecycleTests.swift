@@ -207,6 +207,8 @@ import Testing
         #expect(f["ociVersionMax"] as? String == "1.3.0")
         let linux = try #require(f["linux"] as? [String: Any])
         #expect((linux["namespaces"] as? [String])?.count == 8)
+        let cgroup = linux["cgroup"] as? [String: Bool]
+        #expect(cgroup == ["v1": true, "v2": true, "systemd": true, "systemdUser": true, "rdma": true], "\(String(describing: cgroup))")
         #expect((linux["capabilities"] as? [String])?.contains("CAP_CHECKPOINT_RESTORE") == true)
         #expect((f["mountOptions"] as? [String])?.contains("rro") == true)
         #expect(f["hooks"] as? [String] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])

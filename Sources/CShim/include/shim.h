@@ -289,6 +289,7 @@ struct skiff_plan {
     uint32_t new_timens;      /* unshare a time namespace */
     uint32_t timens_offsets;  /* the parent writes offsets (TIMEOFFSETS_PLS) */
     uint32_t cgroup_wait;     /* wait for SKIFF_SYNC_CGROUP_ACK before the rootfs */
+    uint32_t cgroup_first;    /* ... before anything else (a systemd scope) */
     uint32_t cgroupns_late;   /* then unshare the cgroup namespace (not cloned) */
 
     /* --- filesystem (always in a mount namespace of our own) ------------ */

@@ -3,6 +3,13 @@ import Glibc
 import LinuxSys
 import Planning
 
+/// A systemd unit that owns a container's cgroup, and whose manager.
+struct SystemdUnit: Equatable {
+    var name: String
+    /// The user's manager, not the system's.
+    var user: Bool
+}
+
 /// A container's cgroup on the host: one directory per hierarchy (v1 and
 /// hybrid hosts) or one (v2). Made before the clone, removed at delete or
 /// by a failed create. Only directories skiff made, or that a state record
@@ -11,6 +18,9 @@ import Planning
 struct Cgroup {
     let version: CgroupPlan.Version
     let dirs: [CgroupDir]
+    /// --systemd-cgroup: the scope systemd made, stopped before the
+    /// directories go.
+    var unit: SystemdUnit? = nil
 
     static let cgroupMagic = 0x27e0eb, cgroup2Magic = 0x63677270
 
@@ -53,13 +63,13 @@ struct Cgroup {
         return s
     }
 
-    static func makeDir(_ d: CgroupDir, needed: [String], made: inout [String]) throws(RuntimeError) {
+    static func makeDir(_ d: CgroupDir, needed: [String], onlyNeeded: Bool = false, made: inout [String]) throws(RuntimeError) {
         let base = d.hierarchy.isEmpty ? CgroupDir.mountPoint : CgroupDir.mountPoint + "/" + d.hierarchy
         var path = base
         let parts = d.path.pieces(UInt8(ascii: "/"))
         let v2 = d.hierarchy.isEmpty || d.hierarchy == "unified"
         for part in parts {
-            if v2 && d.hierarchy.isEmpty { try enableControllers(path, needed: needed) }
+            if v2 && d.hierarchy.isEmpty { try enableControllers(path, needed: needed, onlyNeeded: onlyNeeded) }
             let parent = path
             path += "/" + part
             if Glibc.mkdir(path, 0o755) == 0 {
@@ -86,12 +96,13 @@ struct Cgroup {
 
     /// Every controller of `path`'s cgroup.controllers that its children
     /// may need goes into its cgroup.subtree_control (as runc: all of them,
-    /// so stats work too). One that is needed and cannot be enabled is an
-    /// error naming it and the file.
-    static func enableControllers(_ path: String, needed: [String]) throws(RuntimeError) {
+    /// so stats work too; in systemd's tree only those the limits need).
+    /// One that is needed and cannot be enabled is an error naming it and
+    /// the file.
+    static func enableControllers(_ path: String, needed: [String], onlyNeeded: Bool = false) throws(RuntimeError) {
         let available = words(path + "/cgroup.controllers")
         let enabled = words(path + "/cgroup.subtree_control")
-        let missing = available.filter { !enabled.contains($0) }
+        let missing = available.filter { !enabled.contains($0) && (!onlyNeeded || needed.contains($0)) }
         if missing.isEmpty { return }
         let file = path + "/cgroup.subtree_control"
         guard let fd = try? Sys.open(file, O_WRONLY) else {
@@ -251,6 +262,68 @@ struct Cgroup {
                     nanosleep(&ts, nil)
                 }
             }
+        }
+    }
+
+    // MARK: a systemd scope
+
+    /// systemd made the scope with `pid` in it; what systemd does not do
+    /// is done here, as runc's systemd driver does: the v1 hierarchies
+    /// systemd does not manage get the scope's directory and the process,
+    /// v2 controllers only skiff's limits need are enabled down the path,
+    /// and every limit is written to the files.
+    static func adopt(_ plan: CgroupPlan, unit: SystemdUnit, pid: Int32, log: Log) throws(RuntimeError) -> Cgroup {
+        let cg = Cgroup(version: plan.version, dirs: plan.dirs, unit: unit)
+        try cg.checkPlaced(pid)
+        var made: [String] = []
+        do throws(RuntimeError) {
+            for d in plan.dirs {
+                if plan.version == .v2 {
+                    // The scope's own directory holds the process: only its
+                    // ancestors get controllers.
+                    var parent = d
+                    parent.path = CgroupLowering.parent(d.path)
+                    try makeDir(parent, needed: controllersNeeded(plan), onlyNeeded: true, made: &made)
+                    continue
+                }
+                // systemd's own hierarchy (name=systemd, at /sys/fs/cgroup/systemd)
+                // and the unified one are systemd's to place the process in.
+                if d.hierarchy == "unified" || d.hierarchy == "systemd" { continue }
+                try makeDir(d, needed: [], made: &made)
+                try write(d.hostPath + "/cgroup.procs", "\(pid)", origin: "linux.cgroupsPath")
+            }
+            try cg.apply(plan.writes, log: log)
+            if let rules = plan.devices { try cg.applyDevices(rules) }
+        } catch {
+            for path in made.reversed() { _ = Glibc.rmdir(path) }
+            // A user manager gets the controllers user@.service's Delegate=
+            // names (Debian: pids memory cpu), nothing else.
+            if unit.user, case let .message(m) = error, m.contains("controller") {
+                throw .message(m + "; a user's systemd has only the controllers user@.service delegates: add the others with `systemctl edit user@.service` ([Service] Delegate=cpu cpuset io memory pids), or remove the limits that need them")
+            }
+            throw error
+        }
+        log.debug("cgroup: systemd scope \(unit.name): \(plan.dirs.map(\.hostPath)) (made \(made.count) directories)")
+        return cg
+    }
+
+    /// The process is where the plan says the scope is (on v2, or on v1
+    /// in systemd's own hierarchy): a manager that placed it elsewhere (a
+    /// different slice layout than expected) is an error, not a surprise.
+    func checkPlaced(_ pid: Int32) throws(RuntimeError) {
+        let own = HostProbe.ownCgroups(of: pid)
+        let want: (controllers: String, path: String)?
+        if version == .v2 {
+            want = dirs.first.map { ("", $0.path) }
+        } else {
+            want = dirs.first { $0.hierarchy == "systemd" }.map { ("name=systemd", $0.path) }
+        }
+        guard let want else { return }
+        guard let got = own.first(where: { $0.controllers == want.controllers })?.path else {
+            throw .message("--systemd-cgroup: /proc/\(pid)/cgroup has no line for \(want.controllers.isEmpty ? "cgroup v2" : want.controllers)")
+        }
+        if got != want.path {
+            throw .message("--systemd-cgroup: systemd put the container's process in \(got), not in \(want.path) where skiff expected the scope")
         }
     }
 
