@@ -277,6 +277,29 @@ func fileText(_ path: String) -> String {
         #expect(direct.stderr.contains("at unix:path=/run/systemd/private, its cgroup /"), "\(direct)")
     }
 
+    @Test("podman with cgroup_manager=systemd runs skiff with --systemd-cgroup: its cgroupsPath (machine.slice:libpod:ID) is a scope with podman's limits; exec joins it; rm leaves no unit")
+    func podman() throws {
+        try #require(Podman.missing == nil, "\(Podman.missing ?? "")")
+        let p = try Podman(cgroupManager: "systemd")
+        defer { p.stop() }
+        // The guest has no bridge driver: no network of podman's.
+        let flags = ["--network", "none"] + Podman.ulimits
+        let run = try p.podman(["run", "--rm"] + flags + [Podman.image, "sh", "-c", "cat /proc/self/cgroup; exit 42"])
+        #expect(run.status == 42 && run.stdout == "0::/\n", "\(run)")
+        let d = try p.podman(["run", "-d", "--memory", "64m", "--pids-limit", "50"] + flags + [Podman.image, "sleep", "60"])
+        let id = d.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(d.status == 0 && !id.isEmpty, "\(d)")
+        let unit = "libpod-\(id).scope"
+        #expect(Systemctl.show(unit, "Slice") == "machine.slice")
+        #expect(Systemctl.show(unit, "MemoryMax") == "\(64 << 20)" && Systemctl.show(unit, "TasksMax") == "50")
+        #expect(fileText("/sys/fs/cgroup/machine.slice/\(unit)/memory.max") == "\(64 << 20)")
+        let e = try p.podman(["exec", id, "sh", "-c", "cat /proc/self/cgroup /sys/fs/cgroup/pids.max"])
+        #expect(e.status == 0 && e.stdout == "0::/\n50\n", "\(e)")
+        #expect(try p.podman(["rm", "-f", "-t", "0", id]).status == 0)
+        #expect(!Systemctl.loaded(unit), "the scope is gone")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: p.skiffRoot)) ?? []).isEmpty, "skiff's state is gone")
+    }
+
     @Test("skiff check: systemd is PID 1 and answers over D-Bus")
     func check() throws {
         let r = try Harness.exec(Harness.binary, ["check"])

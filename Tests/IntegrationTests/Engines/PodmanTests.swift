@@ -5,6 +5,9 @@ import Testing
 /// storage under the test's scratch directory.
 final class Podman: @unchecked Sendable {
     let dir: String
+    /// podman's cgroup_manager: cgroupfs here, systemd where systemd is PID 1
+    /// (it then runs skiff with --systemd-cgroup).
+    let cgroupManager: String
     private let leftovers: Engines.HostLeftovers
     static let image = "localhost/skiff-busybox:test"
 
@@ -12,8 +15,9 @@ final class Podman: @unchecked Sendable {
 
     static var missing: String? { Engines.missing(["/usr/bin/podman", "/usr/bin/conmon"], packages: "podman and conmon") }
 
-    init() throws {
-        dir = Harness.scratch + "/pd"
+    init(cgroupManager: String = "cgroupfs") throws {
+        self.cgroupManager = cgroupManager
+        dir = Harness.scratch + "/pd-" + cgroupManager
         // podman keeps a blob cache in /var/lib/containers/cache whatever
         // --root says, and puts conmon in libpod_parent/conmon (cgroupfs).
         leftovers = Engines.HostLeftovers(paths: ["/var/lib/containers"], cgroupParents: ["libpod_parent"])
@@ -29,7 +33,7 @@ final class Podman: @unchecked Sendable {
 
     func podman(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
         try Engines.spawn("/usr/bin/podman", ["--root", dir + "/root", "--runroot", dir + "/run", "--tmpdir", dir + "/tmp",
-                                              "--runtime", Harness.binary, "--cgroup-manager", "cgroupfs",
+                                              "--runtime", Harness.binary, "--cgroup-manager", cgroupManager,
                                               "--events-backend", "file", "--storage-driver", "vfs"] + args,
                           env: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": dir], stdin: stdin)
     }
