@@ -34,6 +34,23 @@ public struct State: Codable, Sendable, Equatable {
     }
 }
 
+extension State {
+    /// The document as JSON, built directly, members in declaration order
+    /// (what the synthesized Encodable writes; `nil` members left out).
+    /// Encodable's generic path looks protocol conformances up at run
+    /// time, and engines call `state` after every operation.
+    public var json: JSONValue {
+        var m: [(String, JSONValue)] = [("ociVersion", .string(ociVersion)), ("id", .string(id))]
+        if let pid { m.append(("pid", .int(Int64(pid)))) }
+        m += [("status", .string(status.rawValue)), ("bundle", .string(bundle))]
+        if let rootfs { m.append(("rootfs", .string(rootfs))) }
+        if let created { m.append(("created", .string(created))) }
+        if let annotations { m.append(("annotations", .object(annotations.entries.map { ($0.key, .string($0.value)) }))) }
+        if let owner { m.append(("owner", .string(owner))) }
+        return .object(m)
+    }
+}
+
 public struct Features: Codable, Sendable, Equatable {
     public var ociVersionMin: String
     public var ociVersionMax: String

@@ -377,7 +377,7 @@ public struct Runtime {
     }
 
     public func state(id: String) throws(RuntimeError) -> String {
-        SpecEncoder.serialize(state(try store.peek(id)))
+        state(try store.peek(id)).json.serialized(pretty: true)
     }
 
     public enum ListFormat: String { case table, json }
@@ -388,7 +388,7 @@ public struct Runtime {
         let states = try store.ids().compactMap { id -> State? in (try? store.peek(id)).map { state($0) } }
         switch format {
         case .json:
-            return SpecEncoder.encode(states).serialized(pretty: false)
+            return JSONValue.array(states.map(\.json)).serialized(pretty: false)
         case .table:
             var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
             for s in states {
@@ -398,8 +398,8 @@ public struct Runtime {
             for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count + 3) } }
             return rows.map { row in
                 row.enumerated().map { i, c in i == row.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count) }
-                    .joined()
-            }.joined(separator: "\n")
+                    .joined(by: "")
+            }.joined(by: "\n")
         }
     }
 

@@ -14,9 +14,8 @@ enum HookRunner {
     /// The state a hook reads on stdin (runtime-spec "State").
     static func state(id: String, status: ContainerStatus, pid: Int32?, bundle: String,
                       annotations: OrderedMap<String>?) -> [UInt8] {
-        Array(SpecEncoder.serialize(State(ociVersion: OCISpec.ociVersion, id: id, status: status, pid: pid,
-                                          bundle: bundle, rootfs: nil, created: nil, owner: nil,
-                                          annotations: annotations)).utf8)
+        Array(State(ociVersion: OCISpec.ociVersion, id: id, status: status, pid: pid, bundle: bundle, rootfs: nil,
+                    created: nil, owner: nil, annotations: annotations).json.serialized(pretty: true).utf8)
     }
 
     /// What a container's record keeps: the hooks that run after create.

@@ -38,11 +38,11 @@ enum IDMaps {
                                log: Log) throws(RuntimeError) {
         var args = ["\(pid)"]
         for m in maps { args += ["\(m.containerID)", "\(m.hostID)", "\(m.size)"] }
-        log.debug("\(tool) \(args.joined(separator: " "))")
+        log.debug("\(tool) \(args.joined(by: " "))")
         let result = try Subprocess.run(tool, args)
         if result.status != 0 {
             let out = result.stderr.trimmingWhitespace()
-            throw .message("\(origin): \(tool) \(args.joined(separator: " ")) failed (status \(result.status))\(out.isEmpty ? "" : ": \(out)")")
+            throw .message("\(origin): \(tool) \(args.joined(by: " ")) failed (status \(result.status))\(out.isEmpty ? "" : ": \(out)")")
         }
     }
 }

@@ -320,7 +320,8 @@ final class ContainerDir {
     static let cgroupsFile = "cgroups"
 
     func writeCgroups(_ version: Int, _ paths: [String]) throws(RuntimeError) {
-        let text = "\(version)\n" + paths.map { $0 + "\n" }.joined()
+        var text = "\(version)\n"
+        for p in paths { text += p + "\n" }  // not joined(): a run-time conformance lookup
         try sys { () throws(SysError) in
             try Sys.writeAtomically(fd.raw, ContainerDir.cgroupsFile, Array(text.utf8), mode: 0o600,
                                     display: path + "/" + ContainerDir.cgroupsFile)

@@ -28,7 +28,10 @@ enum UpdateFlags {
     static var options: [Option] {
         [.value("resources", "r", help: "a linux.resources JSON document, or - for standard input")]
             + [.value("cpu-shares", help: "same as --cpu-share")]
-            + table.map { .value($0.flag, help: "linux.resources.\($0.path.joined(separator: "."))") }
+            // Two-part paths, concatenated: an Array<String>.joined here
+            // cost a run-time conformance lookup on every command (the
+            // command table is built at start-up).
+            + table.map { .value($0.flag, help: "linux.resources.\($0.path[0]).\($0.path[1])") }
     }
 
     /// The document, and JSON paths renamed to the flags they came from.

@@ -34,6 +34,17 @@ import Testing
         #expect(again == spec)
     }
 
+    @Test("State.json is what the Encodable conformance writes", arguments: [
+        State(ociVersion: "1.3.0", id: "a", status: .running, pid: 42, bundle: "/b", rootfs: "/b/r",
+              created: "2026-01-01T00:00:00Z", owner: "root", annotations: OrderedMap([("k", "v"), ("a", "b")])),
+        State(ociVersion: "1.3.0", id: "x", status: .stopped, pid: nil, bundle: "", rootfs: nil, created: nil,
+              owner: nil, annotations: nil),
+    ])
+    func stateJSON(_ s: State) {
+        #expect(s.json == SpecEncoder.encode(s))
+        #expect(s.json.serialized(pretty: true) == SpecEncoder.serialize(s))
+    }
+
     @Test("unknown members are ignored")
     func unknownMembers() throws {
         let spec = try SpecDecoder.decode(Spec.self, json: Fixtures.bytes("valid", "unknown-members-ignored"))

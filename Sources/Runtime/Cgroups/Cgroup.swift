@@ -111,7 +111,7 @@ struct Cgroup {
             }
             return
         }
-        if (try? Sys.write(fd.raw, missing.map { "+" + $0 }.joined(separator: " "), file)) != nil { return }
+        if (try? Sys.write(fd.raw, missing.map { "+" + $0 }.joined(by: " "), file)) != nil { return }
         for c in missing {
             do {
                 try Sys.write(fd.raw, "+" + c, file)
