@@ -47,3 +47,23 @@ int skiff_has_xattr(const char *path, const char *name)
 {
     return getxattr(path, name, NULL, 0) > 0;
 }
+
+/* Whether the kernel idmaps a mount: a detached tmpfs (never attached
+ * anywhere) given the mappings of the user namespace `userns`. 0, or
+ * -errno (EINVAL: no idmapped mounts, or not for tmpfs). */
+int skiff_probe_idmap(int userns)
+{
+    int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -errno;
+    int mnt = -1, r;
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 || (mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0)) < 0) {
+        r = -errno;
+    } else {
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+        r = mount_setattr(mnt, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0 ? -errno : 0;
+        close(mnt);
+    }
+    close(fs);
+    return r;
+}

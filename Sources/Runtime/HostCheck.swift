@@ -46,6 +46,7 @@ public enum HostCheck {
                           found: timens ? "available" : "not in this kernel",
                           fix: timens ? nil : "only configs with a `time` namespace need it: Linux 5.6 with CONFIG_TIME_NS"))
 
+        items.append(idmappedMounts(rootless: rootless))
         items.append(userNamespaces(rootless: rootless))
         if euid != 0 {
             items += idMapping(euid: UInt32(euid))
@@ -140,6 +141,42 @@ public enum HostCheck {
                         found: delegated ? "v2, delegated: \(parent) (controllers: \(there))" : "v2, no cgroup delegated to uid \(euid) (own: \(own))",
                         fix: delegated ? nil : "containers run without limits of their own; for limits start skiff in a delegated cgroup (systemd-run --user --scope -p Delegate=yes ...)")
         }
+    }
+
+    /// Idmapped mounts (mounts with uidMappings): probed on a detached tmpfs
+    /// with a user namespace made for it. Only root can idmap the host's
+    /// filesystems (privilege over the filesystem), so for anyone else it
+    /// is said, not probed.
+    static func idmappedMounts(rootless: Bool) -> Item {
+        let name = "idmapped mounts"
+        if rootless {
+            return Item(name: name, status: .ok, found: "for root only: the kernel idmaps a filesystem for who is privileged over it (mounts with uidMappings need root)", fix: nil)
+        }
+        var pidfdRaw: Int32 = -1
+        let pid = skiff_spawn_userns_holder(&pidfdRaw)
+        guard pid > 0 else {
+            return Item(name: name, status: .warn, found: "cannot make a user namespace to probe with: \(Errno(-pid))",
+                        fix: "idmapped mounts need user namespaces (see the user namespaces item)")
+        }
+        let pidfd = FileDescriptor(adopting: pidfdRaw)
+        defer {
+            _ = try? Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "idmap probe")
+            _ = try? Sys.waitExit(pidfd: pidfd.raw, "idmap probe")
+        }
+        let r: Int32
+        do {
+            let one = [IDMapping(containerID: 0, hostID: 65534, size: 1)]
+            try IDMaps.write(UserNamespacePlan(uidMappings: one, gidMappings: one, writer: .direct, denySetgroups: false,
+                                               rootMapped: false), pid: pid, log: Log())
+            let ns = try Sys.open("/proc/\(pid)/ns/user", O_RDONLY)
+            r = skiff_probe_idmap(ns.raw)
+        } catch {
+            return Item(name: name, status: .warn, found: "cannot probe: \(error)",
+                        fix: "only configs with uidMappings on mounts need them; see the error above")
+        }
+        if r == 0 { return Item(name: name, status: .ok, found: "supported (probed on a detached tmpfs)", fix: nil) }
+        return Item(name: name, status: .warn, found: "not supported here: mount_setattr(MOUNT_ATTR_IDMAP): \(Errno(-r))",
+                    fix: "only configs with uidMappings on mounts need them: Linux 5.12 or later (tmpfs from 6.3)")
     }
 
     /// Whether --systemd-cgroup can work for this caller: systemd is PID 1,

@@ -190,11 +190,12 @@ import Testing
         let j = try Harness.exec(Harness.binary, ["check", "--json"])
         let items = try #require(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [[String: String]])
         let names = items.compactMap { $0["item"] }
-        for n in ["kernel", "caller", "syscalls", "time namespace", "user namespaces", "cgroups", "systemd", "seccomp", "LSMs"] {
+        for n in ["kernel", "caller", "syscalls", "time namespace", "idmapped mounts", "user namespaces", "cgroups", "systemd", "seccomp", "LSMs"] {
             #expect(names.contains(n), "\(n) in \(names)")
         }
         for i in items where i["status"] != "ok" { #expect(i["fix"] != nil, "a \(i["status"] ?? "") item carries a fix: \(i)") }
         #expect(items.first { $0["item"] == "seccomp" }?["found"]?.contains("user_notif") == true)
+        #expect(items.first { $0["item"] == "idmapped mounts" }?["found"] == "supported (probed on a detached tmpfs)")
     }
 
     @Test("spec writes a config that runs as is, and never overwrites one")

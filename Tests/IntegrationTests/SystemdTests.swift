@@ -349,6 +349,12 @@ func fileText(_ path: String) -> String {
         // As uid 0 of a user namespace (rootless podman runs its runtime so).
         let userns = try UserManager.asUser(["/usr/bin/unshare", "--map-root-user"] + run + [Harness.uniqueName("u")], viaManager: true)
         #expect(userns.status == 1 && userns.stderr.contains("skiff runs as uid 0 of a user namespace (uid \(UserManager.uid) outside it)"), "\(userns)")
+        // check, as the user: under the manager systemd is usable, outside it
+        // the item says why not.
+        let underManager = try UserManager.asUser([Harness.binary, "check"], viaManager: true)
+        #expect(underManager.stdout.contains("ok    systemd: PID 1, systemd 252 (your user manager"), "\(underManager)")
+        let outsideCheck = try UserManager.asUser([Harness.binary, "check"], viaManager: false)
+        #expect(outsideCheck.stdout.contains("warn  systemd: PID 1, systemd 252") && outsideCheck.stdout.contains("but skiff runs outside it"), "\(outsideCheck)")
         // user@.service delegates pids, memory and cpu: not cpuset.
         var c = try Skiff.rootless(["true"])
         c["linux", "resources"] = ["cpu": ["cpus": "0"]]
