@@ -94,11 +94,12 @@ public enum Sys {
     /// mkdir -p; existing directories are fine.
     public static func mkdirAll(_ path: String, _ mode: mode_t) throws(SysError) {
         var prefix = ""
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            // String + Substring would append through the generic
-            // Sequence path (a run-time conformance lookup); String does not.
+        // Split on bytes: Character-wise split pages in grapheme breaking;
+        // and String + Substring would append through the generic Sequence
+        // path (a run-time conformance lookup); String does not.
+        for part in path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
             prefix.append("/")
-            prefix.append(String(part))
+            prefix.append(String(decoding: part, as: UTF8.self))
             if Glibc.mkdir(prefix, mode) != 0 {
                 let e = Errno.current
                 if e != .EEXIST { throw SysError("mkdir", prefix, errno: e) }

@@ -32,14 +32,16 @@ public enum Validation {
     // MARK: checks
 
     static func checkVersion(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
-        // Never index what split returns: "" or "-" split into nothing.
-        let release = spec.ociVersion.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let core = release.split(separator: "+", omittingEmptySubsequences: false).first ?? ""
-        let parts = core.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else {
+        // On bytes, ASCII digits only (Character.isNumber took "١" for a
+        // digit, and paged in the Unicode numeric tables on every create).
+        var core = Array(spec.ociVersion.utf8)[...]
+        if let dash = core.firstIndex(of: UInt8(ascii: "-")) { core = core[..<dash] }
+        if let plus = core.firstIndex(of: UInt8(ascii: "+")) { core = core[..<plus] }
+        let parts = core.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0 >= 48 && $0 <= 57 } }) else {
             throw SpecError(path: "ociVersion", "`\(spec.ociVersion)` is not a semantic version")
         }
-        guard parts[0] == "1" else {
+        guard parts[0].elementsEqual([UInt8(ascii: "1")]) else {
             throw SpecError(path: "ociVersion", "version `\(spec.ociVersion)` is not supported (skiff implements 1.x up to \(OCISpec.ociVersion))")
         }
     }
@@ -61,7 +63,7 @@ public enum Validation {
             throw SpecError(path: "process.cwd", "must be an absolute path, got `\(p.cwd)`")
         }
         for (i, e) in (p.env ?? []).enumerated() {
-            guard let eq = e.firstIndex(of: "="), eq != e.startIndex else {
+            guard let eq = e.utf8.firstIndex(of: UInt8(ascii: "=")), eq != e.utf8.startIndex else {
                 throw SpecError(path: "process.env[\(i)]", "`\(e)` is not KEY=VALUE")
             }
         }

@@ -217,9 +217,10 @@ extension HostProbe {
                               "nsdelegate"]
         var controllers: [String] = []
         var named: String?
-        for o in superOptions.split(separator: ",") {
-            if o.hasPrefix("name=") { named = String(o) }
-            else if o.firstIndex(of: "=") == nil, !notControllers.contains(String(o)) { controllers.append(String(o)) }
+        // Byte-wise pieces: this runs for every v1 hierarchy on every create.
+        for o in superOptions.pieces(UInt8(ascii: ",")) {
+            if o.hasPrefix("name=") { named = o }
+            else if !o.utf8.contains(UInt8(ascii: "=")), !notControllers.contains(o) { controllers.append(o) }
         }
         var options = controllers
         if let named { options.append(named) }

@@ -52,11 +52,15 @@ enum Arguments {
                 i += 1
                 continue
             }
-            var name = String(arg.drop { $0 == "-" })
+            // On bytes: Character-wise drop and firstIndex page in the
+            // stdlib's grapheme breaking for every argument.
+            var bytes = arg.utf8[...]
+            while bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+            var name = String(decoding: bytes, as: UTF8.self)
             var inline: String?
-            if let eq = name.firstIndex(of: "=") {
-                inline = String(name[name.index(after: eq)...])
-                name = String(name[..<eq])
+            if let eq = bytes.firstIndex(of: UInt8(ascii: "=")) {
+                inline = String(decoding: bytes[bytes.index(after: eq)...], as: UTF8.self)
+                name = String(decoding: bytes[..<eq], as: UTF8.self)
             }
             guard let option = options.first(where: { $0.names.contains(name) }) else {
                 throw UsageError("\(command): unknown option `\(arg)`")
