@@ -19,7 +19,14 @@ import Testing
         #expect(st["bundle"] as? String == s.bundle)
         #expect(st["rootfs"] as? String == Harness.sharedRootfs)
         #expect(st["owner"] as? String == "root")
-        #expect((st["created"] as? String)?.hasSuffix("Z") == true)
+        // RFC 3339 in UTC with nanoseconds, and now (skiff computes the date
+        // itself: gmtime_r would read /etc/localtime first).
+        let stamp = try #require(st["created"] as? String)
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        #expect(stamp.utf8.count == 30 && stamp.hasSuffix("Z"), "\(stamp)")
+        let date = try #require(f.date(from: stamp), "\(stamp)")
+        #expect(abs(date.timeIntervalSinceNow) < 30, "\(stamp)")
         let pid = try #require(st["pid"] as? Int)
         #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == "\(pid)")
         #expect(!FileManager.default.fileExists(atPath: out + "/log"), "the process must not run before start")
