@@ -67,3 +67,11 @@ int skiff_probe_idmap(int userns)
     close(fs);
     return r;
 }
+
+#include <sys/eventfd.h>
+
+/* An eventfd for cgroup v1's cgroup.event_control (OOM notifications). */
+int skiff_eventfd(void)
+{
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}

@@ -132,22 +132,33 @@ extension Runtime {
             emit(statsEvent())
             return
         }
+        // Woken by the kernel: the process exiting (pidfd), an OOM (the
+        // memory controller's notification), or the next stats interval.
+        let notifier = cg.oomNotifier()
+        defer { if let n = notifier { _ = Glibc.close(n.fd) } }
         var kills = cg.oomKills
-        var untilStats = intervalMillis
-        let step: Int32 = min(200, intervalMillis)
+        var deadline = Time.monotonicMillis() + Int64(intervalMillis)
         while true {
-            var p = pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0)
-            let n = poll(&p, 1, step)
-            if n > 0 { return }  // the container's process exited
+            var fds = [pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0)]
+            if let n = notifier { fds.append(pollfd(fd: n.fd, events: n.events, revents: 0)) }
+            let wait = max(0, deadline - Time.monotonicMillis())
+            let ready = poll(&fds, nfds_t(fds.count), Int32(clamping: wait))
+            if ready < 0 && Errno.current != .EINTR { throw .system(SysError("poll", "events `\(id)`")) }
+            if fds[0].revents != 0 { return }  // the container's process exited
+            if fds.count > 1, fds[1].revents != 0, let n = notifier {
+                // Consume the wake-up: v2 rereads the file, v1 drains the counter.
+                var buf = [UInt8](repeating: 0, count: 512)
+                if n.events == Int16(POLLPRI) { _ = lseek(n.fd, 0, SEEK_SET) }
+                _ = read(n.fd, &buf, buf.count)
+            }
             let now = cg.oomKills
             if now > kills {
                 for _ in kills..<now { emit(JSONValue.object([("type", .string("oom")), ("id", .string(id))]).serialized(pretty: false)) }
                 kills = now
             }
-            untilStats -= step
-            if untilStats <= 0 {
+            if Time.monotonicMillis() >= deadline {
                 emit(statsEvent())
-                untilStats = intervalMillis
+                deadline = Time.monotonicMillis() + Int64(intervalMillis)
             }
         }
     }

@@ -8,6 +8,12 @@ enum Time {
         return rfc3339(seconds: Int64(ts.tv_sec), nanoseconds: Int64(ts.tv_nsec))
     }
 
+    static func monotonicMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
     /// The date computed here, not with gmtime_r: glibc's first gmtime_r
     /// reads and parses /etc/localtime (tzset), on every create.
     static func rfc3339(seconds: Int64, nanoseconds: Int64) -> String {

@@ -113,15 +113,24 @@ import Testing
 
     @Test("events streams stats every interval and an oom event per OOM kill, and ends with the container")
     func eventsStream() throws {
-        var b = try Self.box(["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=32M count=1 2>/dev/null; echo $? > /out/dd; sleep 2"],
-                             resources: Self.oomResources)
-        let out = try b.s.outDir()
-        b.s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        var b = try Self.box(Self.streamArgs, resources: Self.oomResources)
         defer { b.cleanup() }
-        #expect(try b.s("run", "--detach", "--bundle", b.s.bundle, b.id).status == 0)
+        try Self.checkEventsStream(&b.s, id: b.id)
+    }
+
+    /// Allocates past the limit once told to, then lives 2 s more.
+    static let streamArgs = ["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=32M count=1 2>/dev/null; echo $? > /out/dd; sleep 2"]
+
+    /// `events` woken by the kernel (v1: an eventfd on memory.oom_control,
+    /// v2: memory.events): one oom event per kill, stats every interval,
+    /// and the stream ends with the container. Shared with the v2 guest.
+    static func checkEventsStream(_ s: inout Skiff, id: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let out = try s.outDir()
+        s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        #expect(try s("run", "--detach", "--bundle", s.bundle, id).status == 0, sourceLocation: sourceLocation)
         let events = Process()
         events.executableURL = URL(fileURLWithPath: Harness.binary)
-        events.arguments = ["--root", b.s.root, "events", "--interval", "500ms", b.id]
+        events.arguments = ["--root", s.root, "events", "--interval", "500ms", id]
         FileManager.default.createFile(atPath: out + "/events", contents: nil)
         events.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out + "/events"))
         try events.run()
@@ -132,10 +141,10 @@ import Testing
         let types = lines.compactMap { line -> String? in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["type"] as? String
         }
-        #expect(types.filter { $0 == "oom" }.count == 1, "\(lines)")
-        #expect(types.filter { $0 == "stats" }.count >= 2, "\(lines)")
-        #expect(events.terminationStatus == 0)
-        #expect((try? String(contentsOfFile: out + "/dd", encoding: .utf8)) == "137\n")
+        #expect(types.filter { $0 == "oom" }.count == 1, "\(lines)", sourceLocation: sourceLocation)
+        #expect(types.filter { $0 == "stats" }.count >= 2, "\(lines)", sourceLocation: sourceLocation)
+        #expect(events.terminationStatus == 0, sourceLocation: sourceLocation)
+        #expect((try? String(contentsOfFile: out + "/dd", encoding: .utf8)) == "137\n", sourceLocation: sourceLocation)
     }
 
     @Test("pids.max makes fork fail inside")

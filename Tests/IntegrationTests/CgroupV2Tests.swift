@@ -119,6 +119,13 @@ let inCgroup2Guest = ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] 
         #expect(ev.stdout.contains("\"oom_kill\":1"), "\(ev)")
     }
 
+    @Test("events: an oom event per kill (memory.events notifies), stats every interval, the stream ends with the container")
+    func eventsStream() throws {
+        var b = try Self.box(CgroupV1Tests.streamArgs, resources: CgroupV1Tests.oomResources)
+        defer { b.cleanup() }
+        try CgroupV1Tests.checkEventsStream(&b.s, id: b.id)
+    }
+
     @Test("devices: the BPF program denies what the rules deny and allows what they allow")
     func devices() throws {
         // The guest's scratch disk: a block device with a driver behind it.

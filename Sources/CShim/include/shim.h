@@ -443,6 +443,7 @@ int skiff_link_move(const char *name, const char *newname, int netns_fd);
  * arguments that only fail), -1 for a name it does not know. */
 int skiff_probe_syscall(const char *name);
 int skiff_probe_idmap(int userns);
+int skiff_eventfd(void);
 /* Whether `path` has the extended attribute `name` (file capabilities). */
 int skiff_has_xattr(const char *path, const char *name);
 

@@ -1,3 +1,4 @@
+import CShim
 import Glibc
 import LinuxSys
 import OCISpec
@@ -24,6 +25,28 @@ extension Cgroup {
             guard f.count == 2, let v = UInt64(f[1]) else { return nil }
             return (String(f[0]), v)
         }
+    }
+
+    /// An fd that wakes poll(2) when the container's OOM count may have
+    /// changed (owned by the caller), and the events to wait for: v2's
+    /// memory.events (kernfs notifies a change with POLLPRI), v1's
+    /// memory.oom_control through an eventfd registered in
+    /// cgroup.event_control (readable on each OOM). nil when the cgroup has
+    /// no memory controller.
+    func oomNotifier() -> (fd: Int32, events: Int16)? {
+        if version == .v2 {
+            guard let d = unified else { return nil }
+            let fd = Glibc.open(d.hostPath + "/memory.events", O_RDONLY | O_CLOEXEC)
+            return fd < 0 ? nil : (fd, Int16(POLLPRI))
+        }
+        guard let d = v1Dir("memory"), let control = try? Sys.open(d.hostPath + "/memory.oom_control", O_RDONLY) else { return nil }
+        let efd = skiff_eventfd()
+        guard efd >= 0 else { return nil }
+        guard (try? Cgroup.write(d.hostPath + "/cgroup.event_control", "\(efd) \(control.raw)", origin: "events")) != nil else {
+            _ = Glibc.close(efd)
+            return nil
+        }
+        return (efd, Int16(POLLIN))
     }
 
     /// OOM kills so far (v2 memory.events, v1 memory.oom_control).
