@@ -13,6 +13,8 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 
@@ -159,4 +161,64 @@ int skiff_exec_protected(char *const argv[], char *const envp[], int allow_memfd
     int err = errno;
     close(fd);
     return -err;
+}
+
+/* uid_map other than the whole range: root of a user namespace, where
+ * ProtectedBinary decides (it may need no copy at all). */
+static int in_user_namespace(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = '\0';
+    unsigned long inside, outside, count;
+    char extra;
+    return !(sscanf(buf, " %lu %lu %lu %c", &inside, &outside, &count, &extra) == 3 && inside == 0 && outside == 0 &&
+             count == 4294967295UL);
+}
+
+/*
+ * Before Swift starts: a create, run or exec by root re-executes from the
+ * read-only overlay first thing, so that the first image pays only glibc's
+ * start-up and not the Swift runtime's too (ProtectedBinary.ensure then
+ * finds the binary read-only). Anything else (other callers, a memfd
+ * fallback, errors) is left to ProtectedBinary.ensure, which has every
+ * check and reports failures. glibc passes init_array functions argc,
+ * argv and the environment; priority 101 runs this before the Swift
+ * runtime's own initialisers.
+ */
+__attribute__((constructor(101))) static void protect_before_swift(int argc, char **argv, char **envp)
+{
+    (void)envp;
+    if (getenv("_SKIFF_PROTECTED_EXE") || geteuid() != 0)
+        return;
+    /* The command: the first argument after the global options (those
+     * that take a value: --root, --log, --log-format). */
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0')
+            break;
+        if (strcmp(a, "--") == 0)
+            return;
+        const char *name = a + (a[1] == '-' ? 2 : 1);
+        if (strchr(name, '='))
+            continue;
+        if (strcmp(name, "root") == 0 || strcmp(name, "log") == 0 || strcmp(name, "log-format") == 0)
+            i++;
+    }
+    if (i >= argc || (strcmp(argv[i], "create") && strcmp(argv[i], "run") && strcmp(argv[i], "exec")))
+        return;
+    if (in_user_namespace() || skiff_exe_kind() != SKIFF_EXE_WRITABLE)
+        return;
+    if (setenv("_SKIFF_PROTECTED_EXE", "1", 1) < 0)
+        return;
+    int used_memfd;
+    skiff_exec_protected(argv, environ, 0, &used_memfd);
+    unsetenv("_SKIFF_PROTECTED_EXE"); /* failed: ProtectedBinary.ensure tries and says why */
 }

@@ -129,9 +129,11 @@ extension Planner {
     /// otherwise each PATH entry (the container's PATH, or the default) in order.
     static func execCandidates(_ arg0: String, env: [String]) -> [String] {
         if arg0.utf8.contains(UInt8(ascii: "/")) { return [arg0] }
-        let path = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? defaultPath
-        return path.split(separator: ":", omittingEmptySubsequences: false).map { dir in
-            dir.isEmpty ? arg0 : (dir.hasSuffix("/") ? "\(dir)\(arg0)" : "\(dir)/\(arg0)")
+        // On bytes: Character-wise dropFirst and split page in grapheme breaking.
+        let path = env.last(where: { $0.hasPrefix("PATH=") }).map { String(decoding: $0.utf8.dropFirst(5), as: UTF8.self) } ?? defaultPath
+        return path.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false).map { bytes in
+            let dir = String(decoding: bytes, as: UTF8.self)
+            return dir.isEmpty ? arg0 : (bytes.last == UInt8(ascii: "/") ? dir + arg0 : dir + "/" + arg0)
         }
     }
 }

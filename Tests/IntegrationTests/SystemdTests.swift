@@ -365,6 +365,30 @@ func fileText(_ path: String) -> String {
 }
 
 @Suite(.enabled(if: inSystemdGuest && !systemdUnified), .serialized) struct SystemdHybridTests {
+    @Test("v1 hierarchies this host lacks, with the cgroupfs driver: net_cls, net_prio and hugetlb files hold the values")
+    func v1Controllers() throws {
+        var s = try Skiff(["sleep", "60"])
+        let id = Harness.uniqueName("v1c")
+        s["linux", "cgroupsPath"] = "/skiff-v1c/\(id)"
+        s["linux", "resources"] = ["network": ["classID": 0x100001, "priorities": [["name": "lo", "priority": 5]]],
+                                   "hugepageLimits": [["pageSize": "2MB", "limit": 4 << 20]]]
+        defer {
+            _ = try? s("delete", "--force", id)
+            for h in ["net_cls,net_prio", "hugetlb", "cpu,cpuacct", "memory", "pids", "devices", "freezer", "blkio",
+                      "cpuset", "perf_event", "misc", "rdma", "systemd", "unified"] {
+                rmdir("/sys/fs/cgroup/\(h)/skiff-v1c")
+            }
+        }
+        let r = try s("run", "--detach", "--bundle", s.bundle, id)
+        #expect(r.status == 0, "\(r)")
+        let dir = "/sys/fs/cgroup/%@/skiff-v1c/\(id)"
+        #expect(fileText(String(format: dir, "net_cls") + "/net_cls.classid") == "\(0x100001)")
+        #expect(fileText(String(format: dir, "net_prio") + "/net_prio.ifpriomap").contains("lo 5"))
+        #expect(fileText(String(format: dir, "hugetlb") + "/hugetlb.2MB.limit_in_bytes") == "\(4 << 20)")
+        #expect(try s("delete", "--force", id).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: String(format: dir, "net_cls")))
+    }
+
     @Test("hybrid: the scope in systemd's hierarchies, skiff's directories in the others, v1 properties, pause, update, delete removes all")
     func hybrid() throws {
         var s = try Skiff(["sleep", "60"])

@@ -23,6 +23,16 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
               subUIDs: subUIDs, subGIDs: subUIDs, haveIDMapHelpers: helpers)
 }
 
+@Suite struct ProgramLookupTests {
+    @Test("a program without a slash is looked up along the config's PATH, in order; an empty entry is the cwd")
+    func path() throws {
+        let p = try plan(spec(process: #""env":["PATH=/a:/b/::/c"]"#))
+        #expect(p.execPaths == ["/a/sh", "/b/sh", "sh", "/c/sh"])
+        let q = try plan(spec(process: #""env":["PATH=/x","PATH=/é/bin"]"#))
+        #expect(q.execPaths == ["/é/bin/sh"], "the last PATH counts")
+    }
+}
+
 @Suite struct MountLoweringTests {
     @Test("bind options become mount attributes on the top mount, r* options recursive ones")
     func bindAttributes() throws {

@@ -340,16 +340,18 @@ struct Cgroup {
             let magic = skiff_fs_magic(p)
             if magic < 0 { continue }  // gone already
             guard magic == cgroupMagic || magic == cgroup2Magic else { return nil }
-            let rest = p.dropFirst(prefix.count)
+            // Bytes, not Characters (grapheme breaking on every delete and exec).
+            let restBytes = p.utf8.dropFirst(prefix.utf8.count)
+            let rest = String(decoding: restBytes, as: UTF8.self)
             // Never a hierarchy's root: that would be every process.
-            let depth = String(rest).pieces(UInt8(ascii: "/")).count
+            let depth = rest.pieces(UInt8(ascii: "/")).count
             guard depth >= (magic == cgroup2Magic && !rest.hasPrefix("unified") ? 1 : 2) else { return nil }
             if magic == cgroup2Magic && !rest.hasPrefix("unified/") && rest != "unified" {
                 dirs.append(CgroupDir(hierarchy: "", path: "/" + rest))
             } else {
-                let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-                let sub = rest[slash...]
-                dirs.append(CgroupDir(hierarchy: String(rest[..<slash]), path: sub.isEmpty ? "/" : String(sub)))
+                let slash = restBytes.firstIndex(of: UInt8(ascii: "/")) ?? restBytes.endIndex
+                let sub = String(decoding: restBytes[slash...], as: UTF8.self)
+                dirs.append(CgroupDir(hierarchy: String(decoding: restBytes[..<slash], as: UTF8.self), path: sub.isEmpty ? "/" : sub))
             }
         }
         return Cgroup(version: version == 2 ? .v2 : .v1, dirs: dirs)
