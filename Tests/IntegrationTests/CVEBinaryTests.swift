@@ -100,6 +100,39 @@ enum Attack {
 }
 
 @Suite struct CVEBinaryTests {
+    @Test("CVE-2019-5736 through the entrypoint: a container whose program is /proc/self/exe runs skiff's binary, and still cannot write it")
+    func cve_2019_5736_entrypoint() throws {
+        let decoy = try Attack.decoy()
+        let before = try Data(contentsOf: URL(fileURLWithPath: decoy))
+        var pod = try Attack.Pod(decoy: decoy, attacker: """
+            while [ ! -f /out/go ]; do sleep 0.02; done
+            /out/attack overwrite $(cat /out/go) /out/started 300 > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
+            """, capabilities: ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_DAC_OVERRIDE"])
+        defer { pod.stop() }
+        try pod.runAttacker()
+        // B's program is "the binary of this process": skiff's own, which
+        // then blocks opening its log (a fifo) while the attacker takes hold
+        // of /proc/<pid>/exe.
+        try #require(mkfifo(pod.out + "/fifo", 0o666) == 0)
+        pod.b["process", "args"] = ["/proc/self/exe", "--log", "/out/fifo", "list"]
+        pod.b.mounts.append(["destination": "/out", "source": pod.out, "options": ["rbind"]])
+        let rb = try pod.b("run", "--detach", "--bundle", pod.b.bundle, pod.idB)
+        try #require(rb.status == 0, "\(rb)")
+        pod.hostPidB = try #require(pod.b.state(pod.idB)["pid"] as? Int)
+        try pod.target(pod.hostPidB)
+        try waitFor { ((try? String(contentsOfFile: pod.out + "/result.tmp", encoding: .utf8)) ?? "").contains("open-exe") }
+        // Let skiff in B go (a reader on its fifo) and end: nothing runs the
+        // file any more, so ETXTBSY cannot hide the real answer.
+        let reader = open(pod.out + "/fifo", O_RDONLY | O_NONBLOCK)
+        defer { close(reader) }
+        try waitFor(seconds: 10) { (try? pod.b.state(pod.idB)["status"] as? String) == "stopped" }
+        FileManager.default.createFile(atPath: pod.out + "/started", contents: nil)
+        let r = try pod.result()
+        #expect(r["open-exe"] == 0, "the attacker holds /proc/<pid>/exe of skiff's binary running in the container: \(r)")
+        #expect(r["reopen-write"] == EROFS, "reopening it for writing must fail with EROFS: \(r)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: decoy)) == before, "the binary was overwritten")
+    }
+
     @Test("CVE-2016-9962: a container sharing the pid namespace cannot ptrace, or read the memory, environment or binary of the process waiting for start")
     func cve_2016_9962() throws {
         var pod = try Attack.Pod(decoy: try Attack.decoy(), attacker: """
