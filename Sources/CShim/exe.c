@@ -194,7 +194,6 @@ static int in_user_namespace(void)
  */
 __attribute__((constructor(101))) static void protect_before_swift(int argc, char **argv, char **envp)
 {
-    (void)envp;
     if (getenv("_SKIFF_PROTECTED_EXE") || geteuid() != 0)
         return;
     /* The command: the first argument after the global options (those
@@ -216,9 +215,20 @@ __attribute__((constructor(101))) static void protect_before_swift(int argc, cha
         return;
     if (in_user_namespace() || skiff_exe_kind() != SKIFF_EXE_WRITABLE)
         return;
-    if (setenv("_SKIFF_PROTECTED_EXE", "1", 1) < 0)
+    /* The marker goes into a copy of the environment: setenv would move
+     * environ to the heap, and the Swift runtime finds argv by walking the
+     * stack back from environ, so a failed re-exec would start Swift with
+     * no arguments at all. */
+    size_t n = 0;
+    while (envp[n])
+        n++;
+    char **env = malloc((n + 2) * sizeof *env);
+    if (!env)
         return;
+    static char marker[] = "_SKIFF_PROTECTED_EXE=1";
+    env[0] = marker;
+    memcpy(env + 1, envp, (n + 1) * sizeof *env);
     int used_memfd;
-    skiff_exec_protected(argv, environ, 0, &used_memfd);
-    unsetenv("_SKIFF_PROTECTED_EXE"); /* failed: ProtectedBinary.ensure tries and says why */
+    skiff_exec_protected(argv, env, 0, &used_memfd);
+    free(env); /* failed: ProtectedBinary.ensure tries and says why */
 }

@@ -22,6 +22,17 @@ enum Attack {
         return dir + "/skiff"
     }
 
+    /// A copy of skiff in a directory overlayfs cannot take as a lower
+    /// layer (its option syntax cannot carry a `:`), so that skiff falls
+    /// back to the sealed memfd copy.
+    static func decoyWithoutOverlay() throws -> String {
+        let dir = Harness.scratch + "/" + Harness.uniqueName("no:overlay")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Harness.binary, toPath: dir + "/skiff")
+        chmod(dir + "/skiff", 0o755)
+        return dir + "/skiff"
+    }
+
     /// "name errno" lines, as the attacker prints them.
     static func results(_ text: String) -> [String: Int32] {
         var r: [String: Int32] = [:]
@@ -150,6 +161,22 @@ enum Attack {
         // The waiting process still is skiff's child stage, and it starts.
         #expect(try String(contentsOfFile: "/proc/\(pod.hostPidB)/comm", encoding: .utf8) == "skiff:[INIT]\n")
         #expect(try pod.b("start", pod.idB).status == 0)
+    }
+
+    @Test("where overlayfs cannot serve the binary, create and run fall back to a sealed memfd copy, with every argument intact")
+    func memfdFallback() throws {
+        var s = try Skiff(["sh", "-c", "echo started"])
+        s.binary = try Attack.decoyWithoutOverlay()
+        let id = Harness.uniqueName("memfd")
+        defer { _ = try? s("delete", "--force", id) }
+        let c = try s("create", "--bundle", s.bundle, id)
+        try #require(c.status == 0, "\(c)")
+        let pid = try #require(s.state(id)["pid"] as? Int)
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
+        #expect(exe.hasPrefix("/memfd:skiff"), "the waiting process runs from \(exe)")
+        #expect(try s("start", id).status == 0)
+        let r = try s("run", "--bundle", s.bundle, Harness.uniqueName("memfd"))
+        #expect(r.status == 0 && r.stdout == "started\n", "\(r)")
     }
 
     @Test("CVE-2019-5736: the binary a container reaches through /proc/<pid>/exe of skiff cannot be reopened for writing")
