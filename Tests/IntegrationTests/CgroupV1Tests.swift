@@ -134,7 +134,10 @@ import Testing
         FileManager.default.createFile(atPath: out + "/events", contents: nil)
         events.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out + "/events"))
         try events.run()
-        Thread.sleep(forTimeInterval: 0.3)
+        // OOM kills count from when events starts: the first stats line
+        // (one interval in) says it is watching. A fixed pause here lost
+        // the kill under TCG, where the process takes longer to start.
+        try waitFor { ((try? String(contentsOfFile: out + "/events", encoding: .utf8)) ?? "").contains("\n") }
         FileManager.default.createFile(atPath: out + "/go", contents: nil)
         events.waitUntilExit()  // the container exits 2 s after the kill
         let lines = try String(contentsOfFile: out + "/events", encoding: .utf8).split(separator: "\n")
