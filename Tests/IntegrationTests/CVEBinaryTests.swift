@@ -13,24 +13,27 @@ enum Attack {
         return out
     }()
 
-    /// A copy of the skiff under test: the attacks aim at it.
-    static func decoy() throws -> String {
-        let dir = Harness.scratch + "/" + Harness.uniqueName("decoy")
+    /// A copy of the skiff under test: the attacks aim at it. In a
+    /// directory named `no:overlay`, overlayfs cannot take it as a lower
+    /// layer (its option syntax cannot carry a `:`), and skiff falls back to
+    /// the sealed memfd copy.
+    static func decoy(directory name: String = "decoy") throws -> String {
+        let dir = Harness.scratch + "/" + Harness.uniqueName(name)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Harness.binary, toPath: dir + "/skiff")
         chmod(dir + "/skiff", 0o755)
         return dir + "/skiff"
     }
 
-    /// A copy of skiff in a directory overlayfs cannot take as a lower
-    /// layer (its option syntax cannot carry a `:`), so that skiff falls
-    /// back to the sealed memfd copy.
-    static func decoyWithoutOverlay() throws -> String {
-        let dir = Harness.scratch + "/" + Harness.uniqueName("no:overlay")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Harness.binary, toPath: dir + "/skiff")
-        chmod(dir + "/skiff", 0o755)
-        return dir + "/skiff"
+    /// A pod whose attacker (CAP_SYS_PTRACE gets it past the non-dumpable
+    /// process, so the binary itself must hold) waits for /out/go to name
+    /// a pid, holds that process's /proc/<pid>/exe open and, once `release`
+    /// exists, tries `tries` times to reopen it for writing.
+    static func overwritePod(_ decoy: String, release: String, tries: Int) throws -> Pod {
+        try Pod(decoy: decoy, attacker: """
+            while [ ! -f /out/go ]; do sleep 0.02; done
+            /out/attack overwrite $(cat /out/go) \(release) \(tries) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
+            """, capabilities: ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_DAC_OVERRIDE"])
     }
 
     /// "name errno" lines, as the attacker prints them.
@@ -115,10 +118,7 @@ enum Attack {
     func cve_2019_5736_entrypoint() throws {
         let decoy = try Attack.decoy()
         let before = try Data(contentsOf: URL(fileURLWithPath: decoy))
-        var pod = try Attack.Pod(decoy: decoy, attacker: """
-            while [ ! -f /out/go ]; do sleep 0.02; done
-            /out/attack overwrite $(cat /out/go) /out/started 300 > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
-            """, capabilities: ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_DAC_OVERRIDE"])
+        var pod = try Attack.overwritePod(decoy, release: "/out/started", tries: 300)
         defer { pod.stop() }
         try pod.runAttacker()
         // B's program is "the binary of this process": skiff's own, which
@@ -166,7 +166,7 @@ enum Attack {
     @Test("where overlayfs cannot serve the binary, create and run fall back to a sealed memfd copy, with every argument intact")
     func memfdFallback() throws {
         var s = try Skiff(["sh", "-c", "echo started"])
-        s.binary = try Attack.decoyWithoutOverlay()
+        s.binary = try Attack.decoy(directory: "no:overlay")
         let id = Harness.uniqueName("memfd")
         defer { _ = try? s("delete", "--force", id) }
         let c = try s("create", "--bundle", s.bundle, id)
@@ -183,12 +183,7 @@ enum Attack {
     func cve_2019_5736() throws {
         let decoy = try Attack.decoy()
         let before = try Data(contentsOf: URL(fileURLWithPath: decoy))
-        // CAP_SYS_PTRACE gets the attacker past the non-dumpable process (the
-        // other half of the fix): the binary itself must hold.
-        var pod = try Attack.Pod(decoy: decoy, attacker: """
-            while [ ! -f /out/go ]; do sleep 0.02; done
-            /out/attack overwrite $(cat /out/go) /out/started 300 > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
-            """, capabilities: ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_DAC_OVERRIDE"])
+        var pod = try Attack.overwritePod(decoy, release: "/out/started", tries: 300)
         defer { pod.stop() }
         try pod.start()
         try waitFor { ((try? String(contentsOfFile: pod.out + "/result.tmp", encoding: .utf8)) ?? "").contains("open-exe") }

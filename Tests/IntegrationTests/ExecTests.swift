@@ -277,10 +277,7 @@ import Testing
     func cve_2019_5736() throws {
         let decoy = try Attack.decoy()
         let before = try Data(contentsOf: URL(fileURLWithPath: decoy))
-        var pod = try Attack.Pod(decoy: decoy, attacker: """
-            while [ ! -f /out/go ]; do sleep 0.02; done
-            /out/attack overwrite $(cat /out/go) /out/go 50 > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
-            """, capabilities: ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_DAC_OVERRIDE"])
+        var pod = try Attack.overwritePod(decoy, release: "/out/go", tries: 50)
         defer { pod.stop() }
         try ExecTests.holdExecProcess(&pod)
         let r = try pod.result()
