@@ -8,7 +8,9 @@
  * the host's binary. So create, run and exec run from a copy of the binary
  * that cannot be written: the same file seen through a read-only overlayfs
  * that is never attached anywhere (runc 1.2 does the same), or, where
- * overlayfs cannot be mounted, a sealed memfd copy (runc 1.1, crun).
+ * overlayfs cannot be mounted, a sealed memfd copy (runc 1.1, crun). For
+ * root the running image is moved onto the overlay's copy (exeswap.c);
+ * otherwise skiff re-executes from the copy.
  * See docs/design-notes.md for the costs.
  */
 #include "internal.h"
@@ -64,17 +66,56 @@ static int exe_location(char dir[PATH_MAX], const char **name)
     return 0;
 }
 
-/* The binary through a read-only overlayfs of its directory, detached. The
- * second lower layer is an empty detached tmpfs (overlayfs wants two lower
- * layers when it has no upper one, and they must not overlap). */
+/* `name` in a read-only overlayfs of `dir` over `second`, detached. */
+static int overlay_open(const char *dir, const char *second, const char *name)
+{
+    char lower[PATH_MAX + 64];
+    size_t dl = strlen(dir), sl = strlen(second);
+    if (strchr(dir, ':') || strchr(dir, ',') || dl + sl + 2 > sizeof lower) {
+        errno = EINVAL; /* overlayfs option syntax cannot carry this path */
+        return -1;
+    }
+    memcpy(lower, dir, dl);
+    lower[dl] = ':';
+    memcpy(lower + dl + 1, second, sl + 1);
+    int exe = -1, mnt = -1, ov = fsopen("overlay", FSOPEN_CLOEXEC);
+    if (ov >= 0 && fsconfig(ov, FSCONFIG_SET_STRING, "lowerdir", lower, 0) == 0 &&
+        fsconfig(ov, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        mnt = fsmount(ov, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+    if (mnt >= 0)
+        exe = openat(mnt, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int err = errno;
+    if (mnt >= 0)
+        close(mnt);
+    if (ov >= 0)
+        close(ov);
+    errno = err;
+    return exe;
+}
+
+/*
+ * The binary through a read-only overlayfs of its directory, detached.
+ * Without an upper layer overlayfs wants a second lower one, which must not
+ * overlap the first; only names missing from the first are looked up in
+ * it, and only the binary's name is. An existing directory of another
+ * filesystem is used when one is there: each detached mount costs an RCU
+ * grace period when its last fd is closed (0.03 ms here when the host is
+ * idle, up to 3 ms just after a container has gone), so a detached empty
+ * tmpfs, the fallback, costs a second one.
+ */
 static int overlay_copy(void)
 {
-    char dir[PATH_MAX], lower[PATH_MAX + 64], empty_path[32];
+    char dir[PATH_MAX], empty_path[32];
     const char *name;
-    int exe = -1, empty = -1, mnt = -1, ov = -1, tmp;
     if (exe_location(dir, &name) < 0)
         return -1;
-    tmp = fsopen("tmpfs", FSOPEN_CLOEXEC);
+    static const char *const seconds[] = {"/sys/fs", "/dev/pts"};
+    for (size_t i = 0; i < sizeof seconds / sizeof *seconds; i++) {
+        int exe = overlay_open(dir, seconds[i], name);
+        if (exe >= 0)
+            return exe;
+    }
+    int empty = -1, tmp = fsopen("tmpfs", FSOPEN_CLOEXEC);
     if (tmp < 0)
         return -1;
     if (fsconfig(tmp, FSCONFIG_SET_STRING, "mode", "0500", 0) == 0 &&
@@ -84,28 +125,8 @@ static int overlay_copy(void)
     if (empty < 0)
         return -1;
     fd_path(empty_path, empty);
-    size_t dl = strlen(dir), el = strlen(empty_path);
-    if (strchr(dir, ':') || strchr(dir, ',') || dl + el + 2 > sizeof lower) {
-        errno = EINVAL; /* overlayfs option syntax cannot carry this path */
-        goto out;
-    }
-    memcpy(lower, dir, dl);
-    lower[dl] = ':';
-    memcpy(lower + dl + 1, empty_path, el + 1);
-    ov = fsopen("overlay", FSOPEN_CLOEXEC);
-    if (ov < 0 || fsconfig(ov, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
-        fsconfig(ov, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-        goto out;
-    mnt = fsmount(ov, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
-    if (mnt < 0)
-        goto out;
-    exe = openat(mnt, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-out:;
+    int exe = overlay_open(dir, empty_path, name);
     int err = errno;
-    if (mnt >= 0)
-        close(mnt);
-    if (ov >= 0)
-        close(ov);
     close(empty);
     errno = err;
     return exe;
@@ -183,14 +204,15 @@ static int in_user_namespace(void)
 }
 
 /*
- * Before Swift starts: a create, run or exec by root re-executes from the
- * read-only overlay first thing, so that the first image pays only glibc's
- * start-up and not the Swift runtime's too (ProtectedBinary.ensure then
- * finds the binary read-only). Anything else (other callers, a memfd
- * fallback, errors) is left to ProtectedBinary.ensure, which has every
- * check and reports failures. glibc passes init_array functions argc,
- * argv and the environment; priority 101 runs this before the Swift
- * runtime's own initialisers.
+ * Before Swift starts: for a create, run or exec by root, /proc/self/exe
+ * becomes the read-only overlay's copy first thing. The image is swapped
+ * onto the copy in place (exeswap.c), which saves the second execve and
+ * start-up that re-executing costs (0.5-1 ms here); where that cannot be
+ * done, skiff re-executes from the copy. Anything else (other callers, a
+ * memfd fallback, errors) is left to ProtectedBinary.ensure, which has
+ * every check and reports failures; it then finds the binary read-only.
+ * glibc passes init_array functions argc, argv and the environment;
+ * priority 101 runs this before the Swift runtime's own initialisers.
  */
 __attribute__((constructor(101))) static void protect_before_swift(int argc, char **argv, char **envp)
 {
@@ -215,6 +237,15 @@ __attribute__((constructor(101))) static void protect_before_swift(int argc, cha
         return;
     if (in_user_namespace() || skiff_exe_kind() != SKIFF_EXE_WRITABLE)
         return;
+    /* Swap the file under this image for the overlay's copy; where that
+     * cannot be done, exec the copy. */
+    int fd = overlay_copy();
+    if (fd >= 0) {
+        int swapped = swap_image_file(fd) == 0;
+        close(fd);
+        if (swapped)
+            return;
+    }
     /* The marker goes into a copy of the environment: setenv would move
      * environ to the heap, and the Swift runtime finds argv by walking the
      * stack back from environ, so a failed re-exec would start Swift with

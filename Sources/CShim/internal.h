@@ -73,6 +73,10 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i);
 void make_device(int rootfd, const struct skiff_device *d, int32_t i);
 void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i);
 
+/* exeswap.c: /proc/self/exe becomes fd (a copy of the same bytes)
+ * without a second execve; 0, or -1 with errno and nothing changed. */
+int swap_image_file(int fd);
+
 /* rootfs.c */
 void setup_rootfs(const struct skiff_plan *p);
 void set_exec_labels(const struct skiff_plan *p);

@@ -163,6 +163,41 @@ enum Attack {
         #expect(try pod.b("start", pod.idB).status == 0)
     }
 
+    /// The initial environment of a process (what it was exec'd with).
+    static func initialEnvironment(_ pid: Int) throws -> [String] {
+        try String(decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")), as: UTF8.self)
+            .split(separator: "\0").map(String.init)
+    }
+
+    @Test("as root, create moves its running image onto the read-only copy instead of exec'ing it: one execve, the arguments and environment intact, the binary read-only")
+    func swappedInPlace() throws {
+        var s = try Skiff(["sh", "-c", "echo started"])
+        s.binary = try Attack.decoy()
+        let id = Harness.uniqueName("swap")
+        defer { _ = try? s("delete", "--force", id) }
+        let c = try s("create", "--bundle", s.bundle, id)
+        try #require(c.status == 0, "\(c)")
+        let pid = try #require(s.state(id)["pid"] as? Int)
+        // The waiting process is a clone of create's, so it shows what
+        // create's image became.
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) == "/skiff")
+        let fs = try Harness.exec("/usr/bin/stat", ["-L", "-f", "-c", "%T", "/proc/\(pid)/exe"])
+        #expect(fs.stdout == "overlayfs\n", "the binary's filesystem: \(fs)")
+        let w = open("/proc/\(pid)/exe", O_WRONLY)
+        let err = errno
+        if w >= 0 { close(w) }
+        #expect(w < 0 && err == EROFS, "reopening the binary for writing: \(w) errno \(err)")
+        // No second exec: the marker a re-exec carries is not in the
+        // environment the image started with, and the bounds the kernel was
+        // handed back still frame the original arguments.
+        #expect(!(try Self.initialEnvironment(pid)).contains { $0.hasPrefix("_SKIFF_PROTECTED_EXE=") })
+        let cmdline = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")), as: UTF8.self)
+        #expect(cmdline.split(separator: "\0").map(String.init) == [s.binary, "--root", s.root, "create", "--bundle", s.bundle, id])
+        #expect(try s("start", id).status == 0)
+        let r = try s("run", "--bundle", s.bundle, Harness.uniqueName("swap"))
+        #expect(r.status == 0 && r.stdout == "started\n", "\(r)")
+    }
+
     @Test("where overlayfs cannot serve the binary, create and run fall back to a sealed memfd copy, with every argument intact")
     func memfdFallback() throws {
         var s = try Skiff(["sh", "-c", "echo started"])
@@ -174,6 +209,7 @@ enum Attack {
         let pid = try #require(s.state(id)["pid"] as? Int)
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
         #expect(exe.hasPrefix("/memfd:skiff"), "the waiting process runs from \(exe)")
+        #expect((try Self.initialEnvironment(pid)).contains("_SKIFF_PROTECTED_EXE=1"), "the memfd copy is exec'd, with the marker")
         #expect(try s("start", id).status == 0)
         let r = try s("run", "--bundle", s.bundle, Harness.uniqueName("memfd"))
         #expect(r.status == 0 && r.stdout == "started\n", "\(r)")
