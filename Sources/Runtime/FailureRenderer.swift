@@ -10,6 +10,8 @@ struct FailureRenderer {
     let plan: LaunchPlan
     /// Namespaces joined by the child, in the order of the C plan's joins.
     let joined: [NamespacePlan]
+    /// The v1 `tasks` files the child writes itself into, in the C plan's order.
+    var cgroupTasks: [String] = []
 
     func render(_ m: skiff_msg, detail: String = "") -> RuntimeError {
         let e = Errno(m.error)
@@ -46,6 +48,8 @@ struct FailureRenderer {
             message = "linux.namespaces: create time namespace: \(e)"
         case SKIFF_STEP_TIMENS_ENTER:
             message = "linux.namespaces: enter time namespace: \(e)"
+        case SKIFF_STEP_CGROUP_JOIN:
+            message = "linux.cgroupsPath: move the container process into its cgroup (\(at(cgroupTasks) ?? "tasks \(i)")): \(e)"
         case SKIFF_STEP_CGROUPNS:
             message = "linux.namespaces: create cgroup namespace: \(e)"
         case SKIFF_STEP_ROOT_PROPAGATION:

@@ -194,10 +194,14 @@ enum Launcher {
             flags |= UInt64(UInt32(bitPattern: cloneFlag(ns.type)))
         }
         // v2 (and a hybrid host's unified hierarchy): born in the cgroup.
-        // v1 has no CLONE_INTO_CGROUP: the parent moves the child while it
-        // builds the rootfs; a cgroup namespace then waits for that move.
+        // v1 has no CLONE_INTO_CGROUP: the child writes itself into each
+        // hierarchy's `tasks` first thing (shim.c says why not the parent),
+        // through files opened here; a cgroup namespace comes after that.
+        // exec's joining process is moved by the parent, and its clone
+        // inherits the cgroups.
         var cgroupDir: FileDescriptor? = nil
         var attachV1 = false
+        var renderer = FailureRenderer(plan: plan, joined: joined)
         if let cg = options.cgroup {
             if let u = cg.unified {
                 cgroupDir = try sys { () throws(SysError) in try Sys.open(u.hostPath, O_RDONLY | O_DIRECTORY) }
@@ -205,10 +209,21 @@ enum Launcher {
             attachV1 = cg.version == .v1
             if attachV1 && exec != nil {
                 c.cgroup_wait = 1   // the joining process waits, its clone inherits it
-            } else if attachV1 && plan.creates(.cgroup) {
-                flags &= ~UInt64(UInt32(bitPattern: CLONE_NEWCGROUP))
-                c.cgroup_wait = 1
-                c.cgroupns_late = 1
+            } else if attachV1 {
+                let paths = cg.v1TasksFiles(skipUnified: cgroupDir != nil)
+                var tasks: [Int32] = []
+                for path in paths {
+                    let fd = try sys { () throws(SysError) in try Sys.open(path, O_WRONLY) }
+                    tasks.append(fds.adopt(fd))
+                }
+                keep += tasks
+                c.n_cgroup_tasks = UInt32(tasks.count)
+                c.cgroup_tasks = arena.array(tasks)
+                renderer.cgroupTasks = paths
+                if plan.creates(.cgroup) {
+                    flags &= ~UInt64(UInt32(bitPattern: CLONE_NEWCGROUP))
+                    c.cgroupns_late = 1
+                }
             }
         }
         if options.systemd != nil && exec == nil {
@@ -381,7 +396,7 @@ enum Launcher {
         _ = consume childSync
         guard pid > 0 else { throw .system(SysError("clone3", nil, errno: Errno(-pid))) }
         let launched = Launched(pid: pid, pidfd: FileDescriptor(adopting: pidfdRaw), sync: sync,
-                                startTime: 0, plan: plan, renderer: FailureRenderer(plan: plan, joined: joined))
+                                startTime: 0, plan: plan, renderer: renderer)
         do throws(RuntimeError) {
             if let placement = options.systemd, exec == nil {
                 try placement.place(pid)
@@ -408,10 +423,6 @@ enum Launcher {
                     throw RuntimeError.context("linux.timeOffsets", .system(error))
                 }
                 try launched.send(SKIFF_SYNC_TIMEOFFSETS_ACK)
-            }
-            if attachV1, creates, let cg = options.cgroup {
-                try cg.attach(pid, skipUnified: cgroupDir != nil)
-                if c.cgroup_wait != 0 { try launched.send(SKIFF_SYNC_CGROUP_ACK) }
             }
             if let adj = plan.oomScoreAdj {
                 let path = "/proc/\(launched.pid)/oom_score_adj"

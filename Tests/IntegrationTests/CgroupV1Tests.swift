@@ -297,6 +297,24 @@ import Testing
         b.expectGone()
     }
 
+    @Test("the child moves itself into its v1 cgroups; when the kernel refuses (a cpuset cgroup given with no cpus), the error names the tasks file, and no process or other cgroup is left")
+    func selfAttachRefused() throws {
+        let b = try Self.box(["true"])
+        defer { b.cleanup() }
+        // The cpuset directory exists already and is empty: skiff fills
+        // only the directories it makes, and the kernel refuses a task in a
+        // cpuset without cpus.
+        let cpuset = "/sys/fs/cgroup/cpuset/\(b.parent)"
+        try FileManager.default.createDirectory(atPath: b.dir("cpuset"), withIntermediateDirectories: true)
+        let r = try b.s.expectRefused("linux.cgroupsPath: move the container process into its cgroup (\(b.dir("cpuset"))/tasks): no space left on device")
+        #expect(b.file("cpuset", "tasks").isEmpty, "a process is left in the cpuset cgroup")
+        for h in Self.hierarchies where h != "cpuset" {
+            #expect(!FileManager.default.fileExists(atPath: b.dir(h)), "\(h): left behind")
+        }
+        rmdir(b.dir("cpuset"))
+        rmdir(cpuset)
+    }
+
     @Test("delete of a create that died after making its cgroup removes the cgroup")
     func diedCreate() throws {
         let b = try Self.box(["true"])

@@ -81,6 +81,7 @@ enum skiff_step {
     SKIFF_STEP_TIMENS,            /* create the time namespace */
     SKIFF_STEP_TIMENS_ENTER,      /* enter time_for_children */
     SKIFF_STEP_CGROUPNS,          /* unshare the cgroup namespace after the attach */
+    SKIFF_STEP_CGROUP_JOIN,       /* v1: move into the cgroup of tasks file [index] */
     SKIFF_STEP_ROOT_PROPAGATION,  /* make "/" slave or private */
     SKIFF_STEP_ROOTFS_BIND,       /* bind the rootfs onto itself */
     SKIFF_STEP_ROOTFS_OPEN,       /* open the rootfs */
@@ -291,6 +292,9 @@ struct skiff_plan {
     uint32_t cgroup_wait;     /* wait for SKIFF_SYNC_CGROUP_ACK before the rootfs */
     uint32_t cgroup_first;    /* ... before anything else (a systemd scope) */
     uint32_t cgroupns_late;   /* then unshare the cgroup namespace (not cloned) */
+    uint32_t n_cgroup_tasks;  /* v1: `tasks` files of the container's cgroups */
+    const int32_t *cgroup_tasks; /* (open for writing, close-on-exec): the child
+                               * writes "0" to each, first thing */
 
     /* --- filesystem (always in a mount namespace of our own) ------------ */
     const char *rootfs;       /* absolute host path */

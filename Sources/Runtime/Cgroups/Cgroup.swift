@@ -219,6 +219,13 @@ struct Cgroup {
         }
     }
 
+    /// The `tasks` file of every v1 directory, which the child writes itself
+    /// into (the unified one too on a hybrid host, unless it is cloned there).
+    func v1TasksFiles(skipUnified: Bool) -> [String] {
+        dirs.filter { !(skipUnified && ($0.hierarchy.isEmpty || $0.hierarchy == "unified")) }
+            .map { $0.hierarchy.isEmpty || $0.hierarchy == "unified" ? $0.hostPath + "/cgroup.procs" : $0.hostPath + "/tasks" }
+    }
+
     /// Every process of the container: its cgroup's and its sub-cgroups'
     /// (exec --cgroup, or what the container made where it may).
     func pids() -> [Int32] {
