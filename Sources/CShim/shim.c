@@ -183,15 +183,6 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         close(fd);
     }
 
-    /* On v1 the parent moves us into the container's cgroups after the
-     * clone (CLONE_INTO_CGROUP is v2's); a cgroup namespace must be made
-     * after that, so that its root is the container's cgroup. */
-    if (p->cgroup_wait) {
-        expect_msg(p->sync_fd, SKIFF_SYNC_CGROUP_ACK);
-        if (p->cgroupns_late && unshare(CLONE_NEWCGROUP) < 0)
-            fail(SKIFF_STEP_CGROUPNS, -1);
-    }
-
     /* Modes of created directories and nodes are exact; the process umask is
      * set just before execve. */
     umask(0);

@@ -197,19 +197,15 @@ enum Launcher {
         // v1 has no CLONE_INTO_CGROUP: the child writes itself into each
         // hierarchy's `tasks` first thing (shim.c says why not the parent),
         // through files opened here; a cgroup namespace comes after that.
-        // exec's joining process is moved by the parent, and its clone
-        // inherits the cgroups.
+        // exec's joining process does the same, and its clone inherits the
+        // cgroups.
         var cgroupDir: FileDescriptor? = nil
-        var attachV1 = false
         var renderer = FailureRenderer(plan: plan, joined: joined)
         if let cg = options.cgroup {
             if let u = cg.unified {
                 cgroupDir = try sys { () throws(SysError) in try Sys.open(u.hostPath, O_RDONLY | O_DIRECTORY) }
             }
-            attachV1 = cg.version == .v1
-            if attachV1 && exec != nil {
-                c.cgroup_wait = 1   // the joining process waits, its clone inherits it
-            } else if attachV1 {
+            if cg.version == .v1 {
                 let paths = cg.v1TasksFiles(skipUnified: cgroupDir != nil)
                 var tasks: [Int32] = []
                 for path in paths {
@@ -220,7 +216,7 @@ enum Launcher {
                 c.n_cgroup_tasks = UInt32(tasks.count)
                 c.cgroup_tasks = arena.array(tasks)
                 renderer.cgroupTasks = paths
-                if plan.creates(.cgroup) {
+                if creates && plan.creates(.cgroup) {
                     flags &= ~UInt64(UInt32(bitPattern: CLONE_NEWCGROUP))
                     c.cgroupns_late = 1
                 }
@@ -403,7 +399,7 @@ enum Launcher {
                 try launched.send(SKIFF_SYNC_CGROUP_ACK)
             }
             if exec != nil {
-                try joinContainer(launched, cgroup: attachV1 ? options.cgroup : nil, skipUnified: cgroupDir != nil)
+                try joinContainer(launched)
             }
             if creates, let userns = plan.userNamespace {
                 try IDMaps.write(userns, pid: pid, log: log)
@@ -459,14 +455,10 @@ enum Launcher {
         return launched
     }
 
-    /// exec: the joining process is in the container's v1 cgroups before it
-    /// clones (v2: it was born there); then it reports its clone, which
-    /// takes its place.
-    static func joinContainer(_ launched: Launched, cgroup: Cgroup?, skipUnified: Bool) throws(RuntimeError) {
-        if let cg = cgroup {
-            try cg.attach(launched.pid, skipUnified: skipUnified)
-            try launched.send(SKIFF_SYNC_CGROUP_ACK)
-        }
+    /// exec: the joining process is in the container's cgroups before it
+    /// clones (v2: born there; v1: it moved itself); then it reports its
+    /// clone, which takes its place.
+    static func joinContainer(_ launched: Launched) throws(RuntimeError) {
         guard let got = try launched.receive() else {
             throw .message("the exec process exited before it joined the container")
         }

@@ -49,8 +49,8 @@ enum skiff_sync {
     SKIFF_SYNC_TIMEOFFSETS_PLS = 7,
     /* parent -> child: offsets written; enter the time namespace */
     SKIFF_SYNC_TIMEOFFSETS_ACK = 8,
-    /* parent -> child: the process is in its v1 cgroups (an attach after
-     * the clone); a cgroup namespace made now has them as its root */
+    /* parent -> child: the process is in its systemd scope (placed after
+     * the clone); a cgroup namespace made now has it as its root */
     SKIFF_SYNC_CGROUP_ACK = 9,
     /* child -> parent: the mounts are made, pivot_root is next: run the
      * prestart and createRuntime hooks */
@@ -289,8 +289,8 @@ struct skiff_plan {
 
     uint32_t new_timens;      /* unshare a time namespace */
     uint32_t timens_offsets;  /* the parent writes offsets (TIMEOFFSETS_PLS) */
-    uint32_t cgroup_wait;     /* wait for SKIFF_SYNC_CGROUP_ACK before the rootfs */
-    uint32_t cgroup_first;    /* ... before anything else (a systemd scope) */
+    uint32_t cgroup_first;    /* wait for SKIFF_SYNC_CGROUP_ACK before anything
+                               * else (a systemd scope) */
     uint32_t cgroupns_late;   /* then unshare the cgroup namespace (not cloned) */
     uint32_t n_cgroup_tasks;  /* v1: `tasks` files of the container's cgroups */
     const int32_t *cgroup_tasks; /* (open for writing, close-on-exec): the child
