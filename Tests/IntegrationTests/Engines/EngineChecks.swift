@@ -77,6 +77,8 @@ enum EngineChecks {
         #expect(try e.inspect(name, "{{.State.ExitCode}}") == "137", "\(e.name)")
         #expect(try e.cli("restart", "-t", "1", name).status == 0, "\(e.name)")
         #expect(try e.inspect(name, "{{.State.Status}}") == "running", "\(e.name)")
+        // The root looked in below is the one the engine has skiff use.
+        #expect(FileManager.default.fileExists(atPath: e.skiffRoot + "/" + id + "/state.json"), "\(e.name): no state in \(e.skiffRoot)")
         #expect(try e.cli("rm", "-f", name).status == 0, "\(e.name)")
         // The engine's helpers (conmon) may still be leaving.
         try? waitFor { Engines.skiffTraces(root: e.skiffRoot, id: id).isEmpty }

@@ -20,7 +20,7 @@ final class Podman: @unchecked Sendable {
         dir = Harness.scratch + "/pd-" + cgroupManager
         // podman keeps a blob cache in /var/lib/containers/cache whatever
         // --root says, and puts conmon in libpod_parent/conmon (cgroupfs).
-        leftovers = Engines.HostLeftovers(paths: ["/var/lib/containers"], cgroupParents: ["libpod_parent"])
+        leftovers = Engines.HostLeftovers(paths: ["/var/lib/containers", Podman.skiffRoot], cgroupParents: ["libpod_parent"])
         try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
         let r = try podman(["import", Engines.imageTar, Podman.image])
         guard r.status == 0 else {
@@ -29,7 +29,10 @@ final class Podman: @unchecked Sendable {
         }
     }
 
-    var skiffRoot: String { dir + "/run/runc" }
+    /// Rootful podman passes no --root to its OCI runtime (as with runc,
+    /// whose state then goes to /run/runc): skiff's default as root.
+    static let skiffRoot = "/run/skiff"
+    var skiffRoot: String { Podman.skiffRoot }
 
     func podman(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
         try Engines.spawn("/usr/bin/podman", ["--root", dir + "/root", "--runroot", dir + "/run", "--tmpdir", dir + "/tmp",
