@@ -205,37 +205,6 @@ static int in_user_namespace(void)
              count == 4294967295UL);
 }
 
-/*
- * The kernel maps the file pages around a faulting one too (fault-around,
- * 64 KB), but never beyond the mapping. The start of the text is where the
- * symbol order puts what the lifecycle commands run, among the large
- * sections it drags along (the Swift stdlib's code is one section); there
- * most of each 64 KB window is code that never runs, and it all counts as
- * resident. Splitting the first 2 MB of text into 12 KB mappings (every
- * other piece marked MADV_DONTDUMP, which has no effect on text but keeps
- * neighbours from merging) caps each fault at three pages: peak RSS
- * 3792 -> 3100 KB for run and create, 3356 -> 2876 for start, 3544 ->
- * 3004 for delete. Each split costs ~3 us (85 calls, two splits each):
- * +0.5 ms for run and create, 150 and 100 interleaved runs. Smaller pieces
- * or a longer range save more and cost more (8 KB: 3032 KB, +0.9 ms; the
- * whole text in 16 KB pieces: 3008 KB, +1.5 ms).
- */
-static void split_text(void)
-{
-    enum { PIECE = 12 * 1024, RANGE = 2 * 1024 * 1024 };
-    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
-    unsigned long n = getauxval(AT_PHNUM);
-    for (unsigned long i = 0; ph && i < n; i++) {
-        if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
-            continue;
-        unsigned long lo = (ph[i].p_vaddr + 4095) & ~4095UL, hi = (ph[i].p_vaddr + ph[i].p_filesz) & ~4095UL;
-        if (hi > lo + RANGE)
-            hi = lo + RANGE;
-        for (unsigned long a = lo + PIECE; a + PIECE <= hi; a += 2 * PIECE)
-            madvise((void *)a, PIECE, MADV_DONTDUMP);
-    }
-}
-
 static void protect(int argc, char **argv, char **envp);
 
 /* glibc passes init_array functions argc, argv and the environment;
@@ -243,7 +212,7 @@ static void protect(int argc, char **argv, char **envp);
 __attribute__((constructor(101))) static void before_swift(int argc, char **argv, char **envp)
 {
     protect(argc, argv, envp);
-    split_text(); /* after protect: swapping the image maps the text again */
+    limit_fault_around(); /* after protect: swapping the image maps it again */
 }
 
 /*

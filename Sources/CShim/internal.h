@@ -73,6 +73,13 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i);
 void make_device(int rootfd, const struct skiff_device *d, int32_t i);
 void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i);
 
+/* faultaround.c: page faults on skiff's own image map one page (or three),
+ * not the kernel's fault-around window; called once, before Swift starts.
+ * skiff_fault_fd is the userfaultfd that does it (-1 if none): a child
+ * closes it with its other descriptors, before it honours preserve_fds. */
+void limit_fault_around(void);
+extern int skiff_fault_fd;
+
 /* exeswap.c: /proc/self/exe becomes fd (a copy of the same bytes)
  * without a second execve; 0, or -1 with errno and nothing changed. */
 int swap_image_file(int fd);

@@ -79,6 +79,10 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
      * reaches the container (CVE-2024-21626), and a copy of the parent's
      * state-directory fd would hold its lock until execve. */
     {
+        /* skiff's own userfaultfd (faultaround.c) first, wherever it is:
+         * it must not be handed on with the preserved fds. */
+        if (skiff_fault_fd >= 0)
+            close(skiff_fault_fd);
         unsigned int lo = 3 + p->preserve_fds;
         for (uint32_t i = 0; i < p->n_keep_fds; i++) {
             unsigned int k = (unsigned int)p->keep_fds[i];

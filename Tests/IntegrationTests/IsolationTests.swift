@@ -227,6 +227,41 @@ import Testing
         #expect(leak.status != 0, "fd 3 must not exist without --preserve-fds")
     }
 
+    /// skiff registers its own image with a userfaultfd (fault-around off:
+    /// faultaround.c) on kernels with UFFD_FEATURE_WP_ASYNC (6.7); the fd
+    /// must never reach a container, nor fill a gap in --preserve-fds.
+    @Test("skiff's own userfaultfd stays skiff's: not in the container, not in a gap of --preserve-fds")
+    func faultFd() throws {
+        var u = utsname()
+        uname(&u)
+        let release = withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let v = release.split(separator: ".").prefix(2).compactMap { Int($0.prefix { $0.isNumber }) }
+        let hasAsyncWP = v.count == 2 && (v[0], v[1]) >= (6, 7)
+
+        let s = try Skiff(["sh", "-c", "ls -l /proc/self/fd/; sleep 1"])
+        try s.writeConfig()
+        let id = Harness.uniqueName("uffd")
+        // skiff's pid from `&`: its fds and mappings while the container runs.
+        let r = try Harness.sh("""
+            \(Harness.binary) --root \(s.root) run --bundle \(s.bundle) \(id) & pid=$!
+            sleep 0.3
+            echo "skiff: $(ls -l /proc/$pid/fd | grep -c userfaultfd) $(grep -c '^VmFlags:.* uw' /proc/$pid/smaps)"
+            wait $pid
+            """)
+        #expect(r.status == 0, "\(r)")
+        // One fd, and every file-backed segment of the image registered (uw).
+        let mine = r.stdout.split(separator: "\n").first { $0.hasPrefix("skiff: ") } ?? ""
+        let counts = mine.dropFirst(7).split(separator: " ").compactMap { Int($0) }
+        #expect(counts.count == 2 && counts[0] == (hasAsyncWP ? 1 : 0) && (counts[1] >= 3) == hasAsyncWP, "\(release): \(r)")
+        #expect(!r.stdout.contains("anon_inode:[userfaultfd]"), "\(r)")
+        s.expectNothingLeft(id)
+
+        // fd 4 is a gap: the error says so, whatever skiff holds.
+        let gap = try Harness.sh("exec 3</etc/hostname 5</etc/passwd; \(Harness.binary) --root \(s.root) run --preserve-fds 3 --bundle \(s.bundle) \(id)-gap")
+        #expect(gap.status == 1 && gap.stderr.contains("--preserve-fds 3: fd 4 is not open"), "\(gap)")
+        s.expectNothingLeft(id + "-gap")
+    }
+
     @Test("a symlink in the image pointing at a host path does not redirect a mount")
     func symlinkEscape() throws {
         let rootfs = Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("escape-rootfs"))
