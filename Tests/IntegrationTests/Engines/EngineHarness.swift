@@ -6,6 +6,10 @@ import Testing
 @_silgen_name("posix_spawn_file_actions_addclosefrom_np")
 func spawnCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
 
+/// posix_spawn_file_actions_addchdir_np (glibc 2.29), hidden the same way.
+@_silgen_name("posix_spawn_file_actions_addchdir_np")
+func spawnChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
+
 /// What the engines need from the host, and how the tests leave it: each
 /// engine runs with private state under the test's scratch directory, and
 /// whatever it makes in fixed places of the host (containerd's shim
@@ -52,7 +56,8 @@ enum Engines {
     /// podman passes its fds on to conmon, which outlives it (`run -d`
     /// seemed to last as long as the container); it also passes on the
     /// test runner's blocked signals.
-    static func spawn(_ path: String, _ args: [String], env: [String: String], stdin: String? = nil) throws -> Harness.Result {
+    static func spawn(_ path: String, _ args: [String], env: [String: String], stdin: String? = nil,
+                      cwd: String? = nil) throws -> Harness.Result {
         let base = Harness.scratch + "/" + Harness.uniqueName("spawn")
         try (stdin ?? "").write(toFile: base + ".in", atomically: false, encoding: .utf8)
         defer { for ext in [".in", ".out", ".err"] { unlink(base + ext) } }
@@ -63,6 +68,7 @@ enum Engines {
         posix_spawn_file_actions_addopen(&actions, 1, base + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, base + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         _ = spawnCloseFrom(&actions, 3)
+        if let cwd { _ = spawnChdir(&actions, cwd) }
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }

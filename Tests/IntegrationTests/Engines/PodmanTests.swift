@@ -38,7 +38,9 @@ final class Podman: @unchecked Sendable {
         try Engines.spawn("/usr/bin/podman", ["--root", dir + "/root", "--runroot", dir + "/run", "--tmpdir", dir + "/tmp",
                                               "--runtime", Harness.binary, "--cgroup-manager", cgroupManager,
                                               "--events-backend", "file", "--storage-driver", "vfs"] + args,
-                          env: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": dir], stdin: stdin)
+                          // conmon writes its OOM marker, `oom`, to the
+                          // directory it starts in as well as to its own.
+                          env: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": dir], stdin: stdin, cwd: dir)
     }
 
     /// podman asks for RLIMIT_NOFILE and RLIMIT_NPROC of 1048576 unless told
