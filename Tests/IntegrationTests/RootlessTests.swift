@@ -94,6 +94,19 @@ extension Skiff {
         #expect(lines.contains("ptmx"), "a new devpts instance of its own: \(r)")
     }
 
+    @Test("skiff's userfaultfd (faultaround.c), which an unprivileged skiff holds too, reaches neither the container nor an exec'd process")
+    func faultFd() throws {
+        let s = try Skiff.rootless(["sh", "-c", "ls -l /proc/self/fd/; sleep 30"])
+        let id = Harness.uniqueName("rluffd")
+        let r = try s("run", "-d", "--bundle", s.bundle, id)
+        try #require(r.status == 0, "\(r)")
+        defer { _ = try? s("delete", "--force", id) }
+        let e = try s("exec", id, "sh", "-c", "ls -l /proc/self/fd/ /proc/1/fd/")
+        #expect(e.status == 0 && e.stdout.contains("/dev/null") && !e.stdout.contains("userfaultfd"), "\(e)")
+        #expect(try s("delete", "--force", id).status == 0)
+        s.expectNothingLeft(id)
+    }
+
     @Test("exec into a rootless container joins its user namespace and the others, as the user")
     func exec() throws {
         let s = try Skiff.rootless(["sleep", "30"])
