@@ -69,7 +69,8 @@ void forget_parent(void);
 /* mounts.c */
 int setattr(int fd, unsigned int flags, uint64_t set, uint64_t clr, uint64_t propagation, int userns);
 void open_bind_sources(const struct skiff_plan *p);
-void do_mount(int rootfd, const struct skiff_mount *m, int32_t i);
+/* Makes mount [i]; returns the fd of the mount made there. */
+int do_mount(int rootfd, const struct skiff_mount *m, int32_t i);
 void make_device(int rootfd, const struct skiff_device *d, int32_t i);
 void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i);
 

@@ -62,9 +62,10 @@ static void apply_propagation(int fd, const struct skiff_mount *m, int32_t i)
         fail(SKIFF_STEP_MOUNT_PROPAGATION, i);
 }
 
-/* A filesystem made detached (new mount API), so that it can be idmapped
- * before it is attached. Options are fsconfig parameters: "key=value" or
- * "flag". */
+/* A filesystem made detached (new mount API): it is idmapped, filled and
+ * given its attributes before it is attached. Options are fsconfig
+ * parameters: "key=value" or "flag"; attr_set holds the MOUNT_ATTR_* for
+ * fsmount. */
 static int make_detached_fs(const struct skiff_mount *m)
 {
     int fs = fsopen(m->fstype, FSOPEN_CLOEXEC);
@@ -100,7 +101,9 @@ static int make_detached_fs(const struct skiff_mount *m)
     }
     if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
         goto fail;
-    int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned int)m->attr_set);
+    /* Attributes come later (apply_attrs): a read-only one would refuse
+     * the copy and the mode that go in first. */
+    int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
     int err = errno;
     close(fs);
     errno = err;
@@ -152,19 +155,60 @@ static void check_target(int target, const struct skiff_mount *m, int32_t i)
     }
 }
 
-/* Attach a detached tree at the mount's target, resolved inside the root
- * (created as `create` when missing), then set its propagation. */
-static void attach_tree(int rootfd, int tree, const struct skiff_mount *m, int32_t i, int create)
+/* Attach a detached tree at a target pinned by an fd, then set its
+ * propagation through the tree's fd (attached now: the kernel refuses
+ * a shared detached mount). */
+static void attach_at(int target, int tree, const struct skiff_mount *m, int32_t i)
+{
+    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        fail(SKIFF_STEP_MOUNT, i);
+    apply_propagation(tree, m, i);
+}
+
+/* The target resolved inside the root (created as `create` when missing)
+ * and checked: the only lookup of a mount's destination. */
+static int pin_target(int rootfd, const struct skiff_mount *m, int32_t i, int create)
 {
     int target = open_in_root(rootfd, m->target, target_mode(m, create));
     if (target < 0)
         fail(SKIFF_STEP_MOUNT_TARGET, i);
     check_target(target, m, i);
-    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return target;
+}
+
+/*
+ * A new filesystem gets everything before it becomes visible, through its
+ * own fd: the copy of the directory it covers (tmpcopyup), that
+ * directory's mode when no `mode=` says otherwise, its attributes. The
+ * destination is looked up once, before: whoever can write a directory on
+ * the way (a shared volume) may swap it for a symlink at any moment, and
+ * a second lookup would hand root's copy, chmod and chown to wherever the
+ * swapped path leads (audit round 3).
+ */
+static int mount_fs(int rootfd, const struct skiff_mount *m, int32_t i)
+{
+    int target = pin_target(rootfd, m, i, CREATE_DIR);
+    int tree = make_detached_fs(m);
+    if (tree < 0)
         fail(SKIFF_STEP_MOUNT, i);
-    apply_propagation(tree, m, i);
+    idmap_tree(tree, m, i);
+    if (m->flags & (SKIFF_MF_COPY_UP | SKIFF_MF_KEEP_MODE)) {
+        /* `target` is the directory the filesystem will cover; the
+         * filesystem's root is reached through its mount fd only. */
+        int root = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+        if (root < 0 || fstat(target, &st) < 0)
+            fail(SKIFF_STEP_MOUNT_TARGET, i);
+        if (m->flags & SKIFF_MF_COPY_UP)
+            copy_up(target, root, i);
+        if ((m->flags & SKIFF_MF_KEEP_MODE) && fchmod(root, st.st_mode & 07777) < 0)
+            fail(SKIFF_STEP_MOUNT_ATTR, i);
+        close(root);
+    }
+    apply_attrs(tree, m, i);
+    attach_at(target, tree, m, i);
     close(target);
-    close(tree);
+    return tree;
 }
 
 /* Bind sources opened right after the clone (by mount index), or the
@@ -190,61 +234,14 @@ void open_bind_sources(const struct skiff_plan *p)
     }
 }
 
-void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
+int do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
 {
-    char proc[32];
     int target, tree;
     struct stat st;
 
     switch (m->kind) {
     case SKIFF_MOUNT_FS:
-        if (m->flags & SKIFF_MF_DETACHED) {
-            tree = make_detached_fs(m);
-            if (tree < 0)
-                fail(SKIFF_STEP_MOUNT, i);
-            idmap_tree(tree, m, i);
-            attach_tree(rootfd, tree, m, i, CREATE_DIR);
-            return;
-        }
-        target = open_in_root(rootfd, m->target, target_mode(m, CREATE_DIR));
-        if (target < 0)
-            fail(SKIFF_STEP_MOUNT_TARGET, i);
-        check_target(target, m, i);
-        if ((m->flags & SKIFF_MF_KEEP_MODE) && fstat(target, &st) < 0)
-            fail(SKIFF_STEP_MOUNT_TARGET, i);
-        /* The target is pinned by an fd resolved inside the root; mount(2)
-         * follows its /proc/self/fd link (the host's /proc: no pivot yet). */
-        fd_path(proc, target);
-        if (mount(m->source, proc, m->fstype, m->ms_flags, m->data) < 0)
-            fail(SKIFF_STEP_MOUNT, i);
-        if (m->flags & SKIFF_MF_COPY_UP) {
-            /* `target` still is the covered directory; the path now leads
-             * to the new filesystem. */
-            tree = open_in_root(rootfd, m->target, target_mode(m, NO_CREATE));
-            if (tree < 0)
-                fail(SKIFF_STEP_MOUNT_COPYUP, i);
-            copy_up(target, tree, i);
-            close(tree);
-        }
-        close(target);
-        if (m->flags & SKIFF_MF_KEEP_MODE) {
-            /* The path now leads to the root of the new filesystem. */
-            tree = open_in_root(rootfd, m->target, target_mode(m, NO_CREATE));
-            fd_path(proc, tree);
-            if (tree < 0 || chmod(proc, st.st_mode & 07777) < 0)
-                fail(SKIFF_STEP_MOUNT_ATTR, i);
-            close(tree);
-        }
-        if (m->rattr_set || m->rattr_clr || m->attr_set || m->attr_clr || m->propagation) {
-            /* Open again: now the path leads to the root of the new mount. */
-            tree = open_in_root(rootfd, m->target, target_mode(m, NO_CREATE));
-            if (tree < 0)
-                fail(SKIFF_STEP_MOUNT_TARGET, i);
-            apply_attrs(tree, m, i);
-            apply_propagation(tree, m, i);
-            close(tree);
-        }
-        return;
+        return mount_fs(rootfd, m, i);
 
     case SKIFF_MOUNT_BIND:
         if (m->flags & SKIFF_MF_FROM_PARENT) {
@@ -272,8 +269,10 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
         }
         if (fstat(tree, &st) < 0)
             fail(SKIFF_STEP_MOUNT_SOURCE, i);
-        attach_tree(rootfd, tree, m, i, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE);
-        return;
+        target = pin_target(rootfd, m, i, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE);
+        attach_at(target, tree, m, i);
+        close(target);
+        return tree;
 
     case SKIFF_MOUNT_ATTR:
         tree = open_in_root(rootfd, m->target, target_mode(m, NO_CREATE));
@@ -281,13 +280,16 @@ void do_mount(int rootfd, const struct skiff_mount *m, int32_t i)
             fail(SKIFF_STEP_MOUNT_TARGET, i);
         apply_attrs(tree, m, i);
         apply_propagation(tree, m, i);
-        close(tree);
-        return;
+        return tree;
     }
     errno = EINVAL;
     fail(SKIFF_STEP_MOUNT, i);
 }
 
+/* A node in the container's /dev (or wherever linux.devices says): made in
+ * its parent directory's fd, then reached through that fd again, never by
+ * the whole path, and checked to be the node made before it is chowned or
+ * mounted on. */
 void make_device(int rootfd, const struct skiff_device *d, int32_t i)
 {
     const char *name;
@@ -303,26 +305,34 @@ void make_device(int rootfd, const struct skiff_device *d, int32_t i)
         if (f < 0)
             fail(SKIFF_STEP_DEVICE, i);
         close(f);
-        int target = open_in_root(rootfd, d->path, NO_CREATE | NO_SYMLINKS);
-        if (target < 0)
+        int target = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (target < 0 || fstat(target, &st) < 0)
             fail(SKIFF_STEP_DEVICE, i);
+        if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+            errno = EEXIST;
+            fail(SKIFF_STEP_DEVICE, i);
+        }
         if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
             fail(SKIFF_STEP_DEVICE, i);
         close(target);
         close(tree);
     } else {
-        if (mknodat(parent, name, d->mode, d->rdev) < 0) {
-            /* An existing node is fine if it is the same device. */
-            struct stat st;
-            if (errno != EEXIST || fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                fail(SKIFF_STEP_DEVICE, i);
-            if ((st.st_mode & S_IFMT) != (d->mode & S_IFMT) || st.st_rdev != d->rdev) {
-                errno = EEXIST;
-                fail(SKIFF_STEP_DEVICE, i);
-            }
-        }
-        if (fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        if (mknodat(parent, name, d->mode, d->rdev) < 0 && errno != EEXIST)
             fail(SKIFF_STEP_DEVICE, i);
+        /* New or already there, it must be this device (a link or another
+         * node in its place is refused). */
+        int node = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (node < 0 || fstat(node, &st) < 0)
+            fail(SKIFF_STEP_DEVICE, i);
+        if ((st.st_mode & S_IFMT) != (d->mode & S_IFMT) || st.st_rdev != d->rdev) {
+            errno = EEXIST;
+            fail(SKIFF_STEP_DEVICE, i);
+        }
+        if (fchownat(node, "", d->uid, d->gid, AT_EMPTY_PATH) < 0)
+            fail(SKIFF_STEP_DEVICE, i);
+        close(node);
     }
 }
 

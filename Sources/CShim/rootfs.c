@@ -319,9 +319,27 @@ void setup_rootfs(const struct skiff_plan *p)
         fail(SKIFF_STEP_ROOTFS_OPEN, -1);
 
     /* Mounts in the listed order (the spec requires it); each target is
-     * resolved inside the rootfs after the mounts before it are in place. */
-    for (uint32_t i = 0; i < p->n_mounts; i++)
-        do_mount(rootfd, &p->mounts[i], (int32_t)i);
+     * resolved inside the rootfs after the mounts before it are in place.
+     * The fds of those made read-only later are kept: the mount is reached
+     * again through its fd, never by its path. */
+    if (p->n_late_readonly > SKIFF_MAX_LATE_READONLY) {
+        errno = E2BIG;
+        fail(SKIFF_STEP_MOUNT_ATTR, -1);
+    }
+    int late_fd[SKIFF_MAX_LATE_READONLY];
+    for (uint32_t k = 0; k < p->n_late_readonly; k++)
+        late_fd[k] = -1;
+    for (uint32_t i = 0; i < p->n_mounts; i++) {
+        int fd = do_mount(rootfd, &p->mounts[i], (int32_t)i);
+        for (uint32_t k = 0; k < p->n_late_readonly && fd >= 0; k++) {
+            if (p->late_readonly[k] == i) {
+                late_fd[k] = fd;
+                fd = -1;
+            }
+        }
+        if (fd >= 0)
+            close(fd);
+    }
     /* Devices and links go into the /dev that the mounts above made. */
     for (uint32_t i = 0; i < p->n_dirs; i++) {
         int fd = open_in_root(rootfd, p->dirs[i], CREATE_DIR | NO_SYMLINKS);
@@ -347,16 +365,12 @@ void setup_rootfs(const struct skiff_plan *p)
      * points, devices and links are made; mounts below it keep their own
      * flags. */
     for (uint32_t k = 0; k < p->n_late_readonly; k++) {
-        uint32_t i = p->late_readonly[k];
-        if (i >= p->n_mounts) {
-            errno = EINVAL;
-            fail(SKIFF_STEP_MOUNT_ATTR, (int32_t)i);
+        if (late_fd[k] < 0 || setattr(late_fd[k], 0, MOUNT_ATTR_RDONLY, 0, 0, -1) < 0) {
+            if (late_fd[k] < 0)
+                errno = EINVAL;
+            fail(SKIFF_STEP_MOUNT_ATTR, (int32_t)p->late_readonly[k]);
         }
-        int fd = open_in_root(rootfd, p->mounts[i].target,
-                              (p->mounts[i].flags & SKIFF_MF_NO_SYMLINKS) ? NO_SYMLINKS : NO_CREATE);
-        if (fd < 0 || setattr(fd, 0, MOUNT_ATTR_RDONLY, 0, 0, -1) < 0)
-            fail(SKIFF_STEP_MOUNT_ATTR, (int32_t)i);
-        close(fd);
+        close(late_fd[k]);
     }
 
     /* The runtime environment is made: prestart and createRuntime run in

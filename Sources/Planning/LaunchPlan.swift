@@ -121,7 +121,9 @@ public struct UserNamespacePlan: Sendable, Equatable {
 
 public struct MountPlan: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
-        /// mount(2) of a filesystem.
+        /// A new filesystem, made detached (fsopen, fsmount) and attached
+        /// once it is complete; `flags` are mount(2)'s, as the options
+        /// said (`detachedForm` is what the shim gets).
         case filesystem(type: String, source: String, flags: UInt, data: String?)
         /// A bind mount of a host path (absolute).
         case bind(source: String, recursive: Bool)
@@ -142,9 +144,6 @@ public struct MountPlan: Sendable, Equatable {
     public var propagationRecursive = false
     /// Keep flags the kernel locks on inherited mounts (user namespaces).
     public var keepLocked = false
-    /// A filesystem made detached (fsopen, fsmount) so that it can be
-    /// idmapped: `attrSet` holds its mount attributes, the data its options.
-    public var detached = false
     public var idmap: IDMapPlan?
     /// /proc, /sys, /dev or below: the target is reached with no symlink.
     public var noSymlinks = false

@@ -128,6 +128,23 @@ struct ParsedMountOptions {
     }
 }
 
+extension MountPlan {
+    /// A filesystem is made with fsopen/fsconfig/fsmount: its mount(2)
+    /// flags become fsconfig flags (the superblock's) and mount attributes
+    /// (the rest, with the plan's own). nil for a bind.
+    public var detachedForm: (data: String?, attrSet: UInt64, attrClear: UInt64)? {
+        guard case let .filesystem(_, _, flags, data) = kind else { return nil }
+        var options = data.map { [$0] } ?? []
+        for (name, option) in MountOption.table {
+            if case let .flag(set, _) = option, set & MountOption.superblockFlags & flags != 0, set != UInt(MS_SILENT) {
+                options.append(name)
+            }
+        }
+        let (set, clear) = Planner.mountAttributes(set: flags, clear: 0)
+        return (options.isEmpty ? nil : options.joined(by: ","), set | attrSet, clear | attrClear)
+    }
+}
+
 /// The option strings skiff recognises, for `skiff features`.
 public enum MountOptionNames {
     public static var all: [String] { MountOption.table.map(\.0).sorted() }

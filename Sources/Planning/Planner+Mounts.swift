@@ -72,23 +72,7 @@ extension Planner {
                                                      data: opts.data.isEmpty ? nil : opts.data.joined(by: ",")),
                                    target: target, destination: m.destination, origin: path)
                 if lateRO { plan.lateReadonly.append(plan.mounts.count) }
-                if let idmap {
-                    // Made detached and idmapped before it is attached: mount(2)
-                    // flags become mount attributes and fsconfig flags.
-                    var data = opts.data
-                    for (name, option) in MountOption.table where opts.flagsSet & MountOption.superblockFlags != 0 {
-                        if case let .flag(set, _) = option, set & MountOption.superblockFlags & opts.flagsSet != 0,
-                           set != UInt(MS_SILENT) {
-                            data.append(name)
-                        }
-                    }
-                    mp = MountPlan(kind: .filesystem(type: type, source: m.source ?? type, flags: 0,
-                                                     data: data.isEmpty ? nil : data.joined(by: ",")),
-                                   target: target, destination: m.destination, origin: path)
-                    mp.detached = true
-                    mp.idmap = idmap
-                    (mp.attrSet, mp.attrClear) = bindAttributes(opts)
-                }
+                mp.idmap = idmap
                 mp.recursiveAttrSet = opts.recursiveSet
                 mp.recursiveAttrClear = opts.recursiveClear
                 mp.propagation = opts.propagation
@@ -197,12 +181,16 @@ extension Planner {
     /// Per-mount flags as mount attributes (set, clear), for mount_setattr
     /// and fsmount.
     static func bindAttributes(_ opts: ParsedMountOptions) -> (UInt64, UInt64) {
+        mountAttributes(set: opts.flagsSet, clear: opts.flagsClear)
+    }
+
+    static func mountAttributes(set flagsSet: UInt, clear flagsClear: UInt) -> (UInt64, UInt64) {
         var set: UInt64 = 0, clear: UInt64 = 0
         for (ms, attr) in MountOption.bindAttributes {
-            if opts.flagsSet & ms != 0 { set |= attr }
-            if opts.flagsClear & ms != 0 { clear |= attr }
+            if flagsSet & ms != 0 { set |= attr }
+            if flagsClear & ms != 0 { clear |= attr }
         }
-        let atime = opts.flagsSet & MountOption.atimeFlags
+        let atime = flagsSet & MountOption.atimeFlags
         if atime != 0 {
             clear |= UInt64(MOUNT_ATTR__ATIME)
             if atime & UInt(MS_NOATIME) != 0 { set |= UInt64(MOUNT_ATTR_NOATIME) }

@@ -94,12 +94,10 @@ extension Launcher {
     static func cMount(_ m: MountPlan, _ arena: Arena) -> skiff_mount {
         var c = skiff_mount()
         switch m.kind {
-        case let .filesystem(type, source, flags, data):
+        case let .filesystem(type, source, _, _):
             c.kind = UInt32(SKIFF_MOUNT_FS.rawValue)
             c.fstype = arena.string(type)
             c.source = arena.string(source)
-            c.ms_flags = flags
-            c.data = arena.string(data)
         case let .bind(source, recursive):
             c.kind = UInt32(SKIFF_MOUNT_BIND.rawValue)
             c.source = arena.string(source)
@@ -108,7 +106,6 @@ extension Launcher {
             c.kind = UInt32(SKIFF_MOUNT_ATTR.rawValue)
         }
         if m.keepLocked { c.flags |= UInt32(SKIFF_MF_KEEP_LOCKED.rawValue) }
-        if m.detached { c.flags |= UInt32(SKIFF_MF_DETACHED.rawValue) }
         if m.noSymlinks { c.flags |= UInt32(SKIFF_MF_NO_SYMLINKS.rawValue) }
         if m.procAllowed { c.flags |= UInt32(SKIFF_MF_PROC_OK.rawValue) }
         if m.keepTargetMode { c.flags |= UInt32(SKIFF_MF_KEEP_MODE.rawValue) }
@@ -116,6 +113,11 @@ extension Launcher {
         c.target = arena.string(m.target)
         c.attr_set = m.attrSet
         c.attr_clr = m.attrClear
+        if let fs = m.detachedForm {
+            c.data = arena.string(fs.data)
+            c.attr_set = fs.attrSet
+            c.attr_clr = fs.attrClear
+        }
         c.rattr_set = m.recursiveAttrSet
         c.rattr_clr = m.recursiveAttrClear
         c.propagation = m.propagation

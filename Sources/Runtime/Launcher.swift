@@ -257,12 +257,12 @@ enum Launcher {
         // A filesystem the child makes is idmapped by the child: with its own
         // user namespace, or one with the mount's mappings made here.
         let byParent = Sys.euid == 0 && !Proc.inUserNamespace()
-        let parentTrees = plan.mounts.indices.filter { plan.mounts[$0].idmap != nil && byParent && !plan.mounts[$0].detached }
+        let parentTrees = plan.mounts.indices.filter { plan.mounts[$0].idmap != nil && byParent && plan.mounts[$0].detachedForm == nil }
         var cmounts: [skiff_mount] = []
         for m in plan.mounts {
             var cm = cMount(m, arena)
             if let idmap = m.idmap {
-                if m.detached {
+                if m.detachedForm != nil {
                     cm.idmap_recursive = idmap.recursive ? 1 : 0
                     if idmap.containerNamespace {
                         cm.flags |= UInt32(SKIFF_MF_IDMAP_SELF.rawValue)

@@ -68,3 +68,62 @@ import Testing
                 "files were created on the host: \((try? FileManager.default.contentsOfDirectory(atPath: decoy)) ?? [])")
     }
 }
+
+/// A tmpfs's copy-up, its mode and its attributes go to the filesystem
+/// skiff made, through its fd: never to wherever the destination's path
+/// leads once an attacker who can write a directory on the way has
+/// swapped it (audit round 3, finding 1: the path was looked up again
+/// after the mount, and root copied, chmodded and chowned through it).
+@Suite struct MountRetargetTests {
+    @Test("tmpcopyup and the kept mode of a tmpfs never reach a host directory through a swapped path")
+    func tmpfsNotRetargeted() throws {
+        let fm = FileManager.default
+        let volume = Harness.scratch + "/" + Harness.uniqueName("shared")
+        let host = Harness.scratch + "/" + Harness.uniqueName("hostvol")
+        // The attacker's side: x/t is theirs (mode 0777, a set-uid file in
+        // it); y/t leads, inside the container, to the victim's directory.
+        try fm.createDirectory(atPath: volume + "/x/t", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: volume + "/y", withIntermediateDirectories: true)
+        try fm.createSymbolicLink(atPath: volume + "/y/t", withDestinationPath: "/hostvol/victim")
+        fm.createFile(atPath: volume + "/x/t/planted", contents: Data("x".utf8))
+        chmod(volume + "/x/t/planted", 0o4755)
+        chmod(volume + "/x/t", 0o777)
+        try fm.createDirectory(atPath: host + "/victim", withIntermediateDirectories: true)
+        chmod(host + "/victim", 0o700)
+        let stop = volume + "/stop"
+        let racer = Process()
+        racer.executableURL = URL(fileURLWithPath: Attack.binary)
+        racer.arguments = ["exchange", volume + "/x", volume + "/y", stop]
+        let out = Pipe()
+        racer.standardOutput = out
+        try racer.run()
+        defer {
+            fm.createFile(atPath: stop, contents: nil)
+            racer.waitUntilExit()
+        }
+
+        var b = try Skiff(["true"])
+        b.mounts += [["destination": "/data", "source": volume, "options": ["rbind"]],
+                     ["destination": "/hostvol", "source": host, "options": ["rbind"]],
+                     ["destination": "/data/x/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "nosuid"]]]
+        var victimChanged = ""
+        for _ in 0..<60 {
+            let id = Harness.uniqueName("retarget")
+            _ = try b.run(id)
+            b.expectNothingLeft(id)
+            var st = stat()
+            lstat(host + "/victim", &st)
+            let entries = (try? fm.contentsOfDirectory(atPath: host + "/victim")) ?? []
+            if st.st_mode & 0o7777 != 0o700 || !entries.isEmpty {
+                victimChanged = "mode \(String(st.st_mode & 0o7777, radix: 8)), entries \(entries)"
+                break
+            }
+        }
+        fm.createFile(atPath: stop, contents: nil)
+        racer.waitUntilExit()
+        let swaps = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(swaps.hasPrefix("swaps ") && (Int(swaps.dropFirst(6).prefix { $0.isNumber }) ?? 0) > 1000,
+                "the attacker did not race: \(swaps)")
+        #expect(victimChanged.isEmpty, "the host's directory was changed through the swapped path: \(victimChanged)")
+    }
+}

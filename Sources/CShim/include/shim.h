@@ -19,7 +19,7 @@
 #include <linux/personality.h> /* PER_*, for Swift */
 #include <linux/sched.h> /* CLONE_NEW*: Swift's Glibc hides them (_GNU_SOURCE) */
 
-#define SKIFF_PLAN_VERSION 3
+#define SKIFF_PLAN_VERSION 4
 
 /* ------------------------------------------------------------------------
  * Sync protocol. Every message is one fixed-size `skiff_msg` on a
@@ -67,6 +67,7 @@ enum skiff_sync {
 
 #define SKIFF_MAX_PARENT_TREES 64
 #define SKIFF_MAX_EARLY_BINDS 256
+#define SKIFF_MAX_LATE_READONLY 64
 
 /* Steps of the child, in the order it runs them. Carried in a failure
  * record so that the parent can name the step and the object. */
@@ -161,7 +162,10 @@ typedef struct skiff_msg {
  * ---------------------------------------------------------------------- */
 
 enum skiff_mount_kind {
-    SKIFF_MOUNT_FS = 1,     /* mount(2) of a filesystem */
+    SKIFF_MOUNT_FS = 1,     /* a new filesystem: fsopen, fsconfig with each
+                             * option of `data`, fsmount, filled and given
+                             * attr_set before move_mount; userns_fd (or
+                             * IDMAP_SELF) idmaps it */
     SKIFF_MOUNT_BIND = 2,   /* open_tree + mount_setattr + move_mount */
     SKIFF_MOUNT_ATTR = 3,   /* mount_setattr on the mount already at target
                              * (a tmpfs made read-only after the mounts below it) */
@@ -181,10 +185,6 @@ enum skiff_mount_flags {
                                     * directory it covers (tmpfs without mode=) */
     SKIFF_MF_COPY_UP = 1 << 8,     /* tmpcopyup: copy what the target directory
                                     * holds into the new filesystem */
-    SKIFF_MF_DETACHED = 1 << 4,    /* SKIFF_MOUNT_FS through fsopen/fsmount: data
-                                    * is split into fsconfig options, attr_set
-                                    * holds the MOUNT_ATTR_* for fsmount, and
-                                    * userns_fd (or IDMAP_SELF) idmaps it */
 };
 
 struct skiff_mount {
@@ -193,8 +193,7 @@ struct skiff_mount {
     const char *source;       /* fs source, or absolute host path of a bind */
     const char *target;       /* below the rootfs, relative ("dev/pts") */
     const char *fstype;       /* SKIFF_MOUNT_FS */
-    const char *data;         /* SKIFF_MOUNT_FS: fs-specific options or NULL */
-    unsigned long ms_flags;   /* SKIFF_MOUNT_FS: MS_* for mount(2) */
+    const char *data;         /* SKIFF_MOUNT_FS: fsconfig options ("k=v,flag") or NULL */
     uint64_t attr_set;        /* mount_setattr on the mount itself */
     uint64_t attr_clr;
     uint64_t rattr_set;       /* mount_setattr with AT_RECURSIVE */
