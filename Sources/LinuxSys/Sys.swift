@@ -43,6 +43,21 @@ public enum Sys {
         }
     }
 
+    /// A file of someone else's (a container's image), read by root with
+    /// nothing of it trusted: resolved below `dir` with `resolve`, opened
+    /// O_PATH first (opening a device or a FIFO can block or act), checked
+    /// to be a regular file of at most `limit` bytes, then reopened through
+    /// that fd (the same inode) and read, bounded.
+    public static func readRegularFile(at dir: Int32, _ path: String, resolve: UInt64, limit: Int,
+                                       display: String) throws(SysError) -> [UInt8] {
+        let pinned = try openat2(dir, path, skiff_O_PATH, resolve: resolve, display: display)
+        let st = try fstat(pinned.raw, display)
+        guard st.st_mode & S_IFMT == S_IFREG else { throw SysError("open", display + " (not a regular file)", errno: Errno(EINVAL)) }
+        guard st.st_size <= limit else { throw SysError("read", display, errno: Errno(EFBIG)) }
+        let fd = try open("/proc/self/fd/\(pinned.raw)", O_RDONLY | O_NONBLOCK | O_NOCTTY)
+        return try read(fd, display, limit: limit)
+    }
+
     public static func readFile(_ path: String) throws(SysError) -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         return try read(fd, path)

@@ -36,32 +36,18 @@ extension Runtime {
     /// Returns its exit status (128+N on signal N), or 0 once it runs with
     /// --detach.
     public func exec(id: String, _ o: ExecOptions) throws(RuntimeError) -> Int32 {
-        // Locked while the process is set up; not while it runs.
-        var dir: ContainerDir? = try store.open(id)
-        let r = try dir!.read()
-        let status = Runtime.status(r)
-        switch status {
-        case .stopped, .creating:
-            throw .message("exec: container `\(id)` is \(status.rawValue): only a created or running container can run a new process")
-        case .paused where !o.ignorePaused:
-            throw .message("exec: container `\(id)` is paused: resume it first, or pass --ignore-paused")
-        default:
-            break
-        }
-        guard let initPidfd = Runtime.pidfd(r) else {
-            throw .message("exec: container `\(id)` is stopped")
-        }
-        var spec: Spec
-        do {
-            spec = try JSONDecoding.decode(Spec.self, json: try dir!.readConfig())
-        } catch let e as SpecError {
-            throw .context(dir!.path + "/" + ContainerDir.configFile, .spec(e))
-        } catch let e as RuntimeError {
-            throw e
-        } catch {
-            throw .message("\(error)")
-        }
-        spec.process = try execProcess(spec.process, o)
+        // The --process file is the caller's (it may be a FIFO): read before
+        // the container is locked.
+        let processFile = try o.processFile.map { (file) throws(RuntimeError) in try readProcessFile(file) }
+        // The container is locked only while its record and the config create
+        // kept are read and its first process is pinned: nothing of the
+        // container's (its image, its processes, a frozen cgroup) is waited
+        // on with the lock held, so kill, delete and resume always proceed.
+        let target = try lockedExecTarget(id: id, ignorePaused: o.ignorePaused)
+        let (r, status, configPath) = (target.record, target.status, target.configPath)
+        let initPidfd = target.initPidfd
+        var spec = target.spec
+        if let processFile { spec.process = processFile } else { spec.process = try execProcess(spec.process, o) }
         let host = HostProbe.facts(for: spec)
         let needHome = !(spec.process?.env ?? []).contains { $0.hasPrefix("HOME=") }
         let plan: LaunchPlan
@@ -71,7 +57,7 @@ extension Runtime {
             throw .context(o.processFile.map { "--process \($0)" } ?? "exec", .spec(error))
         }
         for w in plan.warnings { log.warn(w) }
-        let seccomp = try compileSeccomp(plan, context: dir!.path + "/" + ContainerDir.configFile)
+        let seccomp = try compileSeccomp(plan, context: configPath)
         try Terminal.check(terminal: plan.terminal, consoleSocket: o.consoleSocket, detached: o.detach, command: "exec")
         for fd in 0..<Int32(o.preserveFds) where Sys.fcntlFlags(3 + fd) == nil {
             throw .message("--preserve-fds \(o.preserveFds): fd \(3 + fd) is not open")
@@ -113,25 +99,63 @@ extension Runtime {
         }
         log.debug("exec in `\(id)`: pid \(child.pid)")
         if o.detach { return 0 }
-        dir = nil  // unlock: the container's other operations go on meanwhile
         return try wait(child, id: id, signals: signals, proxy: proxy)
     }
 
-    /// The process to run: the --process file as it is, or the container's
-    /// process with the command and runc's flags applied.
-    func execProcess(_ base: Process?, _ o: ExecOptions) throws(RuntimeError) -> Process {
-        if let file = o.processFile {
-            do {
-                let fd = try Sys.open(file, O_RDONLY)
-                return try JSONDecoding.decode(Process.self, json: try Sys.read(fd, file, limit: Runtime.maxConfigSize))
-            } catch let e as SysError {
-                throw .context("--process", .system(e))
-            } catch let e as SpecError {
-                throw .context("--process \(file)", .spec(e))
-            } catch {
-                throw .message("\(error)")
-            }
+    /// What exec needs of the container, read under its lock: the record,
+    /// its status, a pidfd of its first process and the config create kept.
+    struct ExecTarget: ~Copyable {
+        let record: ContainerRecord
+        let status: ContainerStatus
+        let initPidfd: FileDescriptor
+        let spec: Spec
+        let configPath: String
+    }
+
+    func lockedExecTarget(id: String, ignorePaused: Bool) throws(RuntimeError) -> ExecTarget {
+        let dir = try store.open(id)
+        let r = try dir.read()
+        let status = Runtime.status(r)
+        switch status {
+        case .stopped, .creating:
+            throw .message("exec: container `\(id)` is \(status.rawValue): only a created or running container can run a new process")
+        case .paused where !ignorePaused:
+            throw .message("exec: container `\(id)` is paused: resume it first, or pass --ignore-paused")
+        default:
+            break
         }
+        guard let initPidfd = Runtime.pidfd(r) else {
+            throw .message("exec: container `\(id)` is stopped")
+        }
+        let configPath = dir.path + "/" + ContainerDir.configFile
+        do {
+            let spec = try JSONDecoding.decode(Spec.self, json: try dir.readConfig())
+            return ExecTarget(record: r, status: status, initPidfd: initPidfd, spec: spec, configPath: configPath)
+        } catch let e as SpecError {
+            throw .context(configPath, .spec(e))
+        } catch let e as RuntimeError {
+            throw e
+        } catch {
+            throw .message("\(error)")
+        }
+    }
+
+    /// exec --process FILE: the process as the file gives it.
+    func readProcessFile(_ file: String) throws(RuntimeError) -> Process {
+        do {
+            let fd = try Sys.open(file, O_RDONLY)
+            return try JSONDecoding.decode(Process.self, json: try Sys.read(fd, file, limit: Runtime.maxConfigSize))
+        } catch let e as SysError {
+            throw .context("--process", .system(e))
+        } catch let e as SpecError {
+            throw .context("--process \(file)", .spec(e))
+        } catch {
+            throw .message("\(error)")
+        }
+    }
+
+    /// The container's process with the command and runc's flags applied.
+    func execProcess(_ base: Process?, _ o: ExecOptions) throws(RuntimeError) -> Process {
         guard var p = base else { throw .message("exec: the container's config has no process to start from") }
         guard !o.args.isEmpty else { throw .message("exec: no command given (skiff exec <container-id> <command> [args...])") }
         p.args = o.args

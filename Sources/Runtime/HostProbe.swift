@@ -97,12 +97,17 @@ enum HostProbe {
     }
 
     /// The image's /etc/passwd, read inside the rootfs (a symlink in the
-    /// image cannot send the read to the host's file).
+    /// image cannot send the read to the host's file) and only if it is a
+    /// regular file of sensible size: the image may make it a FIFO, which
+    /// would hang skiff, or a device node, which root must never open.
+    static let maxPasswdSize = 4 << 20
+
     static func imageFacts(rootfs: String, needHome: Bool) -> ImageFacts {
         guard needHome, let root = try? Sys.open(rootfs, skiff_O_PATH | O_DIRECTORY),
-              let fd = try? Sys.openat2(root.raw, "etc/passwd", O_RDONLY,
-                                        resolve: UInt64(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)),
-              let bytes = try? Sys.read(fd) else { return ImageFacts() }
+              let bytes = try? Sys.readRegularFile(at: root.raw, "etc/passwd",
+                                                   resolve: UInt64(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS),
+                                                   limit: maxPasswdSize, display: rootfs + "/etc/passwd")
+        else { return ImageFacts() }
         return ImageFacts(homes: homes(passwd: bytes))
     }
 

@@ -197,6 +197,27 @@ import Testing
         #expect(stopped.status == 1 && stopped.stderr.contains("is stopped: only a created or running container can run a new process"), "\(stopped)")
     }
 
+    @Test("runc compat #2: exec --ignore-paused in the foreground does not hold the container: resume returns and the exec prints its output")
+    func ignorePausedForeground() throws {
+        let (s, id, _) = try ExecTests.running()
+        defer { _ = try? s("delete", "--force", id) }
+        #expect(try s("pause", id).status == 0)
+        let out = s.bundle + "/exec.out"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: s.binary)
+        p.arguments = ["--root", s.root, "exec", "--ignore-paused", id, "echo", "ok"]
+        p.standardOutput = FileHandle(forWritingAtPath: out)
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        Thread.sleep(forTimeInterval: 0.3)
+        let resume = try ImageFileTests.bounded(s, ["resume", id], seconds: 10)
+        #expect(resume.status == 0, "resume waited on the exec: \(resume)")
+        try waitFor(seconds: 10) { !p.isRunning }
+        #expect(p.terminationStatus == 0)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "ok\n")
+    }
+
     @Test("wrong exec input names the flag", arguments: [
         (["--user", "1:-1"], "--user: `1:-1` is not uid[:gid]"),
         (["--user", "+5"], "--user: `+5` is not uid[:gid]"),
