@@ -290,16 +290,20 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         fail(SKIFF_STEP_PROTOCOL, (int32_t)((SKIFF_SYNC_START << 16) | (go & 0xffff)));
     }
 
-    /* startContainer: part of `start`, in the container, before its program. */
-    start_hooks(p);
-
-    /* execCPUAffinity.final: where the container's program runs. */
+    /* execCPUAffinity.final: where the container's program (and its
+     * startContainer hooks) run. */
     set_cpus(p, p->cpus_final, 1);
 
-    /* As close to execve as possible: every syscall after this one must be
+    /* The filter before the startContainer hooks: they are the image's
+     * programs, run in the container, and what they leave running must be
+     * as confined as the container (runc loads it first too). Otherwise as
+     * close to execve as possible: every syscall after this one must be
      * allowed by the profile. */
     if (!p->seccomp_early && !p->seccomp_listener)
         load_seccomp(p);
+
+    /* startContainer: part of `start`, in the container, before its program. */
+    start_hooks(p);
 
     int saw_eacces = 0;
     for (uint32_t i = first; i < p->n_exec_paths; i++) {

@@ -218,3 +218,26 @@ import Testing
         }
     }
 }
+
+/// startContainer hooks are the image's programs, run in the container:
+/// they run under its seccomp filter, as runc runs them (audit round 3,
+/// finding 3: they ran before the filter was loaded).
+@Suite struct SeccompHookTests {
+    @Test("a startContainer hook runs under the container's filter: Seccomp 2, and the denied mkdir fails in it")
+    func startContainerHookFiltered() throws {
+        var s = try Skiff(["true"])
+        let out = try s.outDir()
+        s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1]],
+        ]
+        s["hooks"] = ["startContainer": [["path": "/bin/sh", "args": ["sh", "-c",
+            "grep ^Seccomp: /proc/self/status > /out/hook; mkdir /out/made 2>/dev/null; echo mkdir=$? >> /out/hook"]]]]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        let hook = try String(contentsOfFile: out + "/hook", encoding: .utf8)
+        #expect(hook == "Seccomp:\t2\nmkdir=1\n", "\(hook)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/made"))
+    }
+}
