@@ -319,6 +319,8 @@ public struct CgroupLowering {
         add("rdma", "rdma.max", line, p)
     }
 
+    static let cgroupLimitFiles = ["cgroup.max.depth", "cgroup.max.descendants"]
+
     mutating func unified(_ key: String, _ value: String, _ path: String) throws(SpecError) {
         var p = path
         JSONPath.append(key, to: &p)
@@ -330,6 +332,12 @@ public struct CgroupLowering {
             throw SpecError(path: p, "`\(key)` is not a cgroup v2 file name like `memory.high`")
         }
         let controller = String(key[..<dot])
+        // The cgroup.* files other than its limits move, freeze or kill
+        // processes (cgroup.procs would put any process of the host in the
+        // container's cgroup, where delete kills it): never from a config.
+        if controller == "cgroup" && !Self.cgroupLimitFiles.contains(key) {
+            throw SpecError(path: p, "`\(key)` is not a limit: of the cgroup.* files only \(Self.cgroupLimitFiles.joined(by: " and ")) may be set")
+        }
         add(controller == "cgroup" ? "" : controller, key, value, p)
     }
 

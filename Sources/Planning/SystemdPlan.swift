@@ -278,6 +278,11 @@ public enum SystemdLimits {
             guard name.utf8.count >= 3, name.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) }) else {
                 throw SpecError(path: path, "`\(name)` is not a systemd property name (three or more latin letters)")
             }
+            // The scope's processes are the container's: PIDs would move any
+            // process of the host into it, where delete kills it.
+            if name == "PIDs" {
+                throw SpecError(path: path, "`PIDs` is skiff's to set: the scope holds the container's process only")
+            }
             var value: DBusValue
             do {
                 value = try GVariantText.parse(text)

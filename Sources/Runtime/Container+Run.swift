@@ -51,7 +51,7 @@ extension Runtime {
             // until the process has exec'd (or failed, and everything is
             // removed), so no one can see it between the two; and if skiff
             // dies before the exec the child sees the socket close and exits.
-            rec = record(id: id, bundle: bundle, plan: plan, child)
+            rec = record(id: id, bundle: bundle, plan: plan, child, cgroup: cgroup)
             rec.started = true
             try dir?.write(rec)
             if let pidFile = options.create.pidFile { try writePidFile(pidFile, child.pid) }

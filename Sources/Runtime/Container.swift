@@ -178,7 +178,7 @@ public struct Runtime {
                                                         seccomp: seccomp, bundle: bundle, cgroup: cgroup,
                                                         systemd: placement, consoleFd: consoleFd), log: log)
             launched = child
-            try dir.write(record(id: id, bundle: bundle, plan: plan, child))
+            try dir.write(record(id: id, bundle: bundle, plan: plan, child, cgroup: cgroup))
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
             try child.send(SKIFF_SYNC_COMMIT)
             log.debug("created `\(id)`: pid \(child.pid)")
@@ -192,9 +192,14 @@ public struct Runtime {
     /// killed after the mkdir leaves it to `delete`, which reads it back).
     func makeCgroup(_ plan: LaunchPlan, _ dir: ContainerDir) throws(RuntimeError) -> Cgroup? {
         guard let cp = plan.cgroup else { return nil }
-        try dir.writeCgroups(cp.version == .v2 ? 2 : 1, cp.dirs.map(\.hostPath))
+        let paths = cp.dirs.map(\.hostPath)
         // systemd makes a scope only once the process exists (Launcher).
-        if cp.systemd != nil { return nil }
+        if cp.systemd != nil {
+            try dir.writeCgroups(cp.version == .v2 ? 2 : 1, paths, adopted: [])
+            return nil
+        }
+        // What exists already is the container's to join, not to remove.
+        try dir.writeCgroups(cp.version == .v2 ? 2 : 1, paths, adopted: paths.filter { access($0, F_OK) == 0 })
         return try Cgroup.make(cp, log: log)
     }
 
@@ -203,7 +208,7 @@ public struct Runtime {
         return SystemdPlacement(manager: manager, plan: cp, scope: scope, log: log)
     }
 
-    func record(id: String, bundle: String, plan: LaunchPlan, _ child: Launched) -> ContainerRecord {
+    func record(id: String, bundle: String, plan: LaunchPlan, _ child: Launched, cgroup: Cgroup?) -> ContainerRecord {
         ContainerRecord(ociVersion: OCISpec.ociVersion, id: id, pid: child.pid, startTime: child.startTime,
                         bundle: bundle, rootfs: plan.rootfs, created: Time.rfc3339Now(),
                         annotations: plan.annotations, started: false, ownPidNamespace: plan.creates(.pid),
@@ -211,6 +216,8 @@ public struct Runtime {
                         netDevices: plan.netDevices.isEmpty ? nil : plan.netDevices.map { [$0.host, $0.name] },
                         cgroupVersion: plan.cgroup.map { $0.version == .v2 ? 2 : 1 },
                         cgroupPaths: plan.cgroup?.dirs.map(\.hostPath),
+                        cgroupAdopted: cgroup.flatMap { $0.adopted.isEmpty ? nil : $0.adopted },
+                        cgroupForeign: cgroup.flatMap { $0.foreign.isEmpty ? nil : $0.foreign.map { [UInt64($0.pid), $0.startTime] } },
                         systemdUnit: plan.cgroup?.systemd?.unit, systemdUser: plan.cgroup?.systemd.map(\.user),
                         args: plan.args, execPaths: plan.execPaths, hooks: HookRunner.recorded(plan.hooks))
     }
@@ -266,7 +273,11 @@ public struct Runtime {
     /// The cgroup a record names, if it checks out.
     static func cgroup(_ r: ContainerRecord) -> Cgroup? {
         guard let paths = r.cgroupPaths, !paths.isEmpty else { return nil }
-        var cg = Cgroup.recorded(version: r.cgroupVersion ?? 1, paths: paths)
+        var cg = Cgroup.recorded(version: r.cgroupVersion ?? 1, paths: paths, adopted: r.cgroupAdopted ?? [])
+        cg?.foreign = (r.cgroupForeign ?? []).compactMap { f in
+            f.count == 2 ? Cgroup.ForeignProcess(pid: Int32(truncatingIfNeeded: f[0]), startTime: f[1]) : nil
+        }
+        cg?.pidNamespace = r.ownPidNamespace ? r.pidNamespace : nil
         if let name = r.systemdUnit, SystemdNames.isUnitName(name) {
             cg?.unit = SystemdUnit(name: name, user: r.systemdUser ?? false)
         }
@@ -468,8 +479,8 @@ public struct Runtime {
         } catch {
             // We hold the lock, so no create is in progress: what is left of
             // one that died is removed, its cgroup (and what runs in it) too.
-            if let (v, paths) = dir.readCgroups(), let cg = Cgroup.recorded(version: v, paths: paths) {
-                try removeCgroup(cg, id: id)
+            if let (v, paths, adopted) = dir.readCgroups(), let cg = Cgroup.recorded(version: v, paths: paths, adopted: adopted) {
+                try removeCgroup(cg, id: id, killing: adopted.isEmpty)
             }
             try dir.remove()
             return
@@ -505,9 +516,9 @@ public struct Runtime {
     /// What is left in the cgroup (children of a container without a pid
     /// namespace of its own outlive its first process) is killed, then
     /// the directories go.
-    func removeCgroup(_ cg: Cgroup, id: String) throws(RuntimeError) {
+    func removeCgroup(_ cg: Cgroup, id: String, killing: Bool = true) throws(RuntimeError) {
         do {
-            try destroy(cg)
+            try destroy(cg, killing: killing)
         } catch {
             throw .context("delete `\(id)`", error)
         }
@@ -515,15 +526,20 @@ public struct Runtime {
 
     /// Kills what is left in the cgroup, stops its systemd scope (empty by
     /// then, so systemd has nothing to wait for), removes its directories.
-    func destroy(_ cg: Cgroup) throws(RuntimeError) {
-        if !cg.pids().isEmpty {
+    /// `killing` false: the container's processes cannot be told from
+    /// others' (a create that died before its record, in a cgroup it
+    /// joined): nothing is signalled.
+    func destroy(_ cg: Cgroup, killing: Bool = true) throws(RuntimeError) {
+        if killing, cg.pids().contains(where: cg.isContainers) {
             try cg.signalAll(SIGKILL)
             if cg.isFrozen { try cg.setFrozen(false) }
         }
         if let unit = cg.unit {
             try SystemdManager.connect(user: unit.user).stopUnit(unit.name)
         }
-        try cg.remove()
+        for left in try cg.remove() {
+            log.warn("cgroup \(left) still holds processes the container did not start: left in place")
+        }
     }
 
     /// How long delete --force waits for a killed process to exit.

@@ -31,6 +31,11 @@ struct ContainerRecord: Codable {
     /// 1 or 2, and a directory per hierarchy.
     var cgroupVersion: Int?
     var cgroupPaths: [String]?
+    /// Those of them that existed before the container (never removed),
+    /// and the processes that were in them then, [pid, start time] (never
+    /// signalled).
+    var cgroupAdopted: [String]? = nil
+    var cgroupForeign: [[UInt64]]? = nil
     /// --systemd-cgroup: the scope systemd made, and whether the user's
     /// manager made it.
     var systemdUnit: String? = nil
@@ -57,6 +62,10 @@ extension ContainerRecord {
         if let pidNamespace { members.append(("pidNamespace", pidNamespace > UInt64(Int64.max) ? .uint(pidNamespace) : .int(Int64(pidNamespace)))) }
         if let cgroupVersion { members.append(("cgroupVersion", .int(Int64(cgroupVersion)))) }
         if let cgroupPaths { members.append(("cgroupPaths", .array(cgroupPaths.map { .string($0) }))) }
+        if let cgroupAdopted { members.append(("cgroupAdopted", .array(cgroupAdopted.map { .string($0) }))) }
+        if let cgroupForeign {
+            members.append(("cgroupForeign", .array(cgroupForeign.map { .array($0.map { .int(Int64(clamping: $0)) }) })))
+        }
         if let systemdUnit { members.append(("systemdUnit", .string(systemdUnit))) }
         if let systemdUser { members.append(("systemdUser", .bool(systemdUser))) }
         members += [
@@ -83,6 +92,8 @@ extension ContainerRecord: JSONDecodable {
         netDevices = try o.optional("netDevices")
         cgroupVersion = try o.optional("cgroupVersion")
         cgroupPaths = try o.optional("cgroupPaths")
+        cgroupAdopted = try o.optional("cgroupAdopted")
+        cgroupForeign = try o.optional("cgroupForeign")
         systemdUnit = try o.optional("systemdUnit")
         systemdUser = try o.optional("systemdUser")
         args = try o.required("args")
@@ -319,9 +330,10 @@ final class ContainerDir {
     /// the first line and a directory per line after it.
     static let cgroupsFile = "cgroups"
 
-    func writeCgroups(_ version: Int, _ paths: [String]) throws(RuntimeError) {
+    func writeCgroups(_ version: Int, _ paths: [String], adopted: [String]) throws(RuntimeError) {
         var text = "\(version)\n"
-        for p in paths { text += p + "\n" }  // not joined(): a run-time conformance lookup
+        // An adopted directory (one that existed before): "adopted PATH".
+        for p in paths { text += (adopted.contains(p) ? "adopted " : "") + p + "\n" }  // not joined(): a run-time conformance lookup
         try sys { () throws(SysError) in
             try Sys.writeAtomically(fd.raw, ContainerDir.cgroupsFile, Array(text.utf8), mode: 0o600,
                                     display: path + "/" + ContainerDir.cgroupsFile)
@@ -329,14 +341,16 @@ final class ContainerDir {
     }
 
     /// Read as state.json is: a regular file of the caller's, bounded.
-    func readCgroups() -> (version: Int, paths: [String])? {
+    func readCgroups() -> (version: Int, paths: [String], adopted: [String])? {
         guard let f = try? Sys.openat(fd.raw, ContainerDir.cgroupsFile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
                                       display: ContainerDir.cgroupsFile),
               let st = try? Sys.fstat(f.raw), st.st_mode & S_IFMT == S_IFREG, st.st_uid == Sys.euid,
               let bytes = try? Sys.read(f, ContainerDir.cgroupsFile, limit: 1 << 16) else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
         guard let first = lines.first, let v = Int(first), v == 1 || v == 2 else { return nil }
-        return (v, Array(lines.dropFirst()))
+        let paths = lines.dropFirst().map { $0.hasPrefix("adopted ") ? String($0.dropFirst(8)) : $0 }
+        let adopted = lines.dropFirst().filter { $0.hasPrefix("adopted ") }.map { String($0.dropFirst(8)) }
+        return (v, paths, adopted)
     }
 
     /// The container's config.json as create read it: exec plans its

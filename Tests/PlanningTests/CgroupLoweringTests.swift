@@ -51,6 +51,18 @@ import Testing
                       "rdma.max=mlx5_1 hca_handle=3 hca_object=10000", "memory.high=1G", "cgroup.max.depth=3"])
     }
 
+    @Test("unified cgroup.* files that move, freeze or kill processes are refused with their JSON path", arguments: [
+        "cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.freeze", "cgroup.subtree_control", "cgroup.type",
+    ])
+    func unifiedCgroupFilesRefused(key: String) throws {
+        do {
+            _ = try lower(#"{"unified":{"\#(key)":"1"}}"#, v2: true)
+            Issue.record("accepted \(key)")
+        } catch {
+            #expect("\(error)".hasPrefix(#"linux.resources.unified["\#(key)"]: "#) && "\(error)".contains("is not a limit"), "\(error)")
+        }
+    }
+
     @Test("v1 files: cfs, rt, memsw, oom_control, blkio throttle, net_cls and net_prio")
     func v1Files() throws {
         let w = try lower(#"""

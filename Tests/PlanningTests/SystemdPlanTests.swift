@@ -198,6 +198,7 @@ let systemdV2Host: HostFacts = {
             ("CollectMode", "'unterminated", "is not a GVariant value: the string does not end"),
             ("Wants", "[]", "an empty array needs its type"),
             ("TasksMax", "5000000000", "out of range for int32 (give a type, e.g. `uint64 5000000000`)"),
+            ("PIDs", "[uint32 1]", "`PIDs` is skiff's to set"),
         ] {
             do {
                 _ = try props([(key, value)])

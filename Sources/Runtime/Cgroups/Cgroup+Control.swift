@@ -69,20 +69,36 @@ extension Cgroup {
 
     // MARK: signals
 
-    /// Every process in the cgroup gets `signal`. SIGKILL on v2 uses
-    /// cgroup.kill (nothing can fork away); otherwise the cgroup is frozen,
-    /// each process signalled through a pidfd, and thawed, so none forks
-    /// a child between the listing and the signal.
+    /// Every process of the container in the cgroup gets `signal` (never
+    /// one that is not the container's: see isContainers). SIGKILL on v2
+    /// uses cgroup.kill where the cgroup holds only the container's
+    /// (nothing can fork away); otherwise the cgroup is frozen, each process
+    /// signalled through a pidfd checked after it is opened, and thawed, so
+    /// none forks a child between the listing and the signal. Where other
+    /// processes share the cgroup nothing is frozen, and SIGKILL is sent
+    /// again until none of the container's is left.
     func signalAll(_ signal: Int32) throws(RuntimeError) {
-        if version == .v2, signal == SIGKILL, let d = unified, access(d.hostPath + "/cgroup.kill", F_OK) == 0 {
+        let all = pids()
+        let onlyOurs = adopted.isEmpty && all.allSatisfy(isContainers)
+        if onlyOurs, version == .v2, signal == SIGKILL, let d = unified, access(d.hostPath + "/cgroup.kill", F_OK) == 0 {
             try Cgroup.write(d.hostPath + "/cgroup.kill", "1", origin: "kill")
             return
         }
-        let freeze = canFreeze && !isFrozen
+        let freeze = onlyOurs && canFreeze && !isFrozen
         if freeze { try setFrozen(true) }
-        for pid in pids() {
-            guard let fd = try? Sys.pidfdOpen(pid) else { continue }
-            _ = try? Sys.pidfdSendSignal(fd.raw, signal, "pid \(pid)")
+        var rounds = signal == SIGKILL && !freeze ? 20 : 1
+        var targets = all
+        while rounds > 0 && !targets.isEmpty {
+            for pid in targets {
+                guard let fd = try? Sys.pidfdOpen(pid), isContainers(pid) else { continue }
+                _ = try? Sys.pidfdSendSignal(fd.raw, signal, "pid \(pid)")
+            }
+            rounds -= 1
+            if rounds > 0 {
+                var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+                nanosleep(&ts, nil)
+                targets = pids().filter(isContainers)
+            }
         }
         if freeze { try setFrozen(false) }
     }

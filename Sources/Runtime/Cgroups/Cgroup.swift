@@ -21,6 +21,21 @@ struct Cgroup {
     /// --systemd-cgroup: the scope systemd made, stopped before the
     /// directories go.
     var unit: SystemdUnit? = nil
+    /// Directories that existed before the container (a cgroupsPath it
+    /// joined): never removed, and what runs in them is not assumed to be
+    /// the container's.
+    var adopted: [String] = []
+    /// Processes that were in an adopted directory before the container
+    /// (pid and start time): never signalled.
+    var foreign: [ForeignProcess] = []
+    /// The container's own pid namespace: only processes in it are the
+    /// container's.
+    var pidNamespace: UInt64? = nil
+
+    struct ForeignProcess: Equatable {
+        var pid: Int32
+        var startTime: UInt64
+    }
 
     static let cgroupMagic = 0x27e0eb, cgroup2Magic = 0x63677270
 
@@ -41,11 +56,17 @@ struct Cgroup {
     /// create), enables v2 controllers down the path, and applies the
     /// limits. On failure what was made is removed.
     static func make(_ plan: CgroupPlan, log: Log) throws(RuntimeError) -> Cgroup {
-        let cg = Cgroup(version: plan.version, dirs: plan.dirs)
+        var cg = Cgroup(version: plan.version, dirs: plan.dirs)
         var made: [String] = []
         do {
             for d in plan.dirs {
                 try makeDir(d, needed: plan.version == .v2 ? controllersNeeded(plan) : [], made: &made)
+            }
+            cg.adopted = plan.dirs.map(\.hostPath).filter { !made.contains($0) }
+            cg.foreign = cg.pids().compactMap { pid in Proc.stat(pid).map { ForeignProcess(pid: pid, startTime: $0.startTime) } }
+            if !cg.foreign.isEmpty {
+                // runc's warning: the container shares its cgroup.
+                log.warn("container's cgroup is not empty: \(cg.foreign.count) process(es) found")
             }
             try cg.apply(plan.writes, log: log)
             if let rules = plan.devices { try cg.applyDevices(rules) }
@@ -231,11 +252,13 @@ struct Cgroup {
     func pids() -> [Int32] {
         guard let d = procsDir else { return [] }
         var out: [Int32] = []
-        for dir in [d.hostPath] + Cgroup.descendants(d.hostPath) {
-            guard let b = try? Sys.readFile(dir + "/cgroup.procs") else { continue }
-            out += b.split(separator: UInt8(ascii: "\n")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
-        }
+        for dir in [d.hostPath] + Cgroup.descendants(d.hostPath) { out += Cgroup.procs(dir) }
         return out
+    }
+
+    static func procs(_ dir: String) -> [Int32] {
+        guard let b = try? Sys.readFile(dir + "/cgroup.procs") else { return [] }
+        return b.split(separator: UInt8(ascii: "\n")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
     }
 
     /// The directories below `path`, deepest first (cgroup directories
@@ -251,16 +274,23 @@ struct Cgroup {
         return out
     }
 
-    /// Removes the container's directories and the sub-cgroups in them
-    /// (the leaves: parents may be shared, as runc). A process still
+    /// Removes the directories the container made and the sub-cgroups in
+    /// them (the leaves: parents may be shared, as runc). A process still
     /// leaving makes rmdir EBUSY for a moment: retried for up to a second.
-    func remove() throws(RuntimeError) {
-        for d in dirs {
+    /// A directory that still holds processes that are not the container's
+    /// is left: it is returned, for a warning.
+    func remove() throws(RuntimeError) -> [String] {
+        var left: [String] = []
+        for d in dirs where !adopted.contains(d.hostPath) {
             for path in Cgroup.descendants(d.hostPath) + [d.hostPath] {
                 var tries = 0
                 while Glibc.rmdir(path) != 0 {
                     let e = Errno.current
                     if e == .ENOENT { break }
+                    if e == .EBUSY, Cgroup.procs(path).contains(where: { !isContainers($0) }) {
+                        left.append(path)
+                        break
+                    }
                     guard e == .EBUSY, tries < 100 else {
                         throw .message("remove cgroup \(path): \(e)")
                     }
@@ -270,6 +300,21 @@ struct Cgroup {
                 }
             }
         }
+        return left
+    }
+
+    /// Whether a process in the cgroup is the container's: in its pid
+    /// namespace when it has one of its own; otherwise any that was not
+    /// there before it. Only these are ever signalled.
+    func isContainers(_ pid: Int32) -> Bool {
+        if let ns = pidNamespace {
+            if let inode = Proc.namespaceInode(pid, "pid") { return inode == ns }
+            // Unreadable to an unprivileged caller (not dumpable): at least
+            // in a pid namespace below ours.
+            guard let theirs = Proc.namespacePids(pid), let ours = Proc.namespacePids(getpid()) else { return false }
+            return theirs.count > ours.count
+        }
+        return !foreign.contains { $0.pid == pid && Proc.stat(pid)?.startTime == $0.startTime }
     }
 
     // MARK: a systemd scope
@@ -338,7 +383,7 @@ struct Cgroup {
 
     /// The cgroup a state record names, believed only for directories below
     /// /sys/fs/cgroup on a cgroup filesystem, without `..`.
-    static func recorded(version: Int, paths: [String]) -> Cgroup? {
+    static func recorded(version: Int, paths: [String], adopted: [String] = []) -> Cgroup? {
         var dirs: [CgroupDir] = []
         let prefix = CgroupDir.mountPoint + "/"
         for p in paths {
@@ -361,7 +406,7 @@ struct Cgroup {
                 dirs.append(CgroupDir(hierarchy: String(decoding: restBytes[..<slash], as: UTF8.self), path: sub.isEmpty ? "/" : sub))
             }
         }
-        return Cgroup(version: version == 2 ? .v2 : .v1, dirs: dirs)
+        return Cgroup(version: version == 2 ? .v2 : .v1, dirs: dirs, adopted: adopted)
     }
 }
 
