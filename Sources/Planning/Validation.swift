@@ -23,6 +23,7 @@ public enum Validation {
         Check(name: "seccomp", run: checkSeccomp),
         Check(name: "masked and readonly paths", run: checkPaths),
         Check(name: "annotations", run: checkAnnotations),
+        Check(name: "cgroupsPath", run: checkCgroupsPath),
     ]
 
     public static func run(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
@@ -30,6 +31,15 @@ public enum Validation {
     }
 
     // MARK: checks
+
+    /// One line, as the kernel's cgroup files, systemd's unit names and
+    /// skiff's own `cgroups` record take it.
+    static func checkCgroupsPath(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
+        guard let path = spec.linux?.cgroupsPath else { return }
+        if path.utf8.contains(where: { $0 == 10 || $0 == 13 }) {
+            throw SpecError(path: "linux.cgroupsPath", "must not contain a line break")
+        }
+    }
 
     static func checkVersion(_ spec: Spec, _ host: HostFacts) throws(SpecError) {
         // On bytes, ASCII digits only (Character.isNumber took "١" for a

@@ -8,6 +8,9 @@ import Testing
         case missingRootfs, rootfsIsAFile, badJSON, missingConfig, relativeMountDestination, unknownCapability
         case bindSourceMissing, unknownFilesystem, mountOptionRejectedByKernel, cwdMissing, execNotFound
         case unsupportedField, hostSysctl, deviceOverDirectory, fakeNullForMask
+        // Audit round 3, finding 5: C stops at U+0000, so what was checked was
+        // not what the kernel saw (the root cgroup, a host /dev).
+        case nulInCgroupsPath, nulInMountDestination, nulInMemberName, nulInUnknownMember, lineBreakInCgroupsPath
 
         var testDescription: String { rawValue }
 
@@ -68,6 +71,21 @@ import Testing
                 }
                 s["linux", "maskedPaths"] = ["/proc/timer_list"]
                 return ("linux.maskedPaths[0]: mask `/proc/timer_list`: /dev/null in the container is not the null device (1:3)", 1)
+            case .nulInCgroupsPath:
+                s["linux", "cgroupsPath"] = "/\u{0}x"
+                return ("linux.cgroupsPath: contains U+0000 (NUL)", 1)
+            case .nulInMountDestination:
+                s.mounts.append(["destination": "/dev\u{0}x", "type": "tmpfs", "source": "tmpfs"])
+                return ("mounts[7].destination: contains U+0000 (NUL)", 1)
+            case .nulInMemberName:
+                s["linux", "cgroupsPath\u{0}x"] = "/"
+                return ("a member name contains U+0000 (NUL)", 1)
+            case .nulInUnknownMember:
+                s["org.example.unknown"] = "a\u{0}b"
+                return ("[\"org.example.unknown\"]: contains U+0000 (NUL)", 1)
+            case .lineBreakInCgroupsPath:
+                s["linux", "cgroupsPath"] = "/a\nb"
+                return ("linux.cgroupsPath: must not contain a line break", 1)
             }
         }
     }

@@ -96,6 +96,7 @@ public struct JSONMembers {
 extension String: JSONDecodable {
     public init(json: JSONValue, at path: JSONPathNode) throws(SpecError) {
         guard case let .string(s) = json else { throw path.error("expected a string, got \(json.kindName)") }
+        if s.utf8.contains(0) { throw path.error(JSONValue.nulMessage) }
         self = s
     }
 }

@@ -23,12 +23,17 @@ public enum SpecDecoder {
 
 extension JSONValue {
     /// Parses a document, a syntax error as a SpecError (both decoders).
+    /// A string holding U+0000 anywhere in it (in a member skiff does not
+    /// read too) is refused, naming its path.
     static func parseDocument(_ bytes: [UInt8]) throws(SpecError) -> JSONValue {
+        let value: JSONValue
         do {
-            return try JSONValue.parse(bytes)
+            value = try JSONValue.parse(bytes)
         } catch {
             throw SpecError(path: "", "invalid JSON at \(error)")
         }
+        if let path = value.nulStringPath(at: "") { throw SpecError(path: path, JSONValue.nulMessage) }
+        return value
     }
 }
 
@@ -121,6 +126,7 @@ private struct SingleContainer: SingleValueDecodingContainer {
     }
     func decode(_ type: String.Type) throws -> String {
         guard case let .string(s) = value else { throw mismatch("a string", value, codingPath) }
+        if s.utf8.contains(0) { throw SpecError(codingPath: codingPath, JSONValue.nulMessage) }
         return s
     }
     func decode(_ type: Double.Type) throws -> Double { try floating(value, codingPath) }

@@ -84,10 +84,65 @@ extension JSONValue {
         }
         var saturated = false
         let value = convert(obj, &saturated)
+        // json-c keeps U+0000 in values (the decoders refuse those, naming
+        // the JSON path) but cuts member names at it: a name `a\u0000b`
+        // would silently become `a`. Such a document is refused here.
+        if let offset = nulEscape(bytes), !value.hasNulString {
+            throw position(bytes, offset, "a member name contains U+0000 (NUL)")
+        }
         if saturated, let offset = overflowingInteger(bytes) {
             throw position(bytes, offset, "integer out of range (-9223372036854775808...18446744073709551615)")
         }
         return value
+    }
+
+    /// Why a string is refused: C, the kernel and systemd end a string at
+    /// U+0000, so what skiff checked would not be what they see.
+    public static let nulMessage = "contains U+0000 (NUL): no path, name or value may hold it"
+
+    /// The offset of a `\u0000` escape inside a string of the text, if any.
+    private static func nulEscape(_ bytes: [UInt8]) -> Int? {
+        var i = 0
+        var inString = false
+        let zero = Array("u0000".utf8)
+        while i < bytes.count {
+            let b = bytes[i]
+            if inString {
+                if b == UInt8(ascii: "\\") {
+                    if i + 5 < bytes.count, bytes[(i + 1)...(i + 5)].elementsEqual(zero) { return i }
+                    i += 2
+                    continue
+                }
+                if b == UInt8(ascii: "\"") { inString = false }
+            } else if b == UInt8(ascii: "\"") {
+                inString = true
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Some string value (not a member name) holds U+0000.
+    var hasNulString: Bool { nulStringPath(at: "") != nil }
+
+    /// The JSON path of the first string value that holds U+0000.
+    func nulStringPath(at path: String) -> String? {
+        switch self {
+        case let .string(s): return s.utf8.contains(0) ? path : nil
+        case let .array(items):
+            for (i, item) in items.enumerated() {
+                if let p = item.nulStringPath(at: path + "[\(i)]") { return p }
+            }
+            return nil
+        case let .object(members):
+            for (key, value) in members {
+                var p = path
+                JSONPath.append(key, to: &p)
+                if let found = value.nulStringPath(at: p) { return found }
+            }
+            return nil
+        default: return nil
+        }
     }
 
     /// json-c clamps integers beyond 64 bits to the limits. When a limit
