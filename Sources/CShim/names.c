@@ -184,3 +184,11 @@ int skiff_memfd(const char *name)
 {
     return memfd_create(name, MFD_CLOEXEC);
 }
+
+uint64_t skiff_random64(void)
+{
+    uint64_t r = 0;
+    while (syscall(SYS_getrandom, &r, sizeof r, 0) < 0 && errno == EINTR)
+        ;
+    return r;
+}

@@ -89,10 +89,25 @@ public enum Sys {
     /// old one, so a reader sees the old or the new file, never a part.
     /// No fsync: state files live for the machine's uptime (/run), and an
     /// fsync on a disk filesystem cost a tenth of a `run` (docs/design-notes.md).
+    ///
+    /// The temporary file is new (O_EXCL, O_NOFOLLOW) and its name random:
+    /// in a directory others can write (a --pid-file's), a FIFO, a link or
+    /// a hard link to someone else's file planted under the name is never
+    /// opened, and a name taken is tried again under another.
     public static func writeAtomically(_ dir: Int32, _ name: String, _ bytes: [UInt8],
                                        mode: mode_t = 0o644, display: String) throws(SysError) {
-        let tmp = ".\(name).\(getpid()).tmp"
-        let fd = try openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode, display: display)
+        var tmp = ""
+        var made: FileDescriptor? = nil
+        for _ in 0..<8 {
+            tmp = ".\(name).\(String(skiff_random64(), radix: 36)).tmp"
+            do {
+                made = try openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode, display: display)
+                break
+            } catch {
+                if error.errno != .EEXIST { throw error }
+            }
+        }
+        guard let fd = made else { throw SysError("create a temporary file for", display, errno: Errno(EEXIST)) }
         do {
             try write(fd.raw, bytes, display)
             _ = try retrying("rename", display) { Glibc.renameat(dir, tmp, dir, name) }

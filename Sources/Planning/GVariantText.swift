@@ -8,6 +8,16 @@
 public struct GVariantText {
     let bytes: [UInt8]
     var i = 0
+    /// Containers (arrays, tuples, variants) and container types nest at
+    /// most this deep: D-Bus refuses deeper signatures (libdbus aborts on
+    /// them), and recursion on a hostile annotation must stay bounded.
+    static let maxDepth = 32
+    var depth = 0
+
+    mutating func enter() throws(Failure) {
+        depth += 1
+        if depth > GVariantText.maxDepth { throw failure("nested deeper than \(GVariantText.maxDepth) levels") }
+    }
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
@@ -44,6 +54,8 @@ public struct GVariantText {
     // MARK: values
 
     mutating func value(expected: String?) throws(Failure) -> DBusValue {
+        try enter()
+        defer { depth -= 1 }
         skipSpace()
         guard let c = peek() else { throw failure("a value is missing") }
         switch c {
@@ -276,6 +288,8 @@ public struct GVariantText {
     }
 
     mutating func skipType() throws(Failure) {
+        try enter()
+        defer { depth -= 1 }
         guard let c = peek() else { throw failure("a type is missing") }
         i += 1
         switch c {

@@ -63,12 +63,23 @@ public final class Log {
 }
 
 extension String {
+    /// Quoted as logrus quotes a value (Go's %q): quotes and backslashes
+    /// escaped, and no control character left raw, so that a message (a
+    /// hook's output) can never start a line of its own and forge a record.
     func replacingOccurrencesOfQuote() -> String {
-        var out = ""
-        for c in self {
-            if c == "\"" || c == "\\" { out.append("\\") }
-            out.append(c)
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        let hex = Array("0123456789abcdef".utf8)
+        for b in utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), b]
+            case 10: out += Array("\\n".utf8)
+            case 13: out += Array("\\r".utf8)
+            case 9: out += Array("\\t".utf8)
+            case 0..<32, 127: out += [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out.append(b)
+            }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }

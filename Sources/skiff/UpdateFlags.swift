@@ -101,7 +101,10 @@ enum UpdateFlags {
         var units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
         units.sort { $0.0.count > $1.0.count }
         for (u, m) in units where s.hasSuffix(u) {
-            if let n = Int64(s.dropLast(u.count)), n > 0, n * m <= Int64(Int32.max) { return Int32(n * m) }
+            if let n = Int64(s.dropLast(u.count)), n > 0 {
+                let (ms, overflow) = n.multipliedReportingOverflow(by: m)
+                if !overflow && ms <= Int64(Int32.max) { return Int32(ms) }
+            }
         }
         throw .message("\(flag): `\(s)` is not a duration like 5s or 500ms")
     }

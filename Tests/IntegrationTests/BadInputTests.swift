@@ -114,6 +114,7 @@ import Testing
         (["create", "--preserve-fds", "many", "x"], "create: --preserve-fds: `many` is not a number of fds"),
         (["create", "--preserve-fds", "3", "x"], "--preserve-fds 3: fd 3 is not open"),
         (["--log-format", "xml", "state", "x"], "--log-format: must be `text` or `json`, not `xml`"),
+        (["events", "--interval", "9999999999999999m", "x"], "--interval: `9999999999999999m` is not a duration"),
         (["create", "--frobnicate", "x"], "create: unknown option `--frobnicate`"),
         (["create", "--bundle"], "create: option --bundle needs a value"),
         (["create"], "create: expected <container-id>, got 0 argument(s)"),

@@ -76,3 +76,36 @@ import Testing
         #expect(delete.status == 0, "delete --force waited for the lock: \(delete)")
     }
 }
+
+/// Files skiff writes as root where others may write too (a --pid-file's
+/// directory): the temporary file is new and randomly named, so nothing
+/// planted there is opened (audit round 3, lower-severity findings).
+@Suite struct PidFileTests {
+    @Test("--pid-file: hard links to a victim planted under the temporary names are never written through; a FIFO at the name is replaced, not opened")
+    func plantedFilesIgnored() throws {
+        let dir = Harness.scratch + "/" + Harness.uniqueName("piddir")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let victim = Harness.scratch + "/" + Harness.uniqueName("victim")
+        try "victim\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        // The names skiff used to use: .NAME.<its pid>.tmp, for the next pids.
+        let last = Int((try String(contentsOfFile: "/proc/sys/kernel/ns_last_pid", encoding: .utf8))
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        for pid in (last + 1)...(last + 400) { link(victim, dir + "/.pid.\(pid).tmp") }
+        #expect(mkfifo(dir + "/fifo", 0o600) == 0)
+        let s = try Skiff(["sleep", "30"])
+        try s.writeConfig()
+        let id = Harness.uniqueName("pidfile")
+        let r = try ImageFileTests.bounded(s, ["create", "--bundle", s.bundle, "--pid-file", dir + "/pid", id])
+        #expect(r.status == 0, "\(r)")
+        defer { _ = try? s("delete", "--force", id) }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "victim\n", "the pid was written into the victim")
+        let pid = try #require(try s.state(id)["pid"] as? Int)
+        #expect(try String(contentsOfFile: dir + "/pid", encoding: .utf8) == "\(pid)")
+        let id2 = Harness.uniqueName("pidfifo")
+        let r2 = try ImageFileTests.bounded(s, ["create", "--bundle", s.bundle, "--pid-file", dir + "/fifo", id2], seconds: 10)
+        #expect(r2.status == 0, "a FIFO at the pid file's name hung create: \(r2)")
+        defer { _ = try? s("delete", "--force", id2) }
+        var st = stat()
+        #expect(lstat(dir + "/fifo", &st) == 0 && st.st_mode & S_IFMT == S_IFREG)
+    }
+}

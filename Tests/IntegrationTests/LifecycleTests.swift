@@ -170,6 +170,19 @@ import Testing
         #expect((err["msg"] as? String)?.contains("hooks.createRuntime[0] `/bin/sh`: exited with status 1: no network for you") == true, "\(last)")
     }
 
+    @Test("--log text: a hook's output with line breaks stays inside its record (no forged line)")
+    func textLogEscapesLineBreaks() throws {
+        var s = try Skiff(["true"])
+        s["hooks"] = ["poststart": [["path": "/bin/sh", "args": ["sh", "-c",
+            #"printf 'oops\ntime="2020-01-01T00:00:00Z" level=error msg="forged"\n'; exit 1"#]]]]
+        let log = s.bundle + "/skiff.log"
+        let r = try s("run", "--bundle", s.bundle, Harness.uniqueName("forge"), global: ["--log", log])
+        #expect(r.status == 0, "\(r)")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("time=\"") && $0.contains(" level=warning ") }, "\(lines)")
+        #expect(lines.contains { $0.contains(#"oops\ntime=\"2020-01-01T00:00:00Z\" level=error msg=\"forged\""#) }, "\(lines)")
+    }
+
     @Test("every command works with an empty environment (no PATH, no HOME), as conmon runs it")
     func emptyEnvironment() throws {
         let s = try Skiff(["sleep", "30"])

@@ -199,6 +199,11 @@ let systemdV2Host: HostFacts = {
             ("Wants", "[]", "an empty array needs its type"),
             ("TasksMax", "5000000000", "out of range for int32 (give a type, e.g. `uint64 5000000000`)"),
             ("PIDs", "[uint32 1]", "`PIDs` is skiff's to set"),
+            // Audit round 3: 100,000 `[` overflowed the stack; a type
+            // nested past 32 levels made libdbus abort.
+            ("Wants", String(repeating: "[", count: 100_000), "nested deeper than 32 levels"),
+            ("Wants", "@" + String(repeating: "a", count: 40) + "s []", "nested deeper than 32 levels"),
+            ("Wants", String(repeating: "<", count: 50) + "1" + String(repeating: ">", count: 50), "nested deeper than 32 levels"),
         ] {
             do {
                 _ = try props([(key, value)])

@@ -459,6 +459,7 @@ int skiff_pidfd_send_signal(int pidfd, int sig);
 int skiff_flock(int fd, int op);      /* Swift sees `flock` as the struct */
 long skiff_fs_magic(const char *path); /* statfs f_type, or -errno */
 int skiff_memfd(const char *name);     /* memfd_create, close-on-exec */
+uint64_t skiff_random64(void);         /* getrandom */
 #define SKIFF_PROC_SUPER_MAGIC 0x9fa0
 
 /* GNU parts of glibc that Swift's Glibc module hides (no _GNU_SOURCE there). */
