@@ -224,9 +224,22 @@ __attribute__((constructor(101))) static void before_swift(int argc, char **argv
  * memfd fallback, errors) is left to ProtectedBinary.ensure, which has
  * every check and reports failures; it then finds the binary read-only.
  */
+/* The marker of a re-exec names the process that made it: execve keeps
+ * the pid, so only our own re-exec matches; one inherited from another
+ * skiff (or set by hand) is not believed. */
+int skiff_reexecuted(void)
+{
+    const char *m = getenv("_SKIFF_PROTECTED_EXE");
+    if (!m)
+        return 0;
+    char *end;
+    long pid = strtol(m, &end, 10);
+    return *m && *end == '\0' && pid == (long)getpid();
+}
+
 static void protect(int argc, char **argv, char **envp)
 {
-    if (getenv("_SKIFF_PROTECTED_EXE") || geteuid() != 0)
+    if (skiff_reexecuted() || geteuid() != 0)
         return;
     /* The command: the first argument after the global options (those
      * that take a value: --root, --log, --log-format). */
@@ -266,7 +279,8 @@ static void protect(int argc, char **argv, char **envp)
     char **env = malloc((n + 2) * sizeof *env);
     if (!env)
         return;
-    static char marker[] = "_SKIFF_PROTECTED_EXE=1";
+    static char marker[48];
+    snprintf(marker, sizeof marker, "_SKIFF_PROTECTED_EXE=%ld", (long)getpid());
     env[0] = marker;
     memcpy(env + 1, envp, (n + 1) * sizeof *env);
     int used_memfd;

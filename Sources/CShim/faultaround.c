@@ -55,6 +55,12 @@ int skiff_fault_fd = -1;
 
 static int register_image(void)
 {
+    /* The fd is held for the whole run: where fds are that scarce, it
+     * could take the one skiff needs next (reading its own command line,
+     * before Swift even starts), and the text split costs none. */
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 64)
+        return -1;
     int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (uffd < 0)
         return -1;
@@ -83,7 +89,6 @@ static int register_image(void)
     /* Out of the way of the fds a caller hands on (--preserve-fds counts
      * from 3, and skiff checks each is open): the highest of the first
      * 1024, which an fd table of its default size already holds. */
-    struct rlimit lim;
     int top = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 1024 ? (int)lim.rlim_cur - 1 : 1023;
     int high = top > uffd ? fcntl(uffd, F_DUPFD_CLOEXEC, top) : -1;
     if (high >= 0) {

@@ -291,10 +291,19 @@ public enum Sys {
         return sock
     }
 
-    public static func connectUnix(dir: Int32, name: String, display: String, stream: Bool = false) throws(SysError) -> FileDescriptor {
+    /// `timeoutSeconds`: connect and send give up (EAGAIN) after that long
+    /// on a peer that does not accept or read.
+    public static func connectUnix(dir: Int32, name: String, display: String, stream: Bool = false,
+                                   timeoutSeconds: Int = 0) throws(SysError) -> FileDescriptor {
         let type = stream ? Int32(SOCK_STREAM.rawValue) : Int32(SOCK_SEQPACKET.rawValue)
         let fd = try retrying("socket", display) { Glibc.socket(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue), 0) }
         let sock = FileDescriptor(adopting: fd)
+        if timeoutSeconds > 0 {
+            var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+            _ = try retrying("set a timeout on", display) {
+                setsockopt(sock.raw, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            }
+        }
         try withUnixAddress("/proc/self/fd/\(dir)/\(name)", display) { (addr, len) throws(SysError) in
             _ = try retrying("connect", display) { Glibc.connect(sock.raw, addr, len) }
         }

@@ -396,7 +396,17 @@ public struct Runtime {
     public func ids() throws(RuntimeError) -> [String] { try store.ids() }
 
     public func list(format: ListFormat) throws(RuntimeError) -> String {
-        let states = try store.ids().compactMap { id -> State? in (try? store.peek(id)).map { state($0) } }
+        // An entry that cannot be read is shown, as stopped with no process
+        // (as a create that died), and why is logged: never left out.
+        let states = try store.ids().map { id -> State in
+            do {
+                return state(try store.peek(id))
+            } catch {
+                log.warn("list: container `\(id)`: \(error)")
+                return State(ociVersion: OCISpec.ociVersion, id: id, status: .stopped, pid: 0, bundle: "", rootfs: nil,
+                             created: nil, owner: nil, annotations: nil)
+            }
+        }
         switch format {
         case .json:
             return JSONValue.array(states.map(\.json)).serialized(pretty: false)

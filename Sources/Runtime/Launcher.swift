@@ -233,7 +233,12 @@ enum Launcher {
         c.clone_flags = flags
         c.wait_usermap = creates && plan.userNamespace != nil ? 1 : 0
         c.early_binds = creates && plan.userNamespace != nil ? 1 : 0
-        c.unprivileged_parent = creates && (Sys.euid != 0 || plan.userNamespace.map { $0.writer != .direct } == true) ? 1 : 0
+        // Root of a user namespace (rootless podman's runtime) is not root
+        // of the host: like any other unprivileged parent it writes the
+        // child's maps while the child is still dumpable (its /proc files
+        // are then the caller's), not only when euid says so.
+        let hostRoot = Sys.euid == 0 && !Proc.inUserNamespace()
+        c.unprivileged_parent = creates && (!hostRoot || plan.userNamespace.map { $0.writer != .direct } == true) ? 1 : 0
         c.userns_root = creates && plan.userNamespace?.rootMapped == true ? 1 : 0
         c.join_pidfd = -1
         if let exec {

@@ -16,8 +16,10 @@ public enum ProtectedBinary {
     /// read-only copy and does not return.
     public static func ensure(log: Log) throws(RuntimeError) {
         let kind = skiff_exe_kind()
-        let reexecuted = Sys.environment(marker) != nil
-        if reexecuted { unsetenv(marker) }
+        // Ours only if it names this pid (execve keeps it): a marker
+        // inherited from elsewhere is dropped and not believed.
+        let reexecuted = skiff_reexecuted() != 0
+        if Sys.environment(marker) != nil { unsetenv(marker) }
         if kind < 0 {
             throw .system(SysError("open", "/proc/self/exe", errno: Errno(-kind)))
         }
@@ -32,7 +34,7 @@ public enum ProtectedBinary {
         if reexecuted {
             throw .message("skiff re-executed itself from a read-only copy, but /proc/self/exe is still writable: refusing to start a container")
         }
-        setenv(marker, "1", 1)
+        setenv(marker, "\(getpid())", 1)
         var usedMemfd: Int32 = 0
         log.debug("re-executing from a read-only overlay of the binary (CVE-2019-5736)")
         let r = skiff_exec_protected(CommandLine.unsafeArgv, environ, 1, &usedMemfd)

@@ -9,6 +9,10 @@ import OCISpec
 /// that one is under its own filter, and an agent that does not have the
 /// listener yet cannot answer it (crun once hung there).
 enum SeccompAgent {
+    /// An agent that never accepts (or never reads) fails the create
+    /// after this long, rather than holding it for ever.
+    static let timeoutSeconds = 5
+
     static func send(_ listener: Int32, to path: String, metadata: String?, id: String, pid: Int32, bundle: String,
                      annotations: OrderedMap<String>?) throws(RuntimeError) {
         var state: [(String, JSONValue)] = [
@@ -28,10 +32,14 @@ enum SeccompAgent {
         let name = String(path[path.index(after: slash)...])
         do throws(SysError) {
             let dir = try Sys.open(dirPath, skiff_O_PATH | O_DIRECTORY)
-            let sock = try Sys.connectUnix(dir: dir.raw, name: name, display: path, stream: true)
+            let sock = try Sys.connectUnix(dir: dir.raw, name: name, display: path, stream: true,
+                                           timeoutSeconds: timeoutSeconds)
             let r = bytes.withUnsafeBytes { skiff_send_with_fd(sock.raw, $0.baseAddress, $0.count, listener) }
             if r < 0 { throw SysError("send the seccomp listener to", path, errno: Errno(-r)) }
         } catch {
+            if error.errno == .EAGAIN {
+                throw .message("linux.seccomp.listenerPath: the seccomp agent at `\(path)` did not take the listener within \(timeoutSeconds) s")
+            }
             throw .context("linux.seccomp.listenerPath", .system(error))
         }
     }

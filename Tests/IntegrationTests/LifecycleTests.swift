@@ -183,6 +183,26 @@ import Testing
         #expect(lines.contains { $0.contains(#"oops\ntime=\"2020-01-01T00:00:00Z\" level=error msg=\"forged\""#) }, "\(lines)")
     }
 
+    @Test("an inherited _SKIFF_PROTECTED_EXE marker is not believed: create still works (audit round 3)")
+    func inheritedMarker() throws {
+        let s = try Skiff(["true"])
+        try s.writeConfig()
+        let id = Harness.uniqueName("marker")
+        let r = try Harness.exec(s.binary, ["--root", s.root, "run", "--bundle", s.bundle, id],
+                                 env: ["PATH": "/usr/bin:/bin", "_SKIFF_PROTECTED_EXE": "1"])
+        #expect(r.status == 0, "\(r)")
+        s.expectNothingLeft(id)
+    }
+
+    @Test("with almost no fds to spare, skiff still reads its command line (the userfaultfd does not take the last one)")
+    func fewFds() throws {
+        let s = try Skiff(["true"])
+        for n in [4, 5] {
+            let r = try Harness.sh("ulimit -n \(n); exec '\(s.binary)' --root '\(s.root)' list")
+            #expect(r.status == 0 && r.stdout.hasPrefix("ID "), "ulimit -n \(n): \(r)")
+        }
+    }
+
     @Test("every command works with an empty environment (no PATH, no HOME), as conmon runs it")
     func emptyEnvironment() throws {
         let s = try Skiff(["sleep", "30"])

@@ -172,6 +172,34 @@ extension Skiff {
         #expect(Harness.processes(mentioning: " \(id)").isEmpty)
     }
 
+    /// Root of a user namespace is not root of the host: a config with a
+    /// user namespace of its own gets its maps written as an unprivileged
+    /// caller's would be (audit round 3).
+    @Test("as root of a user namespace, a config that makes its own user namespace runs with its mapping")
+    func nestedUserNamespace() throws {
+        var s = try Skiff(["sh", "-c", "id -u; cat /proc/self/uid_map"])
+        s.namespaces.append(["type": "user"])
+        s["linux", "uidMappings"] = [["containerID": 0, "hostID": 0, "size": 1]]
+        s["linux", "gidMappings"] = [["containerID": 0, "hostID": 0, "size": 1]]
+        s.mounts = s.mounts.map { m in
+            guard m["type"] as? String == "devpts" else { return m }
+            var m = m
+            m["options"] = (m["options"] as? [String] ?? []).filter { !$0.hasPrefix("gid=") }
+            return m
+        }
+        try s.writeConfig()
+        let xdg = s.root + "-xdg"
+        _ = try Harness.sh("mkdir -p \(xdg) && chown \(TestUser.name) \(xdg) && chmod 755 \(s.bundle)")
+        let id = Harness.uniqueName("nested")
+        let r = try Harness.exec("/usr/sbin/runuser", ["-u", TestUser.name, "--", "/usr/bin/unshare", "--user", "--map-root-user",
+                                                       s.binary, "run", "--bundle", s.bundle, id],
+                                 env: ["XDG_RUNTIME_DIR": xdg, "USER": TestUser.name, "PATH": "/usr/bin:/bin"])
+        #expect(r.status == 0, "\(r)")
+        let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        #expect(lines == ["0", "0 0 1"], "\(r)")
+        #expect(Harness.processes(mentioning: " \(id)").isEmpty)
+    }
+
     /// Rootless podman runs its runtime as root of the user namespace it
     /// keeps (a pause process holds it), with ranges from /etc/subuid.
     @Test("rootless podman runs skiff as root of its user namespace: run, exec, rm", .enabled(if: Podman.missing == nil))

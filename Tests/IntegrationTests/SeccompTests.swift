@@ -182,6 +182,28 @@ import Testing
         try s.expectRefused("linux.seccomp.listenerPath: connect `\(sock).none`: no such file or directory", create: true)
     }
 
+    @Test("an agent that never accepts fails the create after a bounded wait, naming listenerPath, and leaves nothing")
+    func stalledAgent() throws {
+        let sock = Harness.scratch + "/" + Harness.uniqueName("stalled") + ".sock"
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: Attack.binary)
+        agent.arguments = ["stalled-agent", sock]
+        let out = Pipe()
+        agent.standardOutput = out
+        try agent.run()
+        defer { Glibc.kill(agent.processIdentifier, SIGKILL); agent.waitUntilExit() }
+        #expect(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) == "stalled 0\n")
+        var s = try Skiff(["true"])
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]]]
+        try s.writeConfig()
+        let id = Harness.uniqueName("stalled")
+        let r = try ImageFileTests.bounded(s, ["create", "--bundle", s.bundle, id], seconds: 30)
+        #expect(r.status == 1, "\(r)")
+        #expect(r.stderr.contains("linux.seccomp.listenerPath: the seccomp agent at `\(sock)` did not take the listener within 5 s"), "\(r)")
+        s.expectNothingLeft(id)
+    }
+
     @Test("a wrong seccomp field is refused with its JSON path, and nothing is left")
     func badInput() throws {
         let cases: [([String: Any], String)] = [

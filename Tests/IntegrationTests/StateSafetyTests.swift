@@ -83,8 +83,10 @@ import Testing
                 #expect(r.status == 1 && r.stderr.contains(message), "\(what), \(cmd): \(r)")
                 #expect(!r.stdout.contains("secret") && !r.stderr.contains("secret"), "\(what): the file was printed")
             }
-            // list does not hang or grow on it either.
-            #expect(try s("list").status == 0)
+            // list does not hang or grow on it either, and shows the entry
+            // (stopped, no process) with why on stderr, never leaving it out.
+            let list = try s("list")
+            #expect(list.status == 0 && list.stdout.contains(id) && list.stderr.contains(message), "\(what): \(list)")
         }
         _ = try Harness.sh("rm -f \(state)")
         try saved.write(to: URL(fileURLWithPath: state))

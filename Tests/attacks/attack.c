@@ -25,6 +25,9 @@
  *                               SOCK, write the state it is sent to STATE,
  *                               answer each notification with -ERRNO and
  *                               print "notified NR"
+ *   attack stalled-agent SOCK   (a seccomp agent that never accepts) listen
+ *                               at SOCK with a queue it fills itself, then
+ *                               sleep
  *   attack start-socket PATH KIND
  *                               send one malformed message to a start
  *                               socket: short, error, long-start (a START
@@ -283,6 +286,26 @@ static int seccomp_agent(const char *path, const char *state, int answer)
     }
 }
 
+static int stalled_agent(const char *path)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+    if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(s, 0) < 0) {
+        printf("listen %d\n", errno);
+        return 1;
+    }
+    /* The queue holds one connection: ours. */
+    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        printf("connect %d\n", errno);
+        return 1;
+    }
+    printf("stalled 0\n");
+    for (;;)
+        pause();
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -305,6 +328,8 @@ int main(int argc, char **argv)
         return seccomp_agent(argv[2], argv[3], atoi(argv[4]));
     if (argc == 3 && strcmp(argv[1], "mounts-of") == 0)
         return mounts_of(atoi(argv[2]));
+    if (argc == 3 && strcmp(argv[1], "stalled-agent") == 0)
+        return stalled_agent(argv[2]);
     if (argc == 4 && strcmp(argv[1], "start-socket") == 0)
         return start_socket(argv[2], argv[3]);
     fprintf(stderr, "usage: attack probe PID | overwrite PID GO N | exchange A B STOP | start-socket PATH KIND\n");

@@ -427,6 +427,9 @@ enum skiff_exe_kind {
     SKIFF_EXE_SEALED = 2,    /* a memfd sealed against writes */
 };
 int skiff_exe_kind(void);
+/* 1 if this process was re-executed by skiff from a protected copy: the
+ * marker in the environment names this very pid. */
+int skiff_reexecuted(void);
 /* execve of this binary through a detached read-only overlayfs (or, with
  * allow_memfd, a sealed memfd copy where overlayfs is refused). Returns
  * -errno only on failure. */
