@@ -91,3 +91,52 @@ void set_cpus(const struct skiff_plan *p, const uint64_t *mask, int32_t which)
     if (mask && syscall(SYS_sched_setaffinity, 0, (size_t)p->cpus_words * 8, mask) < 0)
         fail(SKIFF_STEP_CPU_AFFINITY, which);
 }
+
+/*
+ * A session keyring of the container's own (runc's and crun's default):
+ * kernel keyrings are not namespaced, so a process that kept the caller's
+ * session keyring would possess whatever keys the calling shell, shim or
+ * service holds. KEYCTL_JOIN_SESSION_KEYRING makes it (exec'd processes
+ * join the same by name); its user gets search permission, as runc gives
+ * it, so that they find it. A kernel without keys (ENOSYS) has nothing to
+ * leak.
+ */
+void join_session_keyring(const struct skiff_plan *p)
+{
+    if (!p->session_keyring)
+        return;
+    long id = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, p->session_keyring, 0, 0, 0);
+    if (id < 0) {
+        if (errno == ENOSYS)
+            return;
+        fail(SKIFF_STEP_KEYRING, -1);
+    }
+    /* "type;uid;gid;perm;description": perm is the fourth field, in hex. */
+    char desc[512];
+    long n = syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, id, desc, sizeof desc - 1, 0);
+    if (n < 0)
+        fail(SKIFF_STEP_KEYRING, -1);
+    desc[n < (long)sizeof desc ? n : (long)sizeof desc - 1] = '\0';
+    const char *f = desc;
+    for (int k = 0; k < 3 && f; k++) {
+        f = strchr(f, ';');
+        if (f)
+            f++;
+    }
+    uint32_t perm = 0;
+    int digits = 0;
+    for (; f && *f && *f != ';'; f++, digits++) {
+        int v = *f >= '0' && *f <= '9' ? *f - '0' : *f >= 'a' && *f <= 'f' ? *f - 'a' + 10 : -1;
+        if (v < 0 || digits >= 8) {
+            errno = EPROTO;
+            fail(SKIFF_STEP_KEYRING, -1);
+        }
+        perm = perm << 4 | (uint32_t)v;
+    }
+    if (!digits) {
+        errno = EPROTO;
+        fail(SKIFF_STEP_KEYRING, -1);
+    }
+    if (syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, id, perm | 0x00080000 /* KEY_USR_SEARCH */, 0, 0) < 0)
+        fail(SKIFF_STEP_KEYRING, -1);
+}

@@ -92,6 +92,7 @@ void set_exec_labels(const struct skiff_plan *p);
 /* identity.c */
 void loopback_up(void);
 void set_identity(const struct skiff_plan *p);
+void join_session_keyring(const struct skiff_plan *p);
 void set_scheduling(const struct skiff_plan *p);
 void set_cpus(const struct skiff_plan *p, const uint64_t *mask, int32_t which);
 int load_seccomp(const struct skiff_plan *p); /* the listener fd, or -1 */

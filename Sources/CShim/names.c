@@ -38,6 +38,7 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_SETNS] = "setns",
         [SKIFF_STEP_TIMENS] = "unshare time namespace",
         [SKIFF_STEP_TIMENS_ENTER] = "enter time namespace",
+        [SKIFF_STEP_KEYRING] = "join session keyring",
         [SKIFF_STEP_CGROUPNS] = "unshare cgroup namespace",
         [SKIFF_STEP_CGROUP_JOIN] = "join v1 cgroup",
         [SKIFF_STEP_ROOT_PROPAGATION] = "make / private",

@@ -194,6 +194,10 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         exec_join(p);   /* returns in the new process, in the container */
     else
         setup_rootfs(p);
+    /* In the container's user namespace (a keyring belongs to a user of
+     * one), before the identity change: the keyring is its root's, and
+     * the process keeps possessing it once it is the container's user. */
+    join_session_keyring(p);
     setup_terminal(p);
 
     if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)

@@ -81,7 +81,9 @@ extension Runtime {
         let child = try Launcher.spawn(plan, .init(id: id, preserveFds: o.preserveFds, seccomp: seccomp, bundle: r.bundle,
                                                    cgroup: paused ? nil : cgroup,
                                                    consoleFd: proxy?.childEnd.raw ?? consoleFd,
-                                                   execJoin: .init(pidfd: initPidfd.raw, flags: flags)), log: log)
+                                                   execJoin: .init(pidfd: initPidfd.raw, flags: flags),
+                                                   sessionKeyring: r.sessionKeyring == true ? Runtime.sessionKeyringName(id) : nil),
+                                    log: log)
         do {
             try proxy?.receiveMaster()
             if paused, let cgroup { try cgroup.attach(child.pid, skipUnified: false) }

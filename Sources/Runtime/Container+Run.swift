@@ -44,7 +44,8 @@ extension Runtime {
             let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds,
                                                        noPivot: options.create.noPivot, seccomp: seccomp,
                                                        bundle: bundle, cgroup: cgroup, systemd: placement,
-                                                       consoleFd: proxy?.childEnd.raw ?? consoleFd), log: log)
+                                                       consoleFd: proxy?.childEnd.raw ?? consoleFd,
+                                                       sessionKeyring: options.create.sessionKeyring(id)), log: log)
             launched = child
             try proxy?.receiveMaster()
             // One write, already marked started: the directory stays locked
@@ -53,6 +54,7 @@ extension Runtime {
             // dies before the exec the child sees the socket close and exits.
             rec = record(id: id, bundle: bundle, plan: plan, child, cgroup: cgroup)
             rec.started = true
+            rec.sessionKeyring = !options.create.noNewKeyring
             try dir?.write(rec)
             if let pidFile = options.create.pidFile { try writePidFile(pidFile, child.pid) }
             try child.send(SKIFF_SYNC_START)

@@ -48,18 +48,26 @@ public struct Runtime {
         public var noPivot: Bool
         /// Where the terminal's master goes (process.terminal).
         public var consoleSocket: String?
+        /// Keep the caller's session keyring instead of one of the
+        /// container's own ("_ses.<id>", as runc names it).
+        public var noNewKeyring: Bool
         public init(bundle: String, pidFile: String?, preserveFds: UInt32, noPivot: Bool = false,
-                    consoleSocket: String? = nil) {
+                    consoleSocket: String? = nil, noNewKeyring: Bool = false) {
             self.bundle = bundle
             self.pidFile = pidFile
             self.preserveFds = preserveFds
             self.noPivot = noPivot
             self.consoleSocket = consoleSocket
+            self.noNewKeyring = noNewKeyring
         }
+
+        func sessionKeyring(_ id: String) -> String? { noNewKeyring ? nil : Runtime.sessionKeyringName(id) }
     }
 
     /// config.json is read up to this size (nesting depth is json-c's limit).
     static let maxConfigSize = 16 << 20
+
+    static func sessionKeyringName(_ id: String) -> String { "_ses." + id }
 
     /// Loads, checks and plans a bundle: every error here names the JSON path.
     func prepare(_ bundleArg: String, id: String, preserveFds: UInt32) throws(RuntimeError)
@@ -176,9 +184,12 @@ public struct Runtime {
             let child = try Launcher.spawn(plan, .init(id: id, startListener: listener.raw,
                                                         preserveFds: options.preserveFds, noPivot: options.noPivot,
                                                         seccomp: seccomp, bundle: bundle, cgroup: cgroup,
-                                                        systemd: placement, consoleFd: consoleFd), log: log)
+                                                        systemd: placement, consoleFd: consoleFd,
+                                                        sessionKeyring: options.sessionKeyring(id)), log: log)
             launched = child
-            try dir.write(record(id: id, bundle: bundle, plan: plan, child, cgroup: cgroup))
+            var rec = record(id: id, bundle: bundle, plan: plan, child, cgroup: cgroup)
+            rec.sessionKeyring = !options.noNewKeyring
+            try dir.write(rec)
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
             try child.send(SKIFF_SYNC_COMMIT)
             log.debug("created `\(id)`: pid \(child.pid)")

@@ -48,6 +48,9 @@ struct FailureRenderer {
             message = "linux.namespaces: create time namespace: \(e)"
         case SKIFF_STEP_TIMENS_ENTER:
             message = "linux.namespaces: enter time namespace: \(e)"
+        case SKIFF_STEP_KEYRING:
+            message = "make the container's session keyring: \(e)"
+                + (e == Errno(EDQUOT) ? " (the user has reached kernel.keys.maxkeys; raise it, or pass --no-new-keyring)" : "")
         case SKIFF_STEP_CGROUP_JOIN:
             message = "linux.cgroupsPath: move the container process into its cgroup (\(at(cgroupTasks) ?? "tasks \(i)")): \(e)"
         case SKIFF_STEP_CGROUPNS:

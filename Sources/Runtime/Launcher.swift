@@ -117,6 +117,9 @@ enum Launcher {
         /// exec: join the namespaces of this running container instead of
         /// making a container.
         var execJoin: ExecJoin?
+        /// The session keyring the process joins ("_ses.<id>"), or nil:
+        /// it keeps the caller's (--no-new-keyring).
+        var sessionKeyring: String?
     }
 
     struct ExecJoin {
@@ -241,6 +244,7 @@ enum Launcher {
         c.unprivileged_parent = creates && (!hostRoot || plan.userNamespace.map { $0.writer != .direct } == true) ? 1 : 0
         c.userns_root = creates && plan.userNamespace?.rootMapped == true ? 1 : 0
         c.join_pidfd = -1
+        c.session_keyring = arena.string(options.sessionKeyring)
         if let exec {
             c.exec_join = 1
             c.join_pidfd = exec.pidfd

@@ -36,6 +36,9 @@ struct ContainerRecord: Codable {
     /// signalled).
     var cgroupAdopted: [String]? = nil
     var cgroupForeign: [[UInt64]]? = nil
+    /// The container has a session keyring of its own ("_ses.<id>"):
+    /// exec'd processes join it (false or absent: --no-new-keyring).
+    var sessionKeyring: Bool? = nil
     /// --systemd-cgroup: the scope systemd made, and whether the user's
     /// manager made it.
     var systemdUnit: String? = nil
@@ -66,6 +69,7 @@ extension ContainerRecord {
         if let cgroupForeign {
             members.append(("cgroupForeign", .array(cgroupForeign.map { .array($0.map { .int(Int64(clamping: $0)) }) })))
         }
+        if let sessionKeyring { members.append(("sessionKeyring", .bool(sessionKeyring))) }
         if let systemdUnit { members.append(("systemdUnit", .string(systemdUnit))) }
         if let systemdUser { members.append(("systemdUser", .bool(systemdUser))) }
         members += [
@@ -94,6 +98,7 @@ extension ContainerRecord: JSONDecodable {
         cgroupPaths = try o.optional("cgroupPaths")
         cgroupAdopted = try o.optional("cgroupAdopted")
         cgroupForeign = try o.optional("cgroupForeign")
+        sessionKeyring = try o.optional("sessionKeyring")
         systemdUnit = try o.optional("systemdUnit")
         systemdUser = try o.optional("systemdUser")
         args = try o.required("args")

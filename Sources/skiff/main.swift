@@ -28,7 +28,7 @@ let createOptions: [Option] = [
     .value("preserve-fds", help: "pass this many fds after stdio (3, 4, ...) to the container"),
     .value("console-socket", help: "unix socket that receives the terminal's master (process.terminal)"),
     .flag("no-pivot", help: "move the rootfs onto / and chroot instead of pivot_root (a rootfs on ramfs; weaker isolation)"),
-    .flag("no-new-keyring", help: "do not make a session keyring (skiff never does)"),
+    .flag("no-new-keyring", help: "keep the caller's session keyring instead of a new one for the container"),
 ]
 
 let commands: [Command] = [
@@ -198,7 +198,8 @@ struct Invocation {
         }
         return Runtime.CreateOptions(bundle: parsed.value("bundle") ?? ".", pidFile: parsed.value("pid-file"),
                                      preserveFds: preserve, noPivot: parsed.flag("no-pivot"),
-                                     consoleSocket: parsed.value("console-socket"))
+                                     consoleSocket: parsed.value("console-socket"),
+                                     noNewKeyring: parsed.flag("no-new-keyring"))
     }
 
     func execOptions() -> Runtime.ExecOptions {

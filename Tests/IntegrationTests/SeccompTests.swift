@@ -263,3 +263,51 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out + "/made"))
     }
 }
+
+/// Each container gets a session keyring of its own, `_ses.<id>` as runc
+/// names it: kernel keyrings are not namespaced, and a container that
+/// kept the caller's would possess (and read) the keys the calling shell,
+/// shim or service holds. --no-new-keyring keeps the caller's.
+@Suite struct SessionKeyringTests {
+    /// Runs the container from inside a session keyring holding a
+    /// possessor-only key; the container tries to read it.
+    static func readCallersKey(_ extra: [String]) throws -> (Harness.Result, String) {
+        let s = try SeccompTests.withAttacker(["sh", "-c", "/out/attack key-read $(cat /out/keyid)"])
+        let out = s.mounts.first { $0["destination"] as? String == "/out" }?["source"] as? String ?? ""
+        try s.writeConfig()
+        let id = Harness.uniqueName("keys")
+        let r = try Harness.exec(Attack.binary, ["with-key", out + "/keyid", s.binary, "--root", s.root, "run"] + extra
+                                 + ["--bundle", s.bundle, id])
+        s.expectNothingLeft(id)
+        return (r, id)
+    }
+
+    @Test("a possessor-only key in the caller's session keyring cannot be read inside; the container has _ses.<id>")
+    func ownKeyring() throws {
+        let (r, id) = try Self.readCallersKey([])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("read 13\n"), "the container read the caller's key: \(r)")
+        #expect(!r.stdout.contains("possessor-only-secret"), "\(r)")
+        #expect(r.stdout.contains(";_ses.\(id)\n"), "\(r)")
+    }
+
+    @Test("--no-new-keyring keeps the caller's session keyring (and so its keys)")
+    func noNewKeyring() throws {
+        let (r, _) = try Self.readCallersKey(["--no-new-keyring"])
+        #expect(r.status == 0 && r.stdout.contains("read 0\nsecret possessor-only-secret\n"), "\(r)")
+    }
+
+    @Test("an exec'd process joins the container's keyring, not the caller's")
+    func execJoins() throws {
+        let s = try SeccompTests.withAttacker(["sleep", "30"])
+        try s.writeConfig()
+        let out = s.mounts.first { $0["destination"] as? String == "/out" }?["source"] as? String ?? ""
+        let id = Harness.uniqueName("keyexec")
+        let c = try s("run", "-d", "--bundle", s.bundle, id)
+        try #require(c.status == 0, "\(c)")
+        defer { _ = try? s("delete", "--force", id) }
+        let r = try Harness.exec(Attack.binary, ["with-key", out + "/keyid", s.binary, "--root", s.root, "exec", id,
+                                                 "sh", "-c", "/out/attack key-read $(cat /out/keyid)"])
+        #expect(r.status == 0 && r.stdout.contains("read 13\n") && r.stdout.contains(";_ses.\(id)\n"), "\(r)")
+    }
+}

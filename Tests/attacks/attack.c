@@ -25,6 +25,14 @@
  *                               SOCK, write the state it is sent to STATE,
  *                               answer each notification with -ERRNO and
  *                               print "notified NR"
+ *   attack with-key FILE PROG ARGS...
+ *                               (on the host) join a new session keyring,
+ *                               add a user key readable by its possessor
+ *                               only, write its id to FILE, exec PROG
+ *   attack key-read ID          read key ID: "read ERRNO" (0: the secret
+ *                               was read, and is printed as "secret ...");
+ *                               then "session DESCRIPTION" of our own
+ *                               session keyring
  *   attack stalled-agent SOCK   (a seccomp agent that never accepts) listen
  *                               at SOCK with a queue it fills itself, then
  *                               sleep
@@ -306,6 +314,42 @@ static int stalled_agent(const char *path)
         pause();
 }
 
+static int with_key(const char *file, char **argv)
+{
+    long ring = syscall(SYS_keyctl, 1 /* JOIN_SESSION_KEYRING */, (char *)NULL, 0, 0, 0);
+    static const char secret[] = "possessor-only-secret";
+    long key = ring < 0 ? -1 : syscall(SYS_add_key, "user", "skiff-test", secret, sizeof secret - 1, -3 /* @s */);
+    if (key < 0 || syscall(SYS_keyctl, 5 /* SETPERM */, key, 0x3f000000, 0, 0) < 0) {
+        printf("keyctl %d\n", errno);
+        return 1;
+    }
+    FILE *f = fopen(file, "w");
+    if (!f)
+        return 1;
+    fprintf(f, "%ld\n", key);
+    fclose(f);
+    execv(argv[0], argv);
+    printf("exec %d\n", errno);
+    return 1;
+}
+
+static int key_read(long id)
+{
+    char buf[256];
+    long n = syscall(SYS_keyctl, 11 /* READ */, id, buf, sizeof buf - 1, 0);
+    printf("read %d\n", n < 0 ? errno : 0);
+    if (n >= 0) {
+        buf[n < (long)sizeof buf ? n : (long)sizeof buf - 1] = '\0';
+        printf("secret %s\n", buf);
+    }
+    n = syscall(SYS_keyctl, 6 /* DESCRIBE */, -3 /* @s */, buf, sizeof buf - 1, 0);
+    if (n > 0) {
+        buf[n < (long)sizeof buf ? n - 1 : (long)sizeof buf - 1] = '\0';
+        printf("session %s\n", buf);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -328,6 +372,10 @@ int main(int argc, char **argv)
         return seccomp_agent(argv[2], argv[3], atoi(argv[4]));
     if (argc == 3 && strcmp(argv[1], "mounts-of") == 0)
         return mounts_of(atoi(argv[2]));
+    if (argc >= 4 && strcmp(argv[1], "with-key") == 0)
+        return with_key(argv[2], argv + 3);
+    if (argc == 3 && strcmp(argv[1], "key-read") == 0)
+        return key_read(atol(argv[2]));
     if (argc == 3 && strcmp(argv[1], "stalled-agent") == 0)
         return stalled_agent(argv[2]);
     if (argc == 4 && strcmp(argv[1], "start-socket") == 0)

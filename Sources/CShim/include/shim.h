@@ -19,7 +19,7 @@
 #include <linux/personality.h> /* PER_*, for Swift */
 #include <linux/sched.h> /* CLONE_NEW*: Swift's Glibc hides them (_GNU_SOURCE) */
 
-#define SKIFF_PLAN_VERSION 4
+#define SKIFF_PLAN_VERSION 5
 
 /* ------------------------------------------------------------------------
  * Sync protocol. Every message is one fixed-size `skiff_msg` on a
@@ -81,6 +81,7 @@ enum skiff_step {
     SKIFF_STEP_SETNS,             /* join namespace [index] */
     SKIFF_STEP_TIMENS,            /* create the time namespace */
     SKIFF_STEP_TIMENS_ENTER,      /* enter time_for_children */
+    SKIFF_STEP_KEYRING,           /* join (or make) the session keyring */
     SKIFF_STEP_CGROUPNS,          /* unshare the cgroup namespace after the attach */
     SKIFF_STEP_CGROUP_JOIN,       /* v1: move into the cgroup of tasks file [index] */
     SKIFF_STEP_ROOT_PROPAGATION,  /* make "/" slave or private */
@@ -337,6 +338,9 @@ struct skiff_plan {
     const struct skiff_hook *start_hooks;
 
     /* --- identity and limits -------------------------------------------- */
+    const char *session_keyring; /* join this session keyring ("_ses.<id>",
+                               * made if missing; searchable by its user),
+                               * or NULL: keep the caller's (--no-new-keyring) */
     const char *hostname;     /* NULL: leave */
     const char *domainname;
     uint32_t loopback_up;
