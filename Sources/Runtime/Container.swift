@@ -437,11 +437,23 @@ public struct Runtime {
 
     // MARK: kill
 
+    /// runc's contract, which engines match on: a stopped container's
+    /// `kill` fails with "container not running" (containerd's shim and
+    /// podman read that as "already exited"), and `kill --all` of one
+    /// succeeds, signalling whatever of it is left in its cgroup.
+    static func notRunning(_ id: String) -> RuntimeError {
+        .message("container not running: `\(id)` is stopped")
+    }
+
     public func kill(id: String, signal: Int32, all: Bool) throws(RuntimeError) {
         let dir = try store.open(id)
         let r = try dir.read()
         guard let pidfd = Runtime.pidfd(r) else {
-            throw .message("container `\(id)` is not running (it is stopped)")
+            guard all else { throw Runtime.notRunning(id) }
+            if let cg = Runtime.cgroup(r), !cg.dirs.isEmpty, cg.pids().contains(where: cg.isContainers) {
+                try cg.signalAll(signal)
+            }
+            return
         }
         if all {
             try killAll(r, signal: signal, initPidfd: pidfd.raw)
@@ -464,9 +476,7 @@ public struct Runtime {
         }
         guard let ns = Proc.namespaceInode(r.pid, "pid") else {
             // Not dumpable, so not started: its first process is the only one.
-            guard Runtime.inRecordedNamespace(r) else {
-                throw .message("container `\(r.id)` is not running (it is stopped)")
-            }
+            guard Runtime.inRecordedNamespace(r) else { throw Runtime.notRunning(r.id) }
             try sys { () throws(SysError) in try Sys.pidfdSendSignal(initPidfd, signal, "container `\(r.id)` (pid \(r.pid))") }
             return
         }

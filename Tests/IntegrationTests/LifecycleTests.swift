@@ -61,7 +61,7 @@ import Testing
         #expect(try String(contentsOfFile: out + "/log", encoding: .utf8) == "started\ngot TERM\n")
         #expect(try s.state(id)["pid"] as? Int == 0)
         let killStopped = try s("kill", id)
-        #expect(killStopped.status == 1 && killStopped.stderr.contains("is not running"), "\(killStopped)")
+        #expect(killStopped.status == 1 && killStopped.stderr.contains("container not running"), "\(killStopped)")
 
         #expect(try s("delete", id).status == 0)
         #expect(!FileManager.default.fileExists(atPath: s.root + "/" + id))

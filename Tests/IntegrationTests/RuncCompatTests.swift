@@ -35,7 +35,7 @@ import Testing
         #expect(try s("kill", id, "KILL").status == 0)
         try waitFor { (try? s.state(id)["status"] as? String) == "stopped" }
         let dead = try s("kill", id, "0")
-        #expect(dead.status == 1 && dead.stderr.contains("is not running"), "\(dead)")
+        #expect(dead.status == 1 && dead.stderr.contains("container not running"), "\(dead)")
     }
 
     @Test("filesystem data options on a bind mount are ignored, never applied to the source")
@@ -265,6 +265,50 @@ import Testing
         let r = try s("run", "--keep", "--no-new-keyring", "--bundle", s.bundle, id)
         #expect(r.status == 3, "\(r)")
         #expect(try s.state(id)["status"] as? String == "stopped")
+        #expect(try s("delete", id).status == 0)
+        s.expectNothingLeft(id)
+    }
+}
+
+/// What engines match in runc's answers: containerd's runc shim calls
+/// `kill --all ID 9` after every exit and reads "container not running" or
+/// "does not exist" in a failure as "already gone"; anything else is an
+/// "unknown error after kill" that it retries for ever (every Kubernetes
+/// pod teardown hung on it).
+@Suite struct RuncAnswersTests {
+    @Test("kill of a stopped container: --all exits 0; a plain kill exits 1 with `container not running`; a missing one `does not exist`")
+    func killStopped() throws {
+        let s = try Skiff(["true"])
+        let id = Harness.uniqueName("gone")
+        #expect(try s("run", "--keep", "--bundle", s.bundle, id).status == 0)
+        defer { _ = try? s("delete", "--force", id) }
+        #expect(try s.state(id)["status"] as? String == "stopped")
+        // As containerd's shim calls it.
+        let log = s.bundle + "/log.json"
+        let all = try s("kill", "--all", id, "9", global: ["--log", log, "--log-format", "json"])
+        #expect(all.status == 0, "\(all)")
+        let plain = try s("kill", id, "9")
+        #expect(plain.status == 1 && plain.stderr.contains("container not running"), "\(plain)")
+        let missing = try s("kill", Harness.uniqueName("nosuch"), "9")
+        #expect(missing.status == 1 && missing.stderr.contains("does not exist"), "\(missing)")
+        #expect(try s("delete", id).status == 0)
+        let stateMissing = try s("state", id)
+        #expect(stateMissing.status == 1 && stateMissing.stderr.contains("does not exist"), "\(stateMissing)")
+        #expect(try s("delete", "--force", id).status == 0, "delete --force of what is gone succeeds")
+    }
+
+    @Test("kill --all of a stopped container without a pid namespace still reaches its processes left in the cgroup")
+    func killAllLeftovers() throws {
+        var s = try Skiff(["sh", "-c", "sleep 300 & echo $! > /dev/shm/child; exit 0"])
+        s.namespaces = s.namespaces.filter { ($0["type"] as? String) != "pid" }
+        let id = Harness.uniqueName("leftover")
+        #expect(try s("run", "--keep", "--bundle", s.bundle, id).status == 0)
+        defer { _ = try? s("delete", "--force", id) }
+        #expect(try s.state(id)["status"] as? String == "stopped")
+        let procs = try Harness.sh("grep -l '\(id)' /proc/[0-9]*/cgroup 2>/dev/null | wc -l").stdout
+        try #require(Int(procs.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 1, "the orphan is in the cgroup")
+        #expect(try s("kill", "--all", id, "KILL").status == 0)
+        try waitFor { (Int((try? Harness.sh("grep -l '\(id)' /proc/[0-9]*/cgroup 2>/dev/null | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "1") ?? 1) == 0 }
         #expect(try s("delete", id).status == 0)
         s.expectNothingLeft(id)
     }
