@@ -11,6 +11,9 @@ public struct LaunchPlan: Sendable {
     public var rootfs: String = ""
     public var rootPropagation: UInt = 0
     public var rootfsPropagation: UInt = 0
+    /// Bind mounts are cloned before "/" is made a slave: a bind of a
+    /// shared host mount is then a peer of it (rootfsPropagation shared).
+    public var bindsKeepHostPeers = false
     public var readonlyRootfs = false
     public var mounts: [MountPlan] = []
     public var devices: [DevicePlan] = []

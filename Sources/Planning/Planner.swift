@@ -96,8 +96,14 @@ public enum Planner {
             plan.rootPropagation = UInt(MS_PRIVATE) | UInt(MS_REC)
             plan.rootfsPropagation = UInt(MS_UNBINDABLE) | UInt(MS_REC)
         case .shared?, .rshared?:
+            // Bidirectional volumes: binds stay peers of their sources (the
+            // host sees what the container mounts in them), as with runc,
+            // whose mount namespace keeps the host's peer groups here. skiff
+            // clones them before "/" becomes a slave instead, so that
+            // nothing else can propagate out.
             plan.rootPropagation = UInt(MS_SLAVE) | UInt(MS_REC)
             plan.rootfsPropagation = UInt(MS_SHARED) | UInt(MS_REC)
+            plan.bindsKeepHostPeers = true
         case .slave?, .rslave?, nil:
             plan.rootPropagation = UInt(MS_SLAVE) | UInt(MS_REC)
         }

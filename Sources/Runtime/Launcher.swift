@@ -235,7 +235,7 @@ enum Launcher {
         c.cgroup_fd = cgroupDir?.raw ?? -1
         c.clone_flags = flags
         c.wait_usermap = creates && plan.userNamespace != nil ? 1 : 0
-        c.early_binds = creates && plan.userNamespace != nil ? 1 : 0
+        c.early_binds = creates && (plan.userNamespace != nil || plan.bindsKeepHostPeers) ? 1 : 0
         // Root of a user namespace (rootless podman's runtime) is not root
         // of the host: like any other unprivileged parent it writes the
         // child's maps while the child is still dumpable (its /proc files

@@ -275,7 +275,10 @@ struct skiff_plan {
 
     uint32_t early_binds;     /* open bind sources right after the clone,
                                * with the caller's credentials (a new user
-                               * namespace's ids may not reach them) */
+                               * namespace's ids may not reach them), and
+                               * while the mounts are still the host's peers
+                               * (a bind of a shared mount stays in its peer
+                               * group: rootfsPropagation shared) */
 
     /* exec: join every namespace of a running container's first process
      * and clone the process that runs the rest of the plan (no rootfs:
