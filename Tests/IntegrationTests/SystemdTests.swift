@@ -29,6 +29,10 @@ let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgro
     @Test("--systemd-cgroup against systemd as PID 1, cgroup v2 (qemu guest)")
     func unified() throws { try Self.boot("SystemdTests") }
 
+    @Test("the standard host (systemd, cgroup v2): a Kubernetes node's containerd CRI with SystemdCgroup = true, runc and skiff (qemu guest)",
+          .enabled(if: CRINode.missing == nil))
+    func cri() throws { try Self.boot("CRITests") }
+
     @Test("--systemd-cgroup against systemd as PID 1 on a hybrid host (qemu guest, v1 hierarchies)")
     func hybrid() throws { try Self.boot("SystemdHybridTests", append: "systemd.unified_cgroup_hierarchy=0") }
 }

@@ -12,7 +12,12 @@ import Testing
 /// state and the pods' network namespaces are there, the bridge is in that
 /// network namespace, and nothing of the machine's /run or network is
 /// touched. The cgroups (cgroupfs driver) go below a parent of the test's.
+/// Where systemd is PID 1 (the standard-host guest) the handlers use
+/// systemd's cgroup driver, as kubeadm configures it (SystemdCgroup =
+/// true): each pod gets a slice, each container a scope.
 final class CRINode: @unchecked Sendable {
+    /// The systemd cgroup driver: on the standard-host guest.
+    static let systemdDriver = inSystemdGuest
     let dir: String
     let cgroupParent = "skiff-cri-\(getpid())"
     private var daemon: Process?
@@ -24,6 +29,12 @@ final class CRINode: @unchecked Sendable {
     static let busybox = "docker.io/library/skiff-busybox:cri"
     static let pause = "skiff.test/pause:1"
     static let handlers = ["runc", "skiff"]
+
+    /// SKIFF_CRI_TRACE=1: each call on stderr (the guest's console).
+    static let trace = ProcessInfo.processInfo.environment["SKIFF_CRI_TRACE"] == "1"
+    static func note(_ what: String) {
+        if trace { FileHandle.standardError.write(Data("cri \(Date().timeIntervalSince1970): \(what)\n".utf8)) }
+    }
 
     static let shared = Engines.shared({ try CRINode() }, stop: { $0.stop() })
 
@@ -44,6 +55,15 @@ final class CRINode: @unchecked Sendable {
     static let runtimeRoot = "/run/containerd/runc/k8s.io"
 
     init() throws {
+        // Made before containerd starts: in the systemd guest a Foundation
+        // Process started after the daemon (busybox --list for the shared
+        // rootfs) was never seen to exit.
+        _ = Engines.imageTar
+        // The qemu guests' kernel loads nothing by itself: the CNI bridge
+        // needs these (the guest's busybox has modprobe).
+        if FileManager.default.isExecutableFile(atPath: "/run/cgvm-bin/busybox") {
+            for m in ["bridge", "veth"] { _ = try? Self.run("/run/cgvm-bin/busybox", ["modprobe", m]) }
+        }
         dir = Harness.scratch + "/cri"
         let fm = FileManager.default
         for d in ["", "/cni", "/ipam", "/logs", "/pb2"] { try fm.createDirectory(atPath: dir + d, withIntermediateDirectories: true) }
@@ -54,7 +74,7 @@ final class CRINode: @unchecked Sendable {
                 runtime_type = "io.containerd.runc.v2"
                 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.\(h).options]
                   BinaryName = "\(h == "runc" ? "/usr/sbin/runc" : Harness.binary)"
-                  SystemdCgroup = false
+                  SystemdCgroup = \(Self.systemdDriver)
             """
         }.joined(separator: "\n")
         try """
@@ -93,11 +113,18 @@ final class CRINode: @unchecked Sendable {
         do {
             // unshare: a mount namespace with a private /run and a network
             // namespace with lo up; then containerd itself (exec: same pid).
+            // With the systemd driver /run keeps systemd's and D-Bus's sockets
+            // (the guest's /run is throw-away); only containerd's parts are private.
+            let run = Self.systemdDriver
+                ? "mkdir -p /run/containerd /run/netns && mount -t tmpfs node-run /run/containerd && mount -t tmpfs node-netns /run/netns"
+                : "mount -t tmpfs -o mode=755 node-run /run"
             daemon = try Engines.startNotifying("/usr/bin/unshare", [
                 "-m", "-n", "--propagation", "private", "/bin/sh", "-c",
-                "mount -t tmpfs -o mode=755 node-run /run && ip link set lo up && exec /usr/bin/containerd --config \(dir)/config.toml",
+                "\(run) && ip link set lo up && exec /usr/bin/containerd --config \(dir)/config.toml",
             ], dir: dir, name: "containerd-cri", env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+            Self.note("importing images")
             try importImages()
+            Self.note("starting the client")
             try startClient()
         } catch {
             stop()
@@ -115,14 +142,17 @@ final class CRINode: @unchecked Sendable {
         let pauseSrc = Harness.packageRoot.appendingPathComponent("Tests/cri/pause.c").path
         let layer = dir + "/pause-root"
         try FileManager.default.createDirectory(atPath: layer, withIntermediateDirectories: true)
-        let cc = try Harness.exec("/usr/bin/env", ["cc", "-static", "-O2", "-o", layer + "/pause", pauseSrc])
+        Self.note("cc pause.c")
+        let cc = try Self.run("/usr/bin/cc", ["-static", "-O2", "-o", layer + "/pause", pauseSrc])
         guard cc.status == 0 else { throw HarnessError("cc pause.c: \(cc)") }
-        _ = try Harness.exec("/bin/tar", ["-C", layer, "-cf", dir + "/pause-layer.tar", "."])
+        _ = try Self.run("/bin/tar", ["-C", layer, "-cf", dir + "/pause-layer.tar", "."])
         for (name, tar, config) in [
             (Self.pause, dir + "/pause-layer.tar", #"{"Entrypoint":["/pause"]}"#),
             (Self.busybox, Engines.imageTar, #"{"Env":["PATH=/bin"],"Cmd":["sh"]}"#),
         ] {
+            Self.note("archive \(name)")
             let archive = try Self.ociArchive(dir: dir, name: name, layer: tar, config: config)
+            Self.note("import \(name)")
             let r = try ctr(["images", "import", archive])
             guard r.status == 0 else { throw HarnessError("ctr images import \(name): \(r)") }
         }
@@ -144,7 +174,7 @@ final class CRINode: @unchecked Sendable {
             echo '{"imageLayoutVersion":"1.0.0"}' > oci-layout
             tar -cf "$1.tar" .
             """
-        let r = try Harness.exec("/bin/sh", ["-c", script, "sh", work, layer, name, config])
+        let r = try Self.run("/bin/sh", ["-c", script, "sh", work, layer, name, config])
         guard r.status == 0 else { throw HarnessError("OCI archive \(name): \(r)") }
         return work + ".tar"
     }
@@ -171,6 +201,7 @@ final class CRINode: @unchecked Sendable {
 
     /// One request to cri.py, one JSON answer.
     private func roundTrip(_ request: [String: Any]) throws -> [String: Any] {
+        Self.note("\(request["call"] ?? request["stream"] ?? "")")
         lock.lock()
         defer { lock.unlock() }
         guard let toClient, let fromClient else { throw HarnessError("the CRI client is not running") }
@@ -214,7 +245,24 @@ final class CRINode: @unchecked Sendable {
 
     /// A command in the node's mount and network namespaces.
     func onNode(_ script: String) throws -> Harness.Result {
-        try Harness.exec("/usr/bin/nsenter", ["--mount=/proc/\(pid)/ns/mnt", "--net=/proc/\(pid)/ns/net", "/bin/sh", "-c", script])
+        try Self.run("/usr/bin/nsenter", ["--mount=/proc/\(pid)/ns/mnt", "--net=/proc/\(pid)/ns/net", "/bin/sh", "-c", script])
+    }
+
+    /// The systemd driver's pods go in slices below this one.
+    static let podSliceRoot = "skiffcri"
+
+    /// A pod's cgroup parent as the kubelet gives it: a directory below
+    /// the test's (cgroupfs), or a slice (systemd).
+    func cgroupParent(pod uid: String) -> String {
+        Self.systemdDriver ? "\(Self.podSliceRoot)-pod\(uid.replacingOccurrences(of: "-", with: "_")).slice"
+            : "/\(cgroupParent)/pod\(uid)"
+    }
+
+    /// Programs run with posix_spawn and waitpid, not Foundation's Process:
+    /// in the systemd guest, once the daemon ran as a Process, the next
+    /// Process's exit was never seen (a cc that had exited hung the test).
+    static func run(_ path: String, _ args: [String]) throws -> Harness.Result {
+        try Engines.spawn(path, args, env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
     }
 
     /// Running, not a zombie.
@@ -253,6 +301,7 @@ final class CRINode: @unchecked Sendable {
                 kill(p, SIGKILL)
             }
         }
+        if Self.systemdDriver { _ = try? Self.run("/usr/bin/systemctl", ["stop", Self.podSliceRoot + ".slice"]) }
         let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [])
             .map { "/sys/fs/cgroup/" + $0 } + ["/sys/fs/cgroup"]
         for h in hierarchies {

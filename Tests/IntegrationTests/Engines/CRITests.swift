@@ -6,7 +6,7 @@ import Testing
 /// Every check runs a real pod and looks from inside the container, and
 /// each pod's teardown must leave nothing of the runtime's behind.
 @Suite(.enabled(if: CRINode.missing == nil, "needs containerd, runc, protoc, python3-grpcio and the CNI plugins (scripts/deps installs them)"),
-       .enabled(if: !inCgroup2Guest), .serialized)
+       .enabled(if: !inCgroup2Guest && (!inSystemdGuest || systemdUnified)), .serialized)
 struct CRITests {
     let node: CRINode
 
@@ -29,7 +29,7 @@ struct CRITests {
             "hostname": hostNetwork ? "" : name,
             "log_directory": logs,
             "linux": [
-                "cgroup_parent": "/\(node.cgroupParent)/pod\(uid)",
+                "cgroup_parent": node.cgroupParent(pod: uid),
                 "security_context": ["namespace_options": ["network": hostNetwork ? "NODE" : "POD", "pid": pid,
                                                            "ipc": hostIPC ? "NODE" : "POD"],
                                      "privileged": privileged] as [String: Any],
@@ -94,9 +94,11 @@ struct CRITests {
         let mounts = (try? String(contentsOfFile: "/proc/\(node.pid)/mountinfo", encoding: .utf8)) ?? ""
         for id in ids { #expect(!mounts.contains(id), "a mount of \(id) is left", sourceLocation: sourceLocation) }
         let uid = ((pod.config["metadata"] as? [String: Any])?["uid"] as? String) ?? "?"
-        let cgroups = try Harness.sh("find /sys/fs/cgroup -maxdepth 3 -type d -name 'pod\(uid)' 2>/dev/null").stdout
+        let name = CRINode.systemdDriver ? "*pod\(uid.replacingOccurrences(of: "-", with: "_")).slice" : "pod\(uid)"
+        let cgroups = try CRINode.run("/bin/sh", ["-c", "find /sys/fs/cgroup -maxdepth 4 -type d -name '\(name)' 2>/dev/null"]).stdout
         for dir in cgroups.split(separator: "\n") {
-            let inside = try Harness.sh("find '\(dir)' -mindepth 1 -type d | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let inside = try CRINode.run("/bin/sh", ["-c", "find '\(dir)' -mindepth 1 -type d | wc -l"]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(inside == "0", "cgroups left below \(dir)", sourceLocation: sourceLocation)
         }
     }
@@ -276,11 +278,14 @@ struct CRITests {
         try node.call("RuntimeService/ReopenContainerLog", ["container_id": id])
         try waitFor { ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("tick") }
 
-        let limit = "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+        // cgroup v1 here, v2 in the standard-host guest: shares 512 is weight 20 there.
+        let v2 = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
+        let limit = v2 ? "/sys/fs/cgroup/memory.max" : "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+        let shares = v2 ? "/sys/fs/cgroup/cpu.weight" : "/sys/fs/cgroup/cpu/cpu.shares"
         #expect(try execSync(id, ["cat", limit]).stdout == "67108864\n")
         try node.call("RuntimeService/UpdateContainerResources", ["container_id": id, "linux": ["memory_limit_in_bytes": 134_217_728,
                                                                                                 "cpu_shares": 512]])
-        #expect(try execSync(id, ["cat", limit, "/sys/fs/cgroup/cpu/cpu.shares"]).stdout == "134217728\n512\n")
+        #expect(try execSync(id, ["cat", limit, shares]).stdout == (v2 ? "134217728\n20\n" : "134217728\n512\n"))
         let stats = try node.call("RuntimeService/ContainerStats", ["container_id": id])["stats"] as? [String: Any] ?? [:]
         let mem = ((stats["memory"] as? [String: Any])?["working_set_bytes"] as? [String: Any])?["value"] as? String
         let cpu = ((stats["cpu"] as? [String: Any])?["usage_core_nano_seconds"] as? [String: Any])?["value"] as? String
