@@ -28,27 +28,27 @@ import urllib.parse
 import grpc
 from google.protobuf import json_format
 
-sock_path, pb2_dir = sys.argv[1], sys.argv[2]
-sys.path.insert(0, pb2_dir)
-pb2 = importlib.import_module("runtime_v1_pb2")
-channel = grpc.insecure_channel("unix://" + sock_path)
+class Client:
+    """CRI calls over containerd's socket, with the messages protoc made
+    of runtime_v1.proto in pb2_dir (scripts/bench-cri uses this too)."""
 
+    def __init__(self, sock_path, pb2_dir):
+        sys.path.insert(0, pb2_dir)
+        self.pb2 = importlib.import_module("runtime_v1_pb2")
+        self.channel = grpc.insecure_channel("unix://" + sock_path)
 
-def message(name):
-    return getattr(pb2, name)
-
-
-def call(method, request):
-    service, rpc = method.rsplit("/", 1)
-    descriptor = pb2.DESCRIPTOR.services_by_name[service.split(".")[-1]].methods_by_name[rpc]
-    req = json_format.ParseDict(request, message(descriptor.input_type.name)())
-    stub = channel.unary_unary("/" + method, request_serializer=lambda m: m.SerializeToString(),
-                               response_deserializer=message(descriptor.output_type.name).FromString)
-    try:
-        resp = stub(req, timeout=120)
-    except grpc.RpcError as e:
-        return {"error": {"code": e.code().name, "details": e.details()}}
-    return {"response": json_format.MessageToDict(resp, preserving_proto_field_name=True, including_default_value_fields=True)}
+    def call(self, method, request):
+        service, rpc = method.rsplit("/", 1)
+        descriptor = self.pb2.DESCRIPTOR.services_by_name[service.split(".")[-1]].methods_by_name[rpc]
+        req = json_format.ParseDict(request, getattr(self.pb2, descriptor.input_type.name)())
+        stub = self.channel.unary_unary("/" + method, request_serializer=lambda m: m.SerializeToString(),
+                                        response_deserializer=getattr(self.pb2, descriptor.output_type.name).FromString)
+        try:
+            resp = stub(req, timeout=120)
+        except grpc.RpcError as e:
+            return {"error": {"code": e.code().name, "details": e.details()}}
+        return {"response": json_format.MessageToDict(resp, preserving_proto_field_name=True,
+                                                      including_default_value_fields=True)}
 
 
 def frame(opcode, payload):
@@ -128,16 +128,21 @@ def stream(url, stdin, seconds):
     return {"stdout": out[1].decode(errors="replace"), "stderr": out[2].decode(errors="replace"), "status": status}
 
 
-for line in sys.stdin:
-    if not line.strip():
-        continue
-    req = json.loads(line)
-    try:
-        if "call" in req:
-            answer = call(req["call"], req.get("request", {}))
-        else:
-            answer = stream(req["stream"], req.get("stdin", ""), float(req.get("seconds", 10)))
-    except Exception as e:  # a broken request is the test's bug: say so, keep serving
-        answer = {"error": {"code": "CLIENT", "details": repr(e)}}
-    sys.stdout.write(json.dumps(answer) + "\n")
-    sys.stdout.flush()
+def serve(client):
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        try:
+            if "call" in req:
+                answer = client.call(req["call"], req.get("request", {}))
+            else:
+                answer = stream(req["stream"], req.get("stdin", ""), float(req.get("seconds", 10)))
+        except Exception as e:  # a broken request is the test's bug: say so, keep serving
+            answer = {"error": {"code": "CLIENT", "details": repr(e)}}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    serve(Client(sys.argv[1], sys.argv[2]))

@@ -158,25 +158,12 @@ final class CRINode: @unchecked Sendable {
         }
     }
 
-    /// One layer and a config as an OCI image layout archive.
+    /// One layer and a config as an OCI image layout archive (scripts/oci-archive).
     static func ociArchive(dir: String, name: String, layer: String, config: String) throws -> String {
-        let work = dir + "/" + Harness.uniqueName("oci")
-        let script = """
-            set -e
-            mkdir -p "$1/blobs/sha256"; cd "$1"
-            blob() { d=$(sha256sum "$1" | cut -d' ' -f1); s=$(stat -c %s "$1"); mv "$1" blobs/sha256/$d; echo "$d $s"; }
-            cp "$2" layer; set -- "$1" "$2" "$3" "$4" $(blob layer); L=$5; LS=$6
-            printf '{"architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$4" $L > cfg
-            set -- "$1" "$2" "$3" "$4" $(blob cfg); C=$5; CS=$6
-            printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' $C $CS $L $LS > man
-            set -- "$1" "$2" "$3" "$4" $(blob man); M=$5; MS=$6
-            printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"test"}}]}' $M $MS "$3" > index.json
-            echo '{"imageLayoutVersion":"1.0.0"}' > oci-layout
-            tar -cf "$1.tar" .
-            """
-        let r = try Self.run("/bin/sh", ["-c", script, "sh", work, layer, name, config])
+        let out = dir + "/" + Harness.uniqueName("oci") + ".tar"
+        let r = try Self.run(Harness.packageRoot.path + "/scripts/oci-archive", [out, name, layer, config])
         guard r.status == 0 else { throw HarnessError("OCI archive \(name): \(r)") }
-        return work + ".tar"
+        return out
     }
 
     /// cri.py, in the node's network namespace (the streaming server

@@ -48,22 +48,7 @@ final class ContainerdDaemon: @unchecked Sendable {
 
     /// The busybox rootfs as an OCI image layout archive (ctr imports those).
     static func ociArchive(dir: String) throws -> String {
-        let script = """
-            set -e
-            cd "$1"; rm -rf oci; mkdir -p oci/blobs/sha256; cd oci
-            blob() { d=$(sha256sum "$1" | cut -d' ' -f1); s=$(stat -c %s "$1"); mv "$1" blobs/sha256/$d; echo "$d $s"; }
-            cp "$2" layer; set -- $(blob layer); L=$1; LS=$2
-            printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' $L > cfg
-            set -- $(blob cfg); C=$1; CS=$2
-            printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' $C $CS $L $LS > man
-            set -- $(blob man); M=$1; MS=$2
-            printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"\(image)","org.opencontainers.image.ref.name":"test"}}]}' $M $MS > index.json
-            echo '{"imageLayoutVersion":"1.0.0"}' > oci-layout
-            tar -cf ../image.tar .
-            """
-        let r = try Harness.exec("/bin/sh", ["-c", script, "sh", dir, Engines.imageTar])
-        guard r.status == 0 else { throw HarnessError("OCI archive: \(r)") }
-        return dir + "/image.tar"
+        try CRINode.ociArchive(dir: dir, name: image, layer: Engines.imageTar, config: #"{"Env":["PATH=/bin"],"Cmd":["sh"]}"#)
     }
 
     func ctr(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
