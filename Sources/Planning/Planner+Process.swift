@@ -114,7 +114,8 @@ extension Planner {
                 let bit: UInt64 = 1 << UInt64(n)
                 if caps.permitted & bit == 0 || caps.inheritable & bit == 0 {
                     plan.capabilities.ambient &= ~bit
-                    plan.warnings.append("process.capabilities.ambient[\(i)]: `\(cap)` is not both permitted and inheritable, so it cannot be ambient; ignored")
+                    // runc's own `spec` writes such a set: said at debug level, as runc says nothing.
+                    plan.notes.append("process.capabilities.ambient[\(i)]: `\(cap)` is not both permitted and inheritable, so it cannot be ambient; ignored")
                 }
             }
         }

@@ -10,7 +10,7 @@ extension Runtime {
     {
       "ociVersion": "\(OCISpec.ociVersion)",
       "process": {
-        "terminal": false,
+        "terminal": true,
         "user": { "uid": 0, "gid": 0 },
         "args": ["sh"],
         "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
@@ -18,7 +18,8 @@ extension Runtime {
         "capabilities": {
           "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
           "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-          "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+          "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+          "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
         },
         "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
         "noNewPrivileges": true
@@ -39,9 +40,9 @@ extension Runtime {
           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
       ],
       "linux": {
+        "resources": { "devices": [{ "allow": false, "access": "rwm" }] },
         "namespaces": [
-          { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" },
-          { "type": "cgroup" }
+          { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }
         ],
         "maskedPaths": [
           "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
@@ -52,18 +53,30 @@ extension Runtime {
     }
     """
 
-    /// The default config; `rootless` makes it work as is for the calling
-    /// user: its own ids mapped to 0, no network namespace, /sys bound from
-    /// the host, no group 5 on devpts.
-    public static func defaultSpec(rootless: Bool) -> Spec {
+    /// The default config: what `runc spec` writes (harnesses make bundles
+    /// with `$RUNTIME spec` and then pass --console-socket), ociVersion
+    /// aside. `rootless` makes it work as is for the calling user, as
+    /// `runc spec --rootless`: its own ids mapped to 0, no network
+    /// namespace, /sys bound from the host (recursively read-only, where
+    /// runc leaves the mounts below it writable), no group 5 on devpts, no
+    /// resources. `skiffDefaults`: no terminal (a plain `skiff run` works
+    /// without one), a cgroup namespace of its own, no ambient capabilities.
+    public static func defaultSpec(rootless: Bool, skiffDefaults: Bool = false) -> Spec {
         var spec: Spec
         do {
             spec = try SpecDecoder.decode(Spec.self, json: Array(defaultConfig.utf8))
         } catch {
             preconditionFailure("the built-in default config does not decode: \(error)")
         }
+        if skiffDefaults {
+            spec.process?.terminal = false
+            spec.process?.capabilities?.ambient = nil
+            let namespaces = spec.linux?.namespaces ?? []
+            spec.linux?.namespaces = namespaces + [Namespace(type: .cgroup)]
+        }
         guard rootless else { return spec }
         var linux = spec.linux
+        linux?.resources = nil
         let namespaces = (linux?.namespaces ?? []).filter { $0.type != .network } + [Namespace(type: .user)]
         linux?.namespaces = namespaces
         linux?.uidMappings = [IDMapping(containerID: 0, hostID: UInt32(Sys.euid), size: 1)]
@@ -84,8 +97,8 @@ extension Runtime {
     }
 
     /// Writes config.json into `bundle`; an existing one is never overwritten.
-    public static func writeSpec(bundle: String, rootless: Bool) throws(RuntimeError) {
-        let text = SpecEncoder.serialize(defaultSpec(rootless: rootless)) + "\n"
+    public static func writeSpec(bundle: String, rootless: Bool, skiffDefaults: Bool = false) throws(RuntimeError) {
+        let text = SpecEncoder.serialize(defaultSpec(rootless: rootless, skiffDefaults: skiffDefaults)) + "\n"
         let path = (bundle.hasSuffix("/") ? bundle : bundle + "/") + "config.json"
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 {

@@ -81,7 +81,8 @@ let commands: [Command] = [
                       .value("interval", help: "time between statistics (default 5s)")], positionals: 1...1),
     Command(name: "spec", arguments: "", summary: "write a default config.json",
             options: [.value("bundle", "b", help: "bundle directory (default: the current directory)"),
-                      .flag("rootless", help: "a config for an unprivileged user")],
+                      .flag("rootless", help: "a config for an unprivileged user"),
+                      .flag("skiff-defaults", help: "no terminal, a cgroup namespace, no ambient capabilities (runc spec's otherwise)")],
             positionals: 0...0),
     Command(name: "features", arguments: "", summary: "print the features document", options: [],
             positionals: 0...0),
@@ -284,7 +285,8 @@ struct Invocation {
                 _ = write(1, text, text.utf8.count)
             }
         case "spec":
-            try Runtime.writeSpec(bundle: parsed.value("bundle") ?? ".", rootless: parsed.flag("rootless"))
+            try Runtime.writeSpec(bundle: parsed.value("bundle") ?? ".", rootless: parsed.flag("rootless"),
+                                  skiffDefaults: parsed.flag("skiff-defaults"))
         case "features":
             print(Runtime.features())
         case "check":

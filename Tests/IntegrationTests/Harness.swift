@@ -179,7 +179,7 @@ struct Skiff {
         bundle = Harness.scratch + "/bundle-" + name
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
         chmod(bundle, 0o755)
-        let r = try Harness.exec(Harness.binary, ["spec", "--bundle", bundle] + (rootless ? ["--rootless"] : []))
+        let r = try Harness.exec(Harness.binary, ["spec", "--skiff-defaults", "--bundle", bundle] + (rootless ? ["--rootless"] : []))
         guard r.status == 0 else { throw HarnessError("skiff spec failed: \(r)") }
         let data = try Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))
         config = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]

@@ -54,7 +54,7 @@ extension Skiff {
         var s = try Skiff(args)
         s.user = TestUser.name
         _ = try Harness.sh("chown -R \(TestUser.name) \(s.bundle) && rm \(s.bundle)/config.json && mkdir -p \(s.root) && chown \(TestUser.name) \(s.root)")
-        let r = try s.skiff(["spec", "--rootless", "--bundle", s.bundle])
+        let r = try s.skiff(["spec", "--skiff-defaults", "--rootless", "--bundle", s.bundle])
         guard r.status == 0 else { throw HarnessError("spec --rootless: \(r)") }
         let data = try Data(contentsOf: URL(fileURLWithPath: s.bundle + "/config.json"))
         s.config = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]

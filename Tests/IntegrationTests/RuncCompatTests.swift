@@ -313,3 +313,63 @@ import Testing
         s.expectNothingLeft(id)
     }
 }
+
+/// `skiff spec` writes what `runc spec` writes (harnesses make bundles
+/// with `$RUNTIME spec`, then create with --console-socket).
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc"))) struct SpecCompatTests {
+    static func spec(_ binary: String, _ args: [String], as user: String? = nil) throws -> [String: Any] {
+        let dir = Harness.scratch + "/" + Harness.uniqueName("spec")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        chmod(dir, 0o777)
+        let argv = [binary, "spec"] + args
+        let r = user.map { try? Harness.exec("/usr/sbin/runuser", ["-u", $0, "--"] + argv + ["--bundle", dir]) }
+            ?? (try? Harness.exec(argv[0], Array(argv.dropFirst()) + ["--bundle", dir]))
+        guard let r, r.status == 0 else { throw HarnessError("\(argv): \(String(describing: r))") }
+        var c = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any]) ?? [:]
+        c["ociVersion"] = nil
+        c["hostname"] = nil
+        return c
+    }
+
+    @Test("runc compat #5: skiff spec is runc spec (terminal, no cgroup namespace, deny-all device rule, ambient set), ociVersion and hostname aside")
+    func same() throws {
+        let skiff = try Self.spec(Harness.binary, [])
+        let runc = try Self.spec("/usr/sbin/runc", [])
+        #expect(NSDictionary(dictionary: skiff).isEqual(to: runc), "skiff: \(skiff)\nrunc: \(runc)")
+    }
+
+    @Test("runc compat #5: skiff spec --rootless is runc spec --rootless, but for /sys read-only all the way down")
+    func rootless() throws {
+        var skiff = try Self.spec(Harness.binary, ["--rootless"], as: "nobody")
+        let runc = try Self.spec("/usr/sbin/runc", ["--rootless"], as: "nobody")
+        // The one deliberate difference (docs/runc-differences.md): rro.
+        skiff["mounts"] = (skiff["mounts"] as? [[String: Any]])?.map { m in
+            var m = m
+            if m["destination"] as? String == "/sys" { m["options"] = (m["options"] as? [String])?.map { $0 == "rro" ? "ro" : $0 } }
+            return m
+        }
+        #expect(NSDictionary(dictionary: skiff).isEqual(to: runc), "skiff: \(skiff)\nrunc: \(runc)")
+    }
+
+    @Test("a bundle from skiff spec runs as harnesses run it: create --console-socket, start, the terminal's output")
+    func consoleSocketFlow() throws {
+        var s = try Skiff(["sh", "-c", "tty; echo from-spec"])
+        let dir = s.bundle + "/plain"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try Harness.exec(Harness.binary, ["spec", "--bundle", dir])
+        try #require(r.status == 0, "\(r)")
+        let plain = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any]) ?? [:]
+        s.config = plain
+        s["root"] = ["path": Harness.sharedRootfs, "readonly": true]
+        s["process", "args"] = ["sh", "-c", "tty; echo from-spec"]
+        let recv = try ConsoleReceiver(dir: s.bundle)
+        let id = Harness.uniqueName("specflow")
+        let c = try s("create", "--bundle", s.bundle, "--console-socket", recv.path, id)
+        try #require(c.status == 0, "\(c)")
+        #expect(c.stderr.isEmpty, "runc compat #6: nothing said about runc spec's own ambient set: \(c)")
+        defer { _ = try? s("delete", "--force", id) }
+        #expect(try s("start", id).status == 0)
+        let out = try recv.converse("", until: "from-spec")
+        #expect(out.contains("/dev/pts/0") && out.contains("from-spec"), "\(out)")
+    }
+}
