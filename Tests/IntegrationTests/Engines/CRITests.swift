@@ -140,6 +140,10 @@ struct CRITests {
                                                 resources: ["memory_limit_in_bytes": 33_554_432]))
         let stubborn = try start(pod, containerConfig("stubborn", ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]))
         for c in [ok, bad, oom] { try waitState(c, "CONTAINER_EXITED", seconds: 30) }
+        // containerd records the OOM when the shim's TaskOOM event comes,
+        // which may follow the exit (seen under TCG in the guest): give it
+        // the time it takes, as the kubelet's next status poll would.
+        try? waitFor(seconds: 10) { ((try? status(oom))?["reason"] as? String) == "OOMKilled" }
         let (sOK, sBad, sOOM) = (try status(ok), try status(bad), try status(oom))
         #expect(sOK["exit_code"] as? Int == 0 && sOK["reason"] as? String == "Completed", "\(sOK)")
         #expect(sBad["exit_code"] as? Int == 3 && sBad["reason"] as? String == "Error", "\(sBad)")
