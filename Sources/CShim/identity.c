@@ -17,8 +17,31 @@ void loopback_up(void)
     close(s);
 }
 
+/*
+ * stdio that is a pipe or a socket the runtime was handed (pipefs or
+ * sockfs: anonymous, never a file of the host's) becomes the container
+ * user's, as runc does, so that a non-root process can reopen
+ * /dev/stdout. Only the uid; EINVAL, EPERM and EROFS (an id not mapped
+ * here) leave it as it is. Terminals and files are never touched.
+ */
+static void chown_stdio(uint32_t uid)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        struct stat st;
+        struct statfs sf;
+        if (fstat(fd, &st) < 0 || st.st_uid == uid || (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)))
+            continue;
+        if (fstatfs(fd, &sf) < 0 || (sf.f_type != PIPEFS_MAGIC && sf.f_type != SOCKFS_MAGIC))
+            continue;
+        if (fchown(fd, uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+            fail(SKIFF_STEP_STDIO_OWNER, fd);
+    }
+}
+
 void set_identity(const struct skiff_plan *p)
 {
+    /* While we may still chown. */
+    chown_stdio(p->uid);
     /* The bounding set first: dropping needs CAP_SETPCAP, which capset
      * below may take away. */
     for (uint32_t c = 0; c <= p->cap_last && c < 64; c++) {

@@ -79,6 +79,8 @@ const char *skiff_step_name(uint32_t step)
         [SKIFF_STEP_CAPSET] = "capset",
         [SKIFF_STEP_CAP_AMBIENT] = "raise ambient capability",
         [SKIFF_STEP_NO_NEW_PRIVS] = "no_new_privs",
+        [SKIFF_STEP_SETSID] = "setsid",
+        [SKIFF_STEP_STDIO_OWNER] = "chown stdio",
         [SKIFF_STEP_CHDIR] = "chdir",
         [SKIFF_STEP_CWD_VERIFY] = "verify cwd",
         [SKIFF_STEP_START_WAIT] = "wait for start",

@@ -199,6 +199,10 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
      * the process keeps possessing it once it is the container's user. */
     join_session_keyring(p);
     setup_terminal(p);
+    /* A session of its own (and so a process group), as runc gives every
+     * container process; with a terminal, setup_terminal made it already. */
+    if (getsid(0) != getpid() && setsid() < 0)
+        fail(SKIFF_STEP_SETSID, -1);
 
     if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
         fail(SKIFF_STEP_HOSTNAME, -1);
@@ -225,11 +229,17 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     int listener = -1;
     if (p->seccomp_early)
         listener = load_seccomp(p);
+    /* chdir before the identity change, as runc orders it (a cwd only
+     * another uid may enter still works for root without the capability
+     * to enter it afterwards); where root may not enter it (root-squashing
+     * NFS, a volume of the user's), again as the container's user. */
+    int cwd_done = chdir(p->cwd) == 0;
+    if (!cwd_done && errno != EACCES && errno != EPERM)
+        fail(SKIFF_STEP_CHDIR, -1);
     set_identity(p);
     if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(SKIFF_STEP_NO_NEW_PRIVS, -1);
-    /* chdir as the container user, after the identity change. */
-    if (chdir(p->cwd) < 0)
+    if (!cwd_done && chdir(p->cwd) < 0)
         fail(SKIFF_STEP_CHDIR, -1);
     {
         /* A cwd outside the root (a leaked directory fd, CVE-2024-21626)

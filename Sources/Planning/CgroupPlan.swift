@@ -184,12 +184,10 @@ extension Planner {
         for (i, d) in (spec.linux?.resources?.devices ?? []).enumerated() {
             rules.append(try CgroupLowering.deviceRule(d, path: "linux.resources.devices[\(i)]"))
         }
-        // The config's devices are the container's: it may use them.
-        for d in spec.linux?.devices ?? [] {
-            if d.type == .fifo { continue }
-            let kind: DeviceAccessRule.Kind = d.type == .block ? .block : .char
-            rules.append(DeviceAccessRule(allow: true, kind: kind, major: d.major, minor: d.minor, access: DeviceAccessRule.rwm))
-        }
+        // linux.devices only makes nodes: access comes from the rules alone
+        // (engines send an allow rule with each device they add), as with
+        // runc and crun. A node never widens a deny-all (/dev/kmsg was
+        // readable through one).
         return rules + defaultAllowedDevices
     }
 }

@@ -180,8 +180,18 @@ struct FailureRenderer {
             message = "process.noNewPrivileges: \(e)"
         case SKIFF_STEP_CHDIR:
             message = "process.cwd: chdir `\(plan.cwd)`: \(e)"
+        case SKIFF_STEP_CWD_VERIFY where e != .ENOENT:
+            // getcwd itself failed: with noNewPrivileges false the filter is
+            // loaded before this check, and a profile may deny it.
+            let filter = plan.seccomp != nil && !plan.noNewPrivileges
+                ? " (linux.seccomp is loaded before this check when noNewPrivileges is false: allow getcwd there)" : ""
+            message = "process.cwd: getcwd, to check `\(plan.cwd)` is inside the container: \(e)\(filter)"
         case SKIFF_STEP_CWD_VERIFY:
             message = "process.cwd: `\(plan.cwd)` is outside the container's root"
+        case SKIFF_STEP_SETSID:
+            message = "make a session for the container process (setsid): \(e)"
+        case SKIFF_STEP_STDIO_OWNER:
+            message = "give stdio fd \(i) to uid \(plan.uid) (a pipe or socket): \(e)"
         case SKIFF_STEP_SECCOMP:
             message = "linux.seccomp: load the filter: \(e)"
         case SKIFF_STEP_CONSOLE:

@@ -373,3 +373,113 @@ import Testing
         #expect(out.contains("/dev/pts/0") && out.contains("from-spec"), "\(out)")
     }
 }
+
+/// runc compatibility, round 2: each item of the issue, with a real container.
+@Suite struct RuncCompatRound2Tests {
+    @Test("runc compat #1: a node in linux.devices never widens the device rules (deny-all, /dev/kmsg made: reading it is EPERM)")
+    func devicesDoNotWiden() throws {
+        var s = try Skiff(["sh", "-c", "head -c 1 /dev/kmsg > /dev/null && echo read || echo denied"])
+        s["linux", "resources"] = ["devices": [["allow": false, "access": "rwm"]]]
+        s["linux", "devices"] = [["path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11]]
+        let caps = ["CAP_SYSLOG"]
+        s["process", "capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]
+        let r = try s.run()
+        #expect(r.status == 0 && r.stdout == "denied\n" && r.stderr.contains("Operation not permitted"), "\(r)")
+        // With the allow rule engines send, it is readable.
+        s["linux", "resources"] = ["devices": [["allow": false, "access": "rwm"],
+                                               ["allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"]]]
+        let allowed = try s.run()
+        #expect(allowed.stdout == "read\n", "\(allowed)")
+    }
+
+    @Test("runc compat #3: a cgroupsPath whose freezer is frozen is refused at once, with runc's words, and nothing is left",
+          .enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/freezer")))
+    func frozenCgroup() throws {
+        let name = Harness.uniqueName("skiff-it-frozen")
+        let dir = "/sys/fs/cgroup/freezer/" + name
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer {
+            try? "THAWED".write(toFile: dir + "/freezer.state", atomically: false, encoding: .utf8)
+            for h in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
+                rmdir("/sys/fs/cgroup/\(h)/\(name)/c")
+                rmdir("/sys/fs/cgroup/\(h)/\(name)")
+            }
+        }
+        try "FROZEN".write(toFile: dir + "/freezer.state", atomically: false, encoding: .utf8)
+        var s = try Skiff(["true"])
+        s["linux", "cgroupsPath"] = "/\(name)/c"
+        try s.writeConfig()
+        let id = Harness.uniqueName("frozen")
+        let r = try ImageFileTests.bounded(s, ["run", "--bundle", s.bundle, id], seconds: 20)
+        #expect(r.status == 1 && r.stderr.contains("container's cgroup unexpectedly frozen"), "\(r)")
+        s.expectNothingLeft(id)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/c"), "the container's cgroup was made and left")
+    }
+
+    @Test("runc compat #4: stdio pipes become process.user's (a non-root process reopens /dev/stdout); a file is never chowned",
+          arguments: [false, true])
+    func stdioOwner(exec: Bool) throws {
+        var s = try Skiff(exec ? ["sleep", "60"] : ["sh", "-c", "echo via-proc > /proc/self/fd/1"])
+        s["process", "user"] = ["uid": 1000, "gid": 1000]
+        try s.writeConfig()
+        let id = Harness.uniqueName("stdio")
+        let file = s.bundle + "/out.txt"
+        if exec {
+            #expect(try s("run", "-d", "--bundle", s.bundle, id).status == 0)
+        }
+        defer { _ = try? s("delete", "--force", id) }
+        let cmd = exec ? "'\(s.binary)' --root '\(s.root)' exec \(id) sh -c 'echo via-proc > /proc/self/fd/1'"
+                       : "'\(s.binary)' --root '\(s.root)' run --bundle '\(s.bundle)' \(id)"
+        let piped = try Harness.sh("\(cmd) | cat")
+        #expect(piped.stdout == "via-proc\n", "\(piped)")
+        // A file as stdout: reopening fails for uid 1000, and the file stays root's.
+        let id2 = Harness.uniqueName("stdio")
+        let cmd2 = exec ? "'\(s.binary)' --root '\(s.root)' exec \(id) sh -c 'echo x > /proc/self/fd/1'"
+                        : "'\(s.binary)' --root '\(s.root)' run --bundle '\(s.bundle)' \(id2)"
+        _ = try Harness.sh("\(cmd2) > '\(file)'")
+        var st = stat()
+        #expect(stat(file, &st) == 0 && st.st_uid == 0, "the host's file was chowned")
+    }
+
+    @Test("runc compat #13: the container's process and an exec'd one each lead a session and a process group")
+    func sessions() throws {
+        let s = try Skiff(["sh", "-c", "cut -d' ' -f1,5,6 /proc/self/stat; sleep 60"])
+        try s.writeConfig()
+        let id = Harness.uniqueName("sid")
+        let r = try s("run", "-d", "--bundle", s.bundle, id)
+        try #require(r.status == 0, "\(r)")
+        defer { _ = try? s("delete", "--force", id) }
+        let e = try s("exec", id, "sh", "-c", "cut -d' ' -f1,5,6 /proc/self/stat")
+        let f = e.stdout.split(separator: " ").map(String.init)
+        #expect(f.count == 3 && f[0] == f[1] && f[1] == f[2].trimmingCharacters(in: .whitespacesAndNewlines), "exec: pid pgrp session \(e)")
+        let first = try s("exec", id, "cut", "-d", " ", "-f1,5,6", "/proc/1/stat")
+        #expect(first.stdout == "1 1 1\n", "init: \(first)")
+    }
+
+    @Test("runc compat #14: exec --user 0 into a cwd only uid 42 may enter works (chdir before the identity change, as runc)")
+    func cwdOnlyAnotherUserMayEnter() throws {
+        let rootfs = Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("rootfs"))
+        try FileManager.default.createDirectory(atPath: rootfs + "/home42", withIntermediateDirectories: true)
+        chown(rootfs + "/home42", 42, 42)
+        chmod(rootfs + "/home42", 0o700)
+        var s = try Skiff(["sleep", "60"], rootfs: rootfs)
+        s["process", "cwd"] = "/home42"
+        s["process", "user"] = ["uid": 42, "gid": 42]
+        let id = Harness.uniqueName("cwd42")
+        #expect(try s("run", "-d", "--bundle", s.bundle, id).status == 0)
+        defer { _ = try? s("delete", "--force", id) }
+        let r = try s("exec", "--user", "0", id, "pwd")
+        #expect(r.status == 0 && r.stdout == "/home42\n", "\(r)")
+    }
+
+    @Test("runc compat #16: exec --cgroup .. or cpu:.. is refused: not a sub cgroup", arguments: ["..", "cpu:..", "/", "a/../.."])
+    func cgroupNotBelow(spec: String) throws {
+        var s = try Skiff(["sleep", "60"])
+        s.namespaces = s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
+        let id = Harness.uniqueName("sub")
+        #expect(try s("run", "-d", "--bundle", s.bundle, id).status == 0)
+        defer { _ = try? s("delete", "--force", id) }
+        let r = try s("exec", "--cgroup", spec, id, "true")
+        #expect(r.status != 0 && r.stderr.contains("is not a sub cgroup path"), "\(r)")
+    }
+}

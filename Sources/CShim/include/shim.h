@@ -123,6 +123,8 @@ enum skiff_step {
     SKIFF_STEP_CAPSET,
     SKIFF_STEP_CAP_AMBIENT,       /* raise ambient capability [index] */
     SKIFF_STEP_NO_NEW_PRIVS,
+    SKIFF_STEP_SETSID,            /* a session of its own */
+    SKIFF_STEP_STDIO_OWNER,       /* chown stdio [index] to the container's user */
     SKIFF_STEP_CHDIR,
     SKIFF_STEP_CWD_VERIFY,        /* cwd is outside the container root */
     SKIFF_STEP_START_WAIT,        /* waiting for start */

@@ -20,6 +20,17 @@ extension Cgroup {
         return String(decoding: b, as: UTF8.self).hasPrefix("FROZEN")
     }
 
+    /// The directory whose freezer holds the container's cgroup (its own or
+    /// an ancestor's): v1 freezer.state, v2 cgroup.events' `frozen`.
+    var frozenDir: String? {
+        if version == .v2 {
+            guard let d = unified, let b = try? Sys.readFile(d.hostPath + "/cgroup.events") else { return nil }
+            return String(decoding: b, as: UTF8.self).split(separator: "\n").contains("frozen 1") ? d.hostPath : nil
+        }
+        guard let d = v1Dir("freezer"), let b = try? Sys.readFile(d.hostPath + "/freezer.state") else { return nil }
+        return String(decoding: b, as: UTF8.self).hasPrefix("THAWED") ? nil : d.hostPath
+    }
+
     /// Freezes (or thaws) and returns once the kernel says every process is.
     func setFrozen(_ frozen: Bool) throws(RuntimeError) {
         if version == .v2 {

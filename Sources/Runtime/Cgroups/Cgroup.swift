@@ -58,11 +58,17 @@ struct Cgroup {
     static func make(_ plan: CgroupPlan, log: Log) throws(RuntimeError) -> Cgroup {
         var cg = Cgroup(version: plan.version, dirs: plan.dirs)
         var made: [String] = []
-        do {
+        do throws(RuntimeError) {
             for d in plan.dirs {
                 try makeDir(d, needed: plan.version == .v2 ? controllersNeeded(plan) : [], made: &made)
             }
             cg.adopted = plan.dirs.map(\.hostPath).filter { !made.contains($0) }
+            // A process moved into a frozen cgroup freezes at once, in the
+            // kernel, where not even SIGKILL reaches it: the container's, and
+            // skiff itself while it sets the container up (runc refuses too).
+            if let frozen = cg.frozenDir {
+                throw .message("linux.cgroupsPath: container's cgroup unexpectedly frozen: \(frozen) is frozen (thaw it, or choose another cgroupsPath)")
+            }
             cg.foreign = cg.pids().compactMap { pid in Proc.stat(pid).map { ForeignProcess(pid: pid, startTime: $0.startTime) } }
             if !cg.foreign.isEmpty {
                 // runc's warning: the container shares its cgroup.
@@ -416,8 +422,12 @@ extension Cgroup {
     /// A path stays below the container's cgroup (cleaned as a path inside it).
     func sub(_ specs: [String]) throws(RuntimeError) -> Cgroup {
         func below(_ d: CgroupDir, _ sub: String) throws(RuntimeError) -> CgroupDir {
+            // Strictly below the container's cgroup, as runc requires: no
+            // `..`, and not the container's own cgroup again.
             let rel = ContainerPath.relative(sub)
-            guard !rel.isEmpty else { return d }
+            if rel.isEmpty || sub.pieces(UInt8(ascii: "/")).contains("..") {
+                throw .message("--cgroup: `\(sub)` is not a sub cgroup path (a cgroup below the container's)")
+            }
             let out = CgroupDir(hierarchy: d.hierarchy, path: (d.path == "/" ? "" : d.path) + "/" + rel)
             guard let st = try? Sys.stat(out.hostPath), st.st_mode & S_IFMT == S_IFDIR else {
                 throw .message("--cgroup: `\(out.hostPath)` does not exist: a sub-cgroup must be made first")
