@@ -142,11 +142,17 @@ extension Runtime {
         }
     }
 
-    /// exec --process FILE: the process as the file gives it.
+    /// exec --process FILE: the process as the file gives it; without a
+    /// `user`, root (0:0), as runc and crun take it.
     func readProcessFile(_ file: String) throws(RuntimeError) -> Process {
         do {
             let fd = try Sys.open(file, O_RDONLY)
-            return try JSONDecoding.decode(Process.self, json: try Sys.read(fd, file, limit: Runtime.maxConfigSize))
+            return try JSONDecoding.decode(Process.self, json: try Sys.read(fd, file, limit: Runtime.maxConfigSize)) { doc in
+                if case var .object(members) = doc, !members.contains(where: { $0.0 == "user" }) {
+                    members.append(("user", .object([("uid", .int(0)), ("gid", .int(0))])))
+                    doc = .object(members)
+                }
+            }
         } catch let e as SysError {
             throw .context("--process", .system(e))
         } catch let e as SpecError {
@@ -164,10 +170,17 @@ extension Runtime {
         p.commandLine = nil
         p.terminal = o.tty
         p.consoleSize = nil
-        p.env = (p.env ?? []) + o.env
         for (i, e) in o.env.enumerated() where !e.contains("=") {
             throw .message("--env `\(e)` (#\(i + 1)): must be KEY=value")
         }
+        // A variable the process has already is replaced where it stands
+        // (runc: --env PATH=... is the PATH), a new one appended.
+        var env = p.env ?? []
+        for e in o.env {
+            let name = e.prefix { $0 != "=" } + "="
+            if let i = env.firstIndex(where: { $0.hasPrefix(name) }) { env[i] = e } else { env.append(e) }
+        }
+        p.env = env
         if let cwd = o.cwd { p.cwd = cwd }
         if let user = o.user {
             guard let (uid, gid) = Planner.parseUser(user) else {

@@ -134,4 +134,12 @@ extension Runtime {
 }
 
 public let skiffVersion = "0.1.0"
+
+extension Runtime {
+    /// libseccomp's version, as `--version` prints it.
+    public static var libseccompVersion: String {
+        guard let v = seccomp_version() else { return "unknown" }
+        return "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.micro)"
+    }
+}
 public let ociVersionSupported = OCISpec.ociVersion

@@ -11,9 +11,10 @@ public final class Log {
     let format: Format
     public let debugEnabled: Bool
 
-    /// Logs to stderr only.
-    public init(debug: Bool = false) {
-        format = .text
+    /// Logs to stderr only, in `format` (runc's: a program reading skiff's
+    /// stderr gets logrus's lines); on a terminal, plainly for a person.
+    public init(debug: Bool = false, format: Format = .text) {
+        self.format = format
         debugEnabled = debug
         fd = -1
     }
@@ -42,9 +43,22 @@ public final class Log {
 
     private func write(_ level: String, _ message: String) {
         guard fd >= 0 else {
-            stderr(level == "error" ? message : "\(level): \(message)")
+            // An error on stderr is the bare message, as crun prints it and
+            // engines quote it (podman: "OCI runtime error: ..."); the other
+            // levels are runc's records, for whoever parses them.
+            if level == "error" {
+                stderr(message)
+            } else {
+                stderr(isatty(2) != 0 ? "\(level): \(message)" : formatted(level, message))
+            }
             return
         }
+        _ = try? Sys.write(fd, formatted(level, message) + "\n")
+    }
+
+    /// One record as runc (logrus) writes it: `time="…" level=… msg="…"`,
+    /// or a JSON object with level, msg and time.
+    private func formatted(_ level: String, _ message: String) -> String {
         let line: String
         switch format {
         case .json:
@@ -54,7 +68,7 @@ public final class Log {
             let escaped = message.replacingOccurrencesOfQuote()
             line = "time=\"\(Time.rfc3339Now())\" level=\(level) msg=\"\(escaped)\""
         }
-        _ = try? Sys.write(fd, line + "\n")
+        return line
     }
 
     private func stderr(_ message: String) {

@@ -100,6 +100,14 @@ func usage() -> String {
     return s
 }
 
+func commandHelp(_ command: Command) -> String {
+    var s = "usage: skiff \(command.name) [options] \(command.arguments)\n\n\(command.summary)\n\n"
+    for o in command.options {
+        s += "  --\(o.names.joined(separator: ", -"))\(o.takesValue ? " VALUE" : "")".padding(34) + o.help + "\n"
+    }
+    return s
+}
+
 extension String {
     func padding(_ n: Int) -> String { count >= n ? self + " " : self + String(repeating: " ", count: n - count) }
 }
@@ -126,12 +134,24 @@ struct Invocation {
             fail("\(error)")
         }
         if global.flag("version") {
-            print("skiff version \(skiffVersion)\nspec: \(ociVersionSupported)")
+            // runc's lines: version, commit, spec, libseccomp.
+            print("skiff version \(skiffVersion)\ncommit: \(skiffVersion)\nspec: \(ociVersionSupported)\nlibseccomp: \(Runtime.libseccompVersion)")
             exit(0)
         }
+        // No command, --help, -h and `help`: the usage on stdout, exit 0
+        // (as runc); `help COMMAND` is that command's.
         guard let name = rest.first, !global.flag("help") else {
             print(usage(), terminator: "")
-            exit(global.flag("help") ? 0 : 1)
+            exit(0)
+        }
+        if name == "help" {
+            if let topic = rest.dropFirst().first {
+                guard let c = commands.first(where: { $0.name == topic }) else { fail("skiff: no help topic for `\(topic)`") }
+                print(commandHelp(c), terminator: "")
+            } else {
+                print(usage(), terminator: "")
+            }
+            exit(0)
         }
         guard let command = commands.first(where: { $0.name == name }) else {
             fail("skiff: unknown command `\(name)` (see skiff --help)")
@@ -147,18 +167,20 @@ struct Invocation {
             if let path = global.value("log") {
                 log = try Log(path: path, format: format, debug: global.flag("debug"))
             } else {
-                log = Log(debug: global.flag("debug"))
+                log = Log(debug: global.flag("debug"), format: format)
             }
         } catch {
             fail("\(error)")
         }
         var parsed: Parsed
         do {
-            // exec: options end at the command (`exec ID sh -c ...`).
+            // exec: options end at the command (`exec ID sh -c ...`); ps:
+            // at the id, and what follows goes to ps (`ps ID -e -x`, or
+            // `ps ID -- -e -x`), as with runc.
             let (p, tail) = try Arguments.parse(rest.dropFirst(), command.options + [.flag("help", "h", help: "")],
-                                                command: name, stopAtPositional: name == "exec")
+                                                command: name, stopAtPositional: name == "exec" || name == "ps")
             parsed = p
-            if name == "exec", !tail.isEmpty {
+            if name == "exec" || name == "ps", !tail.isEmpty {
                 var t = tail
                 if t.first == "--" { t = t.dropFirst() }
                 parsed.positionals += Array(t.prefix(1))
@@ -167,18 +189,16 @@ struct Invocation {
                 parsed.positionals += rest
             }
         } catch {
-            fail("\(error)", log: log)
+            fail("\(error)", name == "exec" ? 255 : 1, log: log)
         }
         if parsed.flag("help") {
-            print("usage: skiff \(command.name) [options] \(command.arguments)\n\n\(command.summary)\n")
-            for o in command.options {
-                print("  --\(o.names.joined(separator: ", -"))\(o.takesValue ? " VALUE" : "")".padding(34) + o.help)
-            }
+            print(commandHelp(command), terminator: "")
             exit(0)
         }
         if !command.positionals.contains(parsed.positionals.count) {
             let what = command.arguments.isEmpty ? "no arguments" : command.arguments
-            fail("\(name): expected \(what), got \(parsed.positionals.count) argument(s) (see skiff \(name) --help)", log: log)
+            fail("\(name): expected \(what), got \(parsed.positionals.count) argument(s) (see skiff \(name) --help)",
+                 name == "exec" ? 255 : 1, log: log)
         }
         return Invocation(global: global, name: name, command: command, parsed: parsed, log: log)
     }
@@ -194,7 +214,9 @@ struct Invocation {
     func createOptions() -> Runtime.CreateOptions {
         var preserve: UInt32 = 0
         if let v = parsed.value("preserve-fds") {
-            guard let n = UInt32(v), n < 1 << 20 else { fail("\(name): --preserve-fds: `\(v)` is not a number of fds", log: log) }
+            guard let n = UInt32(v), n < 1 << 20 else {
+                fail("\(name): --preserve-fds: `\(v)` is not a number of fds", name == "exec" ? 255 : 1, log: log)
+            }
             preserve = n
         }
         return Runtime.CreateOptions(bundle: parsed.value("bundle") ?? ".", pidFile: parsed.value("pid-file"),
@@ -309,5 +331,7 @@ let invocation = Invocation.parse(CommandLine.arguments)
 do {
     exit(try invocation.run())
 } catch {
-    fail(error.description, error.exitCode, log: invocation.log)
+    // exec: every failure of the runtime's exits 255, never a status the
+    // process itself could have returned (runc's rule).
+    fail(error.description, invocation.name == "exec" ? 255 : error.exitCode, log: invocation.log)
 }

@@ -482,4 +482,50 @@ import Testing
         let r = try s("exec", "--cgroup", spec, id, "true")
         #expect(r.status != 0 && r.stderr.contains("is not a sub cgroup path"), "\(r)")
     }
+
+    @Test("runc compat #7: --debug records on stderr are runc's (level=debug text, \"level\":\"debug\" JSON)")
+    func debugRecords() throws {
+        let s = try Skiff(["true"])
+        let text = try s("run", "--bundle", s.bundle, Harness.uniqueName("dbg"), global: ["--debug"])
+        let lines = text.stderr.split(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("time=\"") && $0.contains(" level=debug msg=\"") }, "\(text)")
+        let json = try s("run", "--bundle", s.bundle, Harness.uniqueName("dbg"), global: ["--debug", "--log-format", "json"])
+        let records = json.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(!records.isEmpty && records.count == json.stderr.split(separator: "\n").count, "\(json)")
+        #expect(records.allSatisfy { $0["level"] as? String == "debug" && $0["msg"] is String && $0["time"] is String }, "\(json)")
+    }
+
+    @Test("runc compat #8: --version, -v, help, --help and -h exit 0 on stdout with runc's lines; an unknown command exits 1")
+    func helpAndVersion() throws {
+        for flag in ["--version", "-v"] {
+            let r = try Harness.exec(Harness.binary, [flag])
+            let lines = r.stdout.split(separator: "\n")
+            #expect(r.status == 0 && lines.count == 4 && lines[0].hasPrefix("skiff version ") && lines[1].hasPrefix("commit: ")
+                    && lines[2] == "spec: 1.3.0" && lines[3].hasPrefix("libseccomp: 2."), "\(flag): \(r)")
+        }
+        for args in [["help"], ["--help"], ["-h"], [], ["help", "create"], ["create", "--help"]] {
+            let r = try Harness.exec(Harness.binary, args)
+            #expect(r.status == 0 && r.stdout.hasPrefix("usage: skiff") && r.stderr.isEmpty, "\(args): \(r)")
+        }
+        let unknown = try Harness.exec(Harness.binary, ["frob"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unknown command `frob`"), "\(unknown)")
+    }
+
+    @Test("runc compat #9, #10, #12, #15: ps takes options after the id; exec's own failures exit 255; --env replaces; -p without user is root")
+    func execAndPs() throws {
+        let (s, id, _) = try ExecTests.running()
+        defer { _ = try? s("delete", "--force", id) }
+        for args in [["ps", id, "-e", "-o", "pid,args"], ["ps", id, "--", "-e", "-o", "pid,args"]] {
+            let r = try s(args)
+            #expect(r.status == 0 && r.stdout.contains("sleep 60"), "\(args): \(r)")
+        }
+        let missing = try s("exec", Harness.uniqueName("nosuch"), "true")
+        #expect(missing.status == 255, "\(missing)")
+        let env = try s("exec", "--env", "PATH=/bin", "--env", "NEW=1", id, "sh", "-c", "echo $PATH; env | grep -c '^PATH='; echo $NEW")
+        #expect(env.stdout == "/bin\n1\n1\n", "\(env)")
+        let file = s.bundle + "/p.json"
+        try #"{"args": ["id", "-u"], "cwd": "/"}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        let p = try s("exec", "--process", file, id)
+        #expect(p.status == 0 && p.stdout == "0\n", "\(p)")
+    }
 }

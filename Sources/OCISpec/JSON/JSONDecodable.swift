@@ -60,6 +60,14 @@ extension JSONDecoding {
     public static func decode<T: JSONDecodable>(_ type: T.Type, json bytes: [UInt8]) throws(SpecError) -> T {
         try T(json: try JSONValue.parseDocument(bytes), at: .root)
     }
+
+    /// Parses, lets `adjust` fill in defaults on the tree, then decodes.
+    public static func decode<T: JSONDecodable>(_ type: T.Type, json bytes: [UInt8],
+                                                adjust: (inout JSONValue) -> Void) throws(SpecError) -> T {
+        var value = try JSONValue.parseDocument(bytes)
+        adjust(&value)
+        return try T(json: value, at: .root)
+    }
 }
 
 public enum JSONDecoding {}
