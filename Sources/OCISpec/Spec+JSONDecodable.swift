@@ -119,7 +119,7 @@ extension IOPriority: JSONDecodable {
     public init(json: JSONValue, at node: JSONPathNode) throws(SpecError) {
         let o = try JSONMembers(json, node)
         self.class = try o.required("class")
-        priority = try o.required("priority")
+        priority = try o.optional("priority")
     }
 }
 

@@ -138,7 +138,8 @@ public enum IOPriorityClass: String, SpecEnum {
 
 public struct IOPriority: Codable, Sendable, Equatable {
     public var `class`: IOPriorityClass
-    public var priority: Int
+    /// Required but for IOPRIO_CLASS_IDLE, which has none (crun reads 0).
+    public var priority: Int?
 }
 
 public struct ExecCPUAffinity: Codable, Sendable, Equatable {

@@ -102,6 +102,11 @@ public struct CgroupLowering {
                     throw SpecError(path: "\(path).swap", "\(swap) is below linux.resources.memory.limit (\(l)): on cgroup v1 swap is memory+swap")
                 }
                 add("memory", "memory.memsw.limit_in_bytes", "\(swap)", "\(path).swap")
+            } else if m.limit == -1 {
+                // Unlimited memory with no swap given lifts memory+swap too
+                // (runc), where the kernel has it: a memsw limit left in
+                // place would refuse the memory limit above it.
+                add("memory", "memory.memsw.limit_in_bytes", "-1", "\(path).limit", ifExists: true)
             }
             if let s = m.swappiness {
                 guard s <= 100 else { throw SpecError(path: "\(path).swappiness", "\(s) is out of range (0...100)") }

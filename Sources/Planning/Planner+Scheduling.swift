@@ -7,15 +7,19 @@ extension Planner {
     static func lowerScheduling(_ spec: Spec, _ plan: inout LaunchPlan) throws(SpecError) {
         if let s = spec.process?.scheduler { plan.scheduler = try lowerScheduler(s) }
         if let io = spec.process?.ioPriority {
-            guard (0...7).contains(io.priority) else {
-                throw SpecError(path: "process.ioPriority.priority", "\(io.priority) is not an I/O priority (0 to 7)")
+            // The idle class has no levels: a missing priority is 0 there.
+            guard let priority = io.priority ?? (io.class == .idle ? 0 : nil) else {
+                throw SpecError(path: "process.ioPriority.priority", "required for `\(io.class.rawValue)`")
+            }
+            guard (0...7).contains(priority) else {
+                throw SpecError(path: "process.ioPriority.priority", "\(priority) is not an I/O priority (0 to 7)")
             }
             let cls: Int32 = switch io.class {
             case .rt: 1
             case .be: 2
             case .idle: 3
             }
-            plan.ioPriority = cls << 13 | Int32(io.priority)
+            plan.ioPriority = cls << 13 | Int32(priority)
         }
         if let a = spec.process?.execCPUAffinity {
             if let list = a.initial { plan.cpusInitial = try mask(list, path: "process.execCPUAffinity.initial", limit: 1024) }

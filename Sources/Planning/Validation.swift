@@ -189,14 +189,22 @@ public enum Validation {
                 throw SpecError(path: name, "setting the \(name) needs a uts namespace in linux.namespaces (it would change the host's)")
             }
             if value.utf8.count > 64 { throw SpecError(path: name, "longer than 64 bytes") }
-            // Two fields for one value: runc refuses that for the hostname.
-            let key = "kernel.\(name)"
-            if spec.linux?.sysctl?[key] != nil {
-                throw SpecError(path: name, "`\(name)` and `\(JSONPath.member("linux.sysctl", key))` both set it: keep one")
-            }
         }
         try check("hostname", spec.hostname)
         try check("domainname", spec.domainname)
+        // kernel.hostname and kernel.domainname are the `hostname` and
+        // `domainname` fields again: as runc and crun, the sysctl is refused
+        // unless the field says the same (a different value, or none at
+        // all, would have the two fight over one setting).
+        for (name, value) in [("hostname", spec.hostname), ("domainname", spec.domainname)] {
+            let key = "kernel.\(name)"
+            guard let v = spec.linux?.sysctl?[key] else { continue }
+            if value != v {
+                let path = JSONPath.member("linux.sysctl", key)
+                throw SpecError(path: path, value.map { "`\(v)` conflicts with \(name) `\($0)`: keep one" }
+                                ?? "conflicts with the `\(name)` field: set \(name) instead")
+            }
+        }
     }
 
     static func checkTimeOffsets(_ spec: Spec, _ host: HostFacts) throws(SpecError) {

@@ -162,15 +162,31 @@ import Testing
         try b.expectRefused("hostname: setting the hostname needs a uts namespace in linux.namespaces")
     }
 
-    @Test("kernel.hostname in linux.sysctl together with hostname is an error naming both")
+    @Test("runc compat #20, #21: kernel.hostname/domainname sysctls conflict with the fields (even without them) unless they say the same")
     func hostnameTwice() throws {
-        var s = try Skiff(["true"])
+        var s = try Skiff(["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"])
         s["linux", "sysctl"] = ["kernel.hostname": "other"]
-        try s.expectRefused("hostname: `hostname` and `linux.sysctl[\"kernel.hostname\"]` both set it: keep one")
+        try s.expectRefused(#"linux.sysctl["kernel.hostname"]: `other` conflicts with hostname `skiff`: keep one"#)
         s["hostname"] = nil
+        try s.expectRefused(#"linux.sysctl["kernel.hostname"]: conflicts with the `hostname` field: set hostname instead"#)
         s["domainname"] = "d.test"
         s["linux", "sysctl"] = ["kernel.domainname": "e.test"]
-        try s.expectRefused("domainname: `domainname` and `linux.sysctl[\"kernel.domainname\"]` both set it: keep one")
+        try s.expectRefused(#"linux.sysctl["kernel.domainname"]: `e.test` conflicts with domainname `d.test`: keep one"#)
+        // The same value twice runs, as with runc and crun.
+        s["hostname"] = "h.test"
+        s["linux", "sysctl"] = ["kernel.domainname": "d.test", "kernel.hostname": "h.test"]
+        let r = try s.run()
+        #expect(r.status == 0 && r.stdout == "h.test\nd.test\n", "\(r)")
+    }
+
+    @Test("runc compat #22: ioPriority IOPRIO_CLASS_IDLE without a priority runs (priority 0); another class needs one")
+    func ioPriorityIdle() throws {
+        var s = try Skiff(["sh", "-c", "cat /proc/self/io 2>/dev/null >/dev/null; ionice -p $$ 2>/dev/null || echo no-ionice"])
+        s["process", "ioPriority"] = ["class": "IOPRIO_CLASS_IDLE"]
+        let r = try s.run()
+        #expect(r.status == 0, "\(r)")
+        s["process", "ioPriority"] = ["class": "IOPRIO_CLASS_BE"]
+        try s.expectRefused("process.ioPriority.priority: required for `IOPRIO_CLASS_BE`")
     }
 
     @Test("delete --force of a container frozen by a freezer skiff did not make stops waiting, keeps the state, and finishes once thawed")
@@ -527,5 +543,41 @@ import Testing
         try #"{"args": ["id", "-u"], "cwd": "/"}"#.write(toFile: file, atomically: true, encoding: .utf8)
         let p = try s("exec", "--process", file, id)
         #expect(p.status == 0 && p.stdout == "0\n", "\(p)")
+    }
+
+    static let v1 = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+    @Test("runc compat #17: a pre-made cpuset parent with no cpus or mems gets them from its ancestor; the container joins below it",
+          .enabled(if: v1))
+    func cpusetFilled() throws {
+        let name = Harness.uniqueName("skiff-it-cpuset")
+        let parent = "/sys/fs/cgroup/cpuset/" + name
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        defer {
+            for h in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] { rmdir("/sys/fs/cgroup/\(h)/\(name)") }
+        }
+        #expect(fileText(parent + "/cpuset.cpus").isEmpty && fileText(parent + "/cpuset.mems").isEmpty)
+        var s = try Skiff(["sh", "-c", "cat /sys/fs/cgroup/cpuset/cpuset.cpus"])
+        s.namespaces = s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
+        s["linux", "cgroupsPath"] = "/\(name)/c"
+        let r = try s.run()
+        #expect(r.status == 0 && r.stdout == fileText("/sys/fs/cgroup/cpuset/cpuset.cpus") + "\n", "\(r)")
+        #expect(fileText(parent + "/cpuset.cpus") == fileText("/sys/fs/cgroup/cpuset/cpuset.cpus"))
+    }
+
+    @Test("runc compat #18: update --memory -1 lifts a memory+swap limit with it; --memory-swap -1 alone lifts memory+swap",
+          .enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")))
+    func updateUnlimited() throws {
+        var b = try CgroupV1Tests.box(["sleep", "60"], resources: ["memory": ["limit": 33_554_432, "swap": 67_108_864]])
+        defer { b.cleanup() }
+        b.s.namespaces = b.s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
+        #expect(try b.s("run", "-d", "--bundle", b.s.bundle, b.id).status == 0)
+        let unlimited = "9223372036854771712"
+        let r = try b.s("update", "--memory", "-1", b.id)
+        #expect(r.status == 0, "\(r)")
+        #expect(b.file("memory", "memory.limit_in_bytes") == unlimited && b.file("memory", "memory.memsw.limit_in_bytes") == unlimited)
+        #expect(try b.s("update", "--memory", "32m", "--memory-swap", "64m", b.id).status == 0)
+        #expect(try b.s("update", "--memory-swap", "-1", b.id).status == 0)
+        #expect(b.file("memory", "memory.memsw.limit_in_bytes") == unlimited && b.file("memory", "memory.limit_in_bytes") == "33554432")
     }
 }

@@ -95,26 +95,30 @@ struct Cgroup {
         var path = base
         let parts = d.path.pieces(UInt8(ascii: "/"))
         let v2 = d.hierarchy.isEmpty || d.hierarchy == "unified"
+        let cpuset = d.hierarchy.pieces(UInt8(ascii: ",")).contains("cpuset")
         for part in parts {
             if v2 && d.hierarchy.isEmpty { try enableControllers(path, needed: needed, onlyNeeded: onlyNeeded) }
             let parent = path
             path += "/" + part
             if Glibc.mkdir(path, 0o755) == 0 {
                 made.append(path)
-                if d.hierarchy.pieces(UInt8(ascii: ",")).contains("cpuset") { try inheritCpuset(parent, path) }
             } else {
                 let e = Errno.current
                 guard e == .EEXIST else {
                     throw .context("linux.cgroupsPath", .system(SysError("mkdir", path, errno: e)))
                 }
             }
+            // A new cpuset cgroup has no cpus and no memory nodes, nor may an
+            // existing one on the way (made by hand): each gets its parent's,
+            // as runc and crun fill them, or nothing below could be joined
+            // (ENOSPC).
+            if cpuset { try inheritCpuset(parent, path) }
         }
     }
 
-    /// v1: a new cpuset cgroup has no cpus and no memory nodes, and no
-    /// process can join it until it gets its parent's.
+    /// v1: a cpuset cgroup with no cpus or memory nodes gets its parent's.
     static func inheritCpuset(_ parent: String, _ path: String) throws(RuntimeError) {
-        for file in ["cpuset.cpus", "cpuset.mems"] {
+        for file in ["cpuset.cpus", "cpuset.mems"] where Cgroup.value(path + "/" + file).isEmpty {
             let text = Cgroup.value(parent + "/" + file)
             guard !text.isEmpty else { continue }
             try write(path + "/" + file, text, origin: "linux.cgroupsPath")
