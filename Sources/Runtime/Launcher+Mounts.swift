@@ -7,31 +7,34 @@ import Planning
 /// The launcher's helpers for namespaces and mounts: idmapped trees the
 /// parent makes, namespaces opened by path, the C form of a mount.
 extension Launcher {
-    /// Makes the idmapped binds the child cannot make (root's, on host
-    /// filesystems) and hands them over with SKIFF_SYNC_MOUNTFDS.
-    static func sendIdmappedTrees(_ plan: LaunchPlan, _ indices: [Int], to child: Launched, arena: Arena,
-                                  log: Log) throws(RuntimeError) {
+    /// Makes the binds the child cannot make (root's idmapped ones on host
+    /// filesystems, and every one of a container in its own user
+    /// namespace) and hands them over with SKIFF_SYNC_MOUNTFDS.
+    static func sendParentTrees(_ plan: LaunchPlan, _ indices: [Int], to child: Launched, arena: Arena,
+                                log: Log) throws(RuntimeError) {
         let trees = FileDescriptorSet()
         let namespaces = FileDescriptorSet()
         var byMapping: [String: Int32] = [:]
         for i in indices {
             let m = plan.mounts[i]
-            guard let idmap = m.idmap else { continue }
-            let userns: Int32
-            if idmap.containerNamespace {
-                userns = try sys { () throws(SysError) in namespaces.adopt(try Sys.open("/proc/\(child.pid)/ns/user", O_RDONLY)) }
-            } else {
-                let key = IDMaps.text(idmap.uidMappings) + "|" + IDMaps.text(idmap.gidMappings)
-                if let fd = byMapping[key] {
-                    userns = fd
-                } else {
-                    userns = namespaces.adopt(try userNamespace(idmap, origin: m.origin, log: log))
-                    byMapping[key] = userns
-                }
-            }
             var cm = cMount(m, arena)
-            cm.userns_fd = userns
-            cm.idmap_recursive = idmap.recursive ? 1 : 0
+            cm.userns_fd = -1
+            if let idmap = m.idmap {
+                let userns: Int32
+                if idmap.containerNamespace {
+                    userns = try sys { () throws(SysError) in namespaces.adopt(try Sys.open("/proc/\(child.pid)/ns/user", O_RDONLY)) }
+                } else {
+                    let key = IDMaps.text(idmap.uidMappings) + "|" + IDMaps.text(idmap.gidMappings)
+                    if let fd = byMapping[key] {
+                        userns = fd
+                    } else {
+                        userns = namespaces.adopt(try userNamespace(idmap, origin: m.origin, log: log))
+                        byMapping[key] = userns
+                    }
+                }
+                cm.userns_fd = userns
+                cm.idmap_recursive = idmap.recursive ? 1 : 0
+            }
             var step: UInt32 = 0
             let tree = skiff_make_tree(&cm, &step)
             if tree < 0 {
@@ -39,9 +42,9 @@ extension Launcher {
             }
             _ = trees.adopt(FileDescriptor(adopting: tree))
         }
-        log.debug("sending \(trees.fds.count) idmapped mount(s) to the container process")
+        log.debug("sending \(trees.fds.count) bind mount(s) made here to the container process")
         let r = trees.fds.withUnsafeBufferPointer { skiff_send_fds(child.sync.raw, SKIFF_SYNC_MOUNTFDS.rawValue, $0.baseAddress, UInt32($0.count)) }
-        if r < 0 { throw .system(SysError("send idmapped mounts", nil, errno: Errno(-r))) }
+        if r < 0 { throw .system(SysError("send bind mounts", nil, errno: Errno(-r))) }
     }
 
     /// A user namespace with a mount's own mappings: made by a process that

@@ -266,10 +266,20 @@ enum Launcher {
         // A filesystem the child makes is idmapped by the child: with its own
         // user namespace, or one with the mount's mappings made here.
         let byParent = Sys.euid == 0 && !Proc.inUserNamespace()
-        let parentTrees = plan.mounts.indices.filter { plan.mounts[$0].idmap != nil && byParent && plan.mounts[$0].detachedForm == nil }
+        // Root's container with a user namespace of its own: once in it the
+        // child has no privilege over the host's files (a source under a
+        // directory only root may search is out of its reach), so root's
+        // parent opens every bind source, as runc does (runc compat #24).
+        let parentOpensBinds = byParent && creates && plan.userNamespace != nil
+        let parentTrees = Array(plan.mounts.indices.filter { i in
+            let m = plan.mounts[i]
+            guard case .bind = m.kind else { return false }
+            return byParent && (m.idmap != nil || parentOpensBinds)
+        }.prefix(Int(SKIFF_MAX_PARENT_TREES)))
         var cmounts: [skiff_mount] = []
-        for m in plan.mounts {
+        for (i, m) in plan.mounts.enumerated() {
             var cm = cMount(m, arena)
+            if parentTrees.contains(i) { cm.flags |= UInt32(SKIFF_MF_FROM_PARENT.rawValue) }
             if let idmap = m.idmap {
                 if m.detachedForm != nil {
                     cm.idmap_recursive = idmap.recursive ? 1 : 0
@@ -279,8 +289,8 @@ enum Launcher {
                         cm.userns_fd = fds.adopt(try userNamespace(idmap, origin: m.origin, log: log))
                         keep.append(cm.userns_fd)
                     }
-                } else {
-                    cm.flags |= UInt32(byParent ? SKIFF_MF_FROM_PARENT.rawValue : SKIFF_MF_IDMAP_SELF.rawValue)
+                } else if !byParent {
+                    cm.flags |= UInt32(SKIFF_MF_IDMAP_SELF.rawValue)
                 }
             }
             cmounts.append(cm)
@@ -415,7 +425,7 @@ enum Launcher {
                 try launched.send(SKIFF_SYNC_USERMAP_ACK)
             }
             if !parentTrees.isEmpty {
-                try sendIdmappedTrees(plan, parentTrees, to: launched, arena: arena, log: log)
+                try sendParentTrees(plan, parentTrees, to: launched, arena: arena, log: log)
             }
             if !plan.netDevices.isEmpty { try NetDevices.moveIn(plan.netDevices, pid: pid) }
             if let offsets = plan.timeOffsets, plan.creates(.time) {

@@ -231,12 +231,14 @@ import Testing
         }
     }
 
-    @Test("with a user namespace, a bind source only the caller can reach is opened before entering it")
-    func bindSourceBeforeUserNamespace() throws {
+    @Test("with a user namespace, a bind source only the caller can reach (0700), or only root can search (000, runc compat #24), is opened before entering it",
+          arguments: [0o700, 0o000])
+    func bindSourceBeforeUserNamespace(mode: Int) throws {
         let locked = Harness.scratch + "/" + Harness.uniqueName("private")
         try FileManager.default.createDirectory(atPath: locked + "/data", withIntermediateDirectories: true)
         try "hi\n".write(toFile: locked + "/data/f", atomically: false, encoding: .utf8)
-        chmod(locked, 0o700)
+        chmod(locked, mode_t(mode))
+        defer { chmod(locked, 0o700) }
         var s = try Skiff(["cat", "/out/f"])
         s.namespaces.append(["type": "user"])
         s["linux", "uidMappings"] = [["containerID": 0, "hostID": 1, "size": 10]]
