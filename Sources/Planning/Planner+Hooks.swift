@@ -1,11 +1,15 @@
 import OCISpec
 
 /// One hook, checked: an absolute path, argv (args, or the path alone),
-/// its own environment only, and its timeout in milliseconds (0: none).
+/// its environment, and its timeout in milliseconds (0: none).
 public struct HookPlan: Sendable, Equatable {
     public var path: String
     public var argv: [String]
-    public var env: [String]
+    /// nil: the hook gets the environment of whoever runs it (as runc and
+    /// crun run hooks without `env`): skiff's own for the hooks of the
+    /// runtime namespace, the container process's for those in the
+    /// container (never the caller's environment inside the container).
+    public var env: [String]?
     public var timeoutMillis: Int32
     /// "hooks.prestart[0]", for messages.
     public var origin: String
@@ -67,7 +71,7 @@ extension Planner {
                     throw SpecError(path: "\(origin).env[\(k)]", "must be KEY=value, got `\(e)`")
                 }
                 let args = h.args ?? []
-                out.append(HookPlan(path: h.path, argv: args.isEmpty ? [h.path] : args, env: h.env ?? [],
+                out.append(HookPlan(path: h.path, argv: args.isEmpty ? [h.path] : args, env: h.env,
                                     timeoutMillis: timeout, origin: origin))
             }
             return out

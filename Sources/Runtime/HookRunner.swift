@@ -35,6 +35,18 @@ enum HookRunner {
         return (try? Planner.lowerHooks(h)) ?? HooksPlan()
     }
 
+    /// skiff's own environment, for hooks of the runtime namespace that
+    /// give no `env` (runc passes its own too; engines rely on PATH there).
+    static var runtimeEnvironment: [String] {
+        var out: [String] = []
+        var p = environ
+        while let entry = p.pointee {
+            out.append(String(cString: entry))
+            p += 1
+        }
+        return out
+    }
+
     /// A memfd holding `bytes`, handed to hooks as stdin (rewound for each).
     static func stateFile(_ bytes: [UInt8]) throws(RuntimeError) -> FileDescriptor {
         let raw = skiff_memfd("skiff-state")
@@ -52,7 +64,8 @@ enum HookRunner {
         let input = try stateFile(state)
         for h in hooks {
             let arena = Arena()
-            var c = skiff_hook(path: arena.string(h.path), argv: arena.strings(h.argv), envp: arena.strings(h.env),
+            var c = skiff_hook(path: arena.string(h.path), argv: arena.strings(h.argv),
+                               envp: arena.strings(h.env ?? HookRunner.runtimeEnvironment),
                                timeout_ms: h.timeoutMillis)
             var outRaw: Int32 = -1
             var status: Int32 = 0

@@ -323,7 +323,7 @@ enum Launcher {
 
         func cHooks(_ hooks: [HookPlan]) -> UnsafePointer<skiff_hook>? {
             arena.array(hooks.map { h in
-                skiff_hook(path: arena.string(h.path), argv: arena.strings(h.argv), envp: arena.strings(h.env),
+                skiff_hook(path: arena.string(h.path), argv: arena.strings(h.argv), envp: arena.strings(h.env ?? plan.env),
                            timeout_ms: h.timeoutMillis)
             })
         }

@@ -184,4 +184,22 @@ import Testing
         s["hooks"] = ["prestart": [try JSONSerialization.jsonObject(with: Data(hook.utf8))]]
         try s.expectRefused(message)
     }
+
+    @Test("a hook without env gets its runner's environment: skiff's for the runtime's hooks (as runc), the container's for the container's, never the caller's inside")
+    func hookWithoutEnv() throws {
+        var s = try Skiff(["true"])
+        let out = try s.outDir()
+        s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
+        s["process", "env"] = ["PATH=/bin", "IN_CONTAINER=yes"]
+        s["hooks"] = [
+            "poststart": [["path": "/bin/sh", "args": ["sh", "-c", "echo \"$SKIFF_TEST_MARK\" > \(out)/poststart"]]],
+            "startContainer": [["path": "/bin/sh", "args": ["sh", "-c", "echo \"$SKIFF_TEST_MARK|$IN_CONTAINER\" > /out/start"]]],
+        ]
+        try s.writeConfig()
+        let r = try Harness.exec(s.binary, ["--root", s.root, "run", "--bundle", s.bundle, Harness.uniqueName("hkenv")],
+                                 env: ["PATH": "/usr/bin:/bin", "SKIFF_TEST_MARK": "from-the-caller"])
+        #expect(r.status == 0, "\(r)")
+        #expect(try String(contentsOfFile: out + "/poststart", encoding: .utf8) == "from-the-caller\n")
+        #expect(try String(contentsOfFile: out + "/start", encoding: .utf8) == "|yes\n")
+    }
 }
