@@ -22,6 +22,8 @@ extension Runtime {
         public var consoleSocket: String?
         public var detach = false
         public var pidFile: String?
+        /// Where a pidfd of the new process goes (runc 1.2).
+        public var pidfdSocket: String?
         public var preserveFds: UInt32 = 0
         public var ignorePaused = false
         /// A sub-cgroup of the container's: `path` (v2, or every v1
@@ -88,6 +90,7 @@ extension Runtime {
             try proxy?.receiveMaster()
             if paused, let cgroup { try cgroup.attach(child.pid, skipUnified: false) }
             if let pidFile = o.pidFile { try writePidFile(pidFile, child.pid) }
+            if let path = o.pidfdSocket { try Terminal.sendPidfd(path, child.pidfd) }
             try child.send(SKIFF_SYNC_START)
             // Frozen before its execve: whether that works shows at resume.
             if paused && o.detach {

@@ -57,6 +57,7 @@ extension Runtime {
             rec.sessionKeyring = !options.create.noNewKeyring
             try dir?.write(rec)
             if let pidFile = options.create.pidFile { try writePidFile(pidFile, child.pid) }
+            if let path = options.create.pidfdSocket { try Terminal.sendPidfd(path, child.pidfd) }
             try child.send(SKIFF_SYNC_START)
             try child.awaitExec()
         } catch {

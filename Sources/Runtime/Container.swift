@@ -51,8 +51,11 @@ public struct Runtime {
         /// Keep the caller's session keyring instead of one of the
         /// container's own ("_ses.<id>", as runc names it).
         public var noNewKeyring: Bool
+        /// Where a pidfd of the container's process goes (runc 1.2).
+        public var pidfdSocket: String?
         public init(bundle: String, pidFile: String?, preserveFds: UInt32, noPivot: Bool = false,
-                    consoleSocket: String? = nil, noNewKeyring: Bool = false) {
+                    consoleSocket: String? = nil, noNewKeyring: Bool = false, pidfdSocket: String? = nil) {
+            self.pidfdSocket = pidfdSocket
             self.bundle = bundle
             self.pidFile = pidFile
             self.preserveFds = preserveFds
@@ -191,6 +194,7 @@ public struct Runtime {
             rec.sessionKeyring = !options.noNewKeyring
             try dir.write(rec)
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
+            if let path = options.pidfdSocket { try Terminal.sendPidfd(path, child.pidfd) }
             try child.send(SKIFF_SYNC_COMMIT)
             log.debug("created `\(id)`: pid \(child.pid)")
         } catch {

@@ -19,7 +19,7 @@ enum Terminal {
     }
 
     /// A connection to the caller's console socket (a unix stream socket).
-    static func connect(_ path: String) throws(RuntimeError) -> FileDescriptor {
+    static func connect(_ path: String, flag: String = "--console-socket") throws(RuntimeError) -> FileDescriptor {
         let slash = path.lastIndex(of: "/")
         let dirPath = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -27,8 +27,18 @@ enum Terminal {
             let dir = try Sys.open(dirPath, skiff_O_PATH | O_DIRECTORY)
             return try Sys.connectUnix(dir: dir.raw, name: name, display: path, stream: true)
         } catch {
-            throw .context("--console-socket", .system(error))
+            throw .context(flag, .system(error))
         }
+    }
+
+    /// --pidfd-socket (runc 1.2): a pidfd of the process goes to the socket
+    /// (SCM_RIGHTS, as the console's master does), so that a shim can
+    /// signal and wait on it without pid reuse.
+    static func sendPidfd(_ path: String, _ pidfd: borrowing FileDescriptor) throws(RuntimeError) {
+        let sock = try connect(path, flag: "--pidfd-socket")
+        let name = Array("pidfd".utf8)
+        let r = name.withUnsafeBytes { skiff_send_with_fd(sock.raw, $0.baseAddress, $0.count, pidfd.raw) }
+        if r < 0 { throw .context("--pidfd-socket", .system(SysError("send the pidfd to", path, errno: Errno(-r)))) }
     }
 }
 

@@ -29,6 +29,7 @@ let createOptions: [Option] = [
     .value("console-socket", help: "unix socket that receives the terminal's master (process.terminal)"),
     .flag("no-pivot", help: "move the rootfs onto / and chroot instead of pivot_root (a rootfs on ramfs; weaker isolation)"),
     .flag("no-new-keyring", help: "keep the caller's session keyring instead of a new one for the container"),
+    .value("pidfd-socket", help: "unix socket that receives a pidfd of the container's process"),
 ]
 
 let commands: [Command] = [
@@ -57,6 +58,7 @@ let commands: [Command] = [
                 .value("additional-gids", "g", help: "a supplementary gid (repeatable)"),
                 .flag("detach", "d", help: "return once the process runs"),
                 .value("pid-file", help: "write the process's pid to this file"),
+                .value("pidfd-socket", help: "unix socket that receives a pidfd of the process"),
                 .value("process-label", help: "SELinux label of the process"),
                 .value("apparmor", help: "AppArmor profile of the process"),
                 .flag("no-new-privs", help: "set no_new_privs"),
@@ -222,7 +224,7 @@ struct Invocation {
         return Runtime.CreateOptions(bundle: parsed.value("bundle") ?? ".", pidFile: parsed.value("pid-file"),
                                      preserveFds: preserve, noPivot: parsed.flag("no-pivot"),
                                      consoleSocket: parsed.value("console-socket"),
-                                     noNewKeyring: parsed.flag("no-new-keyring"))
+                                     noNewKeyring: parsed.flag("no-new-keyring"), pidfdSocket: parsed.value("pidfd-socket"))
     }
 
     func execOptions() -> Runtime.ExecOptions {
@@ -241,6 +243,7 @@ struct Invocation {
         o.consoleSocket = parsed.value("console-socket")
         o.detach = parsed.flag("detach")
         o.pidFile = parsed.value("pid-file")
+        o.pidfdSocket = parsed.value("pidfd-socket")
         o.preserveFds = createOptions().preserveFds
         o.ignorePaused = parsed.flag("ignore-paused")
         o.cgroup = parsed.values("cgroup")

@@ -582,4 +582,38 @@ import Testing
         #expect(try b.s("update", "--memory-swap", "-1", b.id).status == 0)
         #expect(b.file("memory", "memory.memsw.limit_in_bytes") == unlimited && b.file("memory", "memory.limit_in_bytes") == "33554432")
     }
+
+    /// The pid a pidfd received refers to, from its fdinfo.
+    static func pidOf(pidfd: Int32) -> Int? {
+        let info = (try? String(contentsOfFile: "/proc/self/fdinfo/\(pidfd)", encoding: .utf8)) ?? ""
+        return statusField(info, "Pid").flatMap { Int($0) }
+    }
+
+    @Test("runc compat #25: --pidfd-socket hands a pidfd of the container's process (create, run -d) and of an exec'd one (exec -d)")
+    func pidfdSocket() throws {
+        let s = try Skiff(["sleep", "60"])
+        try s.writeConfig()
+        let id = Harness.uniqueName("pidfd")
+        let recv = try ConsoleReceiver(dir: s.bundle)
+        let c = try s("create", "--bundle", s.bundle, "--pidfd-socket", recv.path, id)
+        try #require(c.status == 0, "\(c)")
+        defer { _ = try? s("delete", "--force", id) }
+        let fd = try recv.master()
+        let pid = try #require(try s.state(id)["pid"] as? Int)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) == "anon_inode:[pidfd]")
+        #expect(Self.pidOf(pidfd: fd) == pid, "the pidfd is the container's process")
+        #expect(recv.name == "pidfd")
+
+        let dir2 = s.bundle + "/exec"
+        try FileManager.default.createDirectory(atPath: dir2, withIntermediateDirectories: true)
+        let recv2 = try ConsoleReceiver(dir: dir2)
+        #expect(try s("start", id).status == 0)
+        let e = try s("exec", "-d", "--pid-file", s.bundle + "/e.pid", "--pidfd-socket", recv2.path, id, "sleep", "50")
+        try #require(e.status == 0, "\(e)")
+        let epid = Int(try String(contentsOfFile: s.bundle + "/e.pid", encoding: .utf8))
+        #expect(Self.pidOf(pidfd: try recv2.master()) == epid, "the pidfd is the exec'd process")
+
+        let bad = try s("exec", "-d", "--pidfd-socket", s.bundle + "/nosocket", id, "true")
+        #expect(bad.status == 255 && bad.stderr.contains("--pidfd-socket"), "\(bad)")
+    }
 }
