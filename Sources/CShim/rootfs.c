@@ -331,6 +331,15 @@ void setup_rootfs(const struct skiff_plan *p)
         late_fd[k] = -1;
     for (uint32_t i = 0; i < p->n_mounts; i++) {
         int fd = do_mount(rootfd, &p->mounts[i], (int32_t)i);
+        if (p->mounts[i].target[0] == '\0') {
+            /* A bind onto / replaces the rootfs (runc's meaning): what comes
+             * after goes into the new one, through the same host path
+             * (which now leads to the mount made on it). */
+            close(rootfd);
+            rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (rootfd < 0 || remember_root(rootfd) < 0)
+                fail(SKIFF_STEP_ROOTFS_OPEN, -1);
+        }
         for (uint32_t k = 0; k < p->n_late_readonly && fd >= 0; k++) {
             if (p->late_readonly[k] == i) {
                 late_fd[k] = fd;

@@ -15,11 +15,13 @@ extension Planner {
                 throw SpecError(path: "\(path).destination", "must be an absolute path, got `\(m.destination)`")
             }
             let target = ContainerPath.relative(m.destination)
-            if target.isEmpty {
-                throw SpecError(path: "\(path).destination", "cannot mount over the container's root (root.path sets it)")
-            }
             let opts = try ParsedMountOptions(m.options ?? [], path: "\(path).options")
             let isBind = opts.bind != nil || m.type == "bind"
+            // A bind onto / replaces the rootfs (runc, newer crun); any other
+            // filesystem there would hide it.
+            if target.isEmpty && !isBind {
+                throw SpecError(path: "\(path).destination", "only a bind mount may replace the container's root (root.path sets it)")
+            }
             let procAllowed = try checkProcDestination(m, target: target, isBind: isBind, path: path)
             let first = plan.mounts.count
             defer {

@@ -616,4 +616,16 @@ import Testing
         let bad = try s("exec", "-d", "--pidfd-socket", s.bundle + "/nosocket", id, "true")
         #expect(bad.status == 255 && bad.stderr.contains("--pidfd-socket"), "\(bad)")
     }
+
+    @Test("runc compat #23: a bind mount onto / replaces the rootfs; the mounts after it go into the new one; another filesystem there is refused")
+    func bindOntoRoot() throws {
+        let alt = Harness.makeRootfs(at: Harness.scratch + "/" + Harness.uniqueName("altroot"))
+        try "the other root\n".write(toFile: alt + "/marker", atomically: false, encoding: .utf8)
+        var s = try Skiff(["sh", "-c", "cat /marker; test -e /proc/self/status && echo proc"])
+        s.mounts.insert(["destination": "/", "source": alt, "options": ["rbind"]], at: 0)
+        let r = try s.run()
+        #expect(r.status == 0 && r.stdout == "the other root\nproc\n", "\(r)")
+        s.mounts[0] = ["destination": "/", "type": "tmpfs", "source": "tmpfs"]
+        try s.expectRefused("mounts[0].destination: only a bind mount may replace the container's root")
+    }
 }
