@@ -311,3 +311,15 @@ import Testing
         #expect(r.status == 0 && r.stdout.contains("read 13\n") && r.stdout.contains(";_ses.\(id)\n"), "\(r)")
     }
 }
+
+@Suite struct SeccompGetcwdTests {
+    @Test("a profile that denies getcwd (loaded early: noNewPrivileges false) is named as the cause, not a cwd outside the root")
+    func getcwdDenied() throws {
+        var s = try Skiff(["true"])
+        s["process", "noNewPrivileges"] = false
+        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW",
+                                 "syscalls": [["names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1]]]
+        let r = try s.expectRefused("process.cwd: getcwd, to check `/` is inside the container: operation not permitted (linux.seccomp is loaded before this check when noNewPrivileges is false: allow getcwd there)")
+        #expect(!r.stderr.contains("outside the container's root"), "\(r)")
+    }
+}
