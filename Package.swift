@@ -20,6 +20,8 @@ import PackageDescription
 // skipped. SKIFF_KEEP_SYMBOLS=1 keeps the symbols (scripts/order-symbols).
 var skiffLinkerFlags = [
     "-static-executable", "-use-ld=lld",
+    // libdbus's EXTERNAL identity, for root of a user namespace (CDBusIdentity).
+    "-Xlinker", "--wrap=geteuid",
     "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/skiff/symbol-order.txt",
     "-Xlinker", "--no-warn-symbol-ordering",
 ]
@@ -45,6 +47,8 @@ let package = Package(
         // libdbus, the reference D-Bus client, for --systemd-cgroup only
         // (static: Debian's libdbus-1-dev ships libdbus-1.a).
         .systemLibrary(name: "CDBus", path: "Sources/CDBus", pkgConfig: "dbus-1"),
+        // The uid libdbus authenticates with (geteuid, wrapped at the link).
+        .target(name: "CDBusIdentity", cSettings: [.unsafeFlags(["-O2", "-Wall", "-Wextra", "-Werror"])]),
 
         // Typed syscall wrappers; errors keep errno, operation and path.
         .target(name: "LinuxSys", dependencies: ["CShim"]),
@@ -73,7 +77,7 @@ let package = Package(
         // Parent side of launch, lifecycle operations, state store.
         .target(
             name: "Runtime",
-            dependencies: ["Planning", "OCISpec", "LinuxSys", "CShim", "CSeccomp", "Seccomp", "CDBus"],
+            dependencies: ["Planning", "OCISpec", "LinuxSys", "CShim", "CSeccomp", "Seccomp", "CDBus", "CDBusIdentity"],
             linkerSettings: [.linkedLibrary(":libdbus-1.a")]
         ),
 

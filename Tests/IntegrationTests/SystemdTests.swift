@@ -301,7 +301,7 @@ func fileText(_ path: String) -> String {
         #expect(e.status == 0 && e.stdout == "0::/\n50\n", "\(e)")
         #expect(try p.podman(["rm", "-f", "-t", "0", id]).status == 0)
         #expect(!Systemctl.loaded(unit), "the scope is gone")
-        #expect(FileManager.default.fileExists(atPath: p.skiffRoot), "podman ran skiff with its default --root")
+        #expect(FileManager.default.fileExists(atPath: p.skiffRoot), "podman ran skiff with the --root of its --runtime-flag")
         #expect(!FileManager.default.fileExists(atPath: p.skiffRoot + "/" + id), "skiff's state is gone")
     }
 
@@ -313,7 +313,7 @@ func fileText(_ path: String) -> String {
         #expect(r.stdout.contains("--systemd-cgroup works"), "\(r)")
     }
 
-    @Test("rootless: the user's systemd makes the scope; bus or private socket; clear errors outside it, in a user namespace, for controllers it does not delegate")
+    @Test("rootless: the user's systemd makes the scope; bus or private socket; as root of a user namespace too (rootless podman's way); clear errors outside it, for controllers it does not delegate")
     func rootless() throws {
         try TestUser.create()
         defer { TestUser.remove() }
@@ -351,9 +351,40 @@ func fileText(_ path: String) -> String {
         // Outside the user manager (runuser from root's service).
         let outside = try UserManager.asUser(run + [Harness.uniqueName("u")], viaManager: false)
         #expect(outside.status == 1 && outside.stderr.contains("outside your user manager's /user.slice/user-\(UserManager.uid).slice/user@\(UserManager.uid).service"), "\(outside)")
-        // As uid 0 of a user namespace (rootless podman runs its runtime so).
-        let userns = try UserManager.asUser(["/usr/bin/unshare", "--map-root-user"] + run + [Harness.uniqueName("u")], viaManager: true)
-        #expect(userns.status == 1 && userns.stderr.contains("skiff runs as uid 0 of a user namespace (uid \(UserManager.uid) outside it)"), "\(userns)")
+        // As uid 0 of a user namespace (rootless podman runs its runtime so):
+        // skiff authenticates to the user's bus as the user (the uid outside,
+        // as runc), the user's manager makes the scope, the limit holds. The
+        // config is as podman writes it there: no user namespace of its own.
+        var n = try Skiff.rootless(["sh", "-c", "cat /proc/self/cgroup /sys/fs/cgroup/pids.max; id -u"])
+        n.namespaces = n.namespaces.filter { ($0["type"] as? String) != "user" }
+        n["linux", "uidMappings"] = nil
+        n["linux", "gidMappings"] = nil
+        n["linux", "resources"] = ["pids": ["limit": 35]]
+        try n.writeConfig()
+        let inUserNS = ["/usr/bin/unshare", "--map-root-user", Harness.binary, "--systemd-cgroup", "--root", n.root]
+        let userns = try UserManager.asUser(inUserNS + ["--debug", "run", "--bundle", n.bundle, Harness.uniqueName("uns")], viaManager: true)
+        #expect(userns.status == 0 && userns.stdout == "0::/\n35\n0\n", "\(userns)")
+        #expect(userns.stderr.contains("at unix:path=/run/user/\(uid)/bus (a bus), its cgroup /user.slice/user-\(uid).slice/user@\(uid).service"), "\(userns)")
+        // Where the user's manager cannot be reached: why, and the user's
+        // runtime directory named by the uid outside.
+        let unreachable = try UserManager.asUser(["/usr/bin/env", "-u", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR=/nonexistent"] + inUserNS
+                                                 + ["run", "--bundle", n.bundle, Harness.uniqueName("uns")], viaManager: true)
+        #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot reach your user's systemd (systemd --user)")
+                && unreachable.stderr.contains("XDG_RUNTIME_DIR must be set (/run/user/\(uid))"), "\(unreachable)")
+        // Outside the user's manager (runuser from root's service): why not.
+        let outsideNS = try UserManager.asUser(inUserNS + ["run", "--bundle", n.bundle, Harness.uniqueName("uns")], viaManager: false)
+        #expect(outsideNS.status == 1 && outsideNS.stderr.contains("outside your user manager's /user.slice/user-\(uid).slice/user@\(uid).service"), "\(outsideNS)")
+        // Detached: the scope as the user's manager sees it.
+        n["process", "args"] = ["sleep", "60"]
+        try n.writeConfig()
+        let nid = Harness.uniqueName("uns")
+        let nd = try UserManager.asUser(inUserNS + ["run", "-d", "--bundle", n.bundle, nid], viaManager: true)
+        #expect(nd.status == 0, "\(nd)")
+        let nunit = "skiff-\(nid).scope"
+        #expect(Systemctl.show(nunit, "TasksMax", user: true) == "35", "the user's manager made the scope with the limit")
+        #expect(Systemctl.show(nunit, "ControlGroup", user: true).hasPrefix("/user.slice/user-\(uid).slice/user@\(uid).service/user.slice/"))
+        let ndel = try UserManager.asUser(inUserNS + ["delete", "--force", nid], viaManager: true)
+        #expect(ndel.status == 0 && !Systemctl.loaded(nunit, user: true), "\(ndel)")
         // check, as the user: under the manager systemd is usable, outside it
         // the item says why not.
         let underManager = try UserManager.asUser([Harness.binary, "check"], viaManager: true)

@@ -1,3 +1,4 @@
+import CDBusIdentity
 import Glibc
 import LinuxSys
 import Planning
@@ -36,11 +37,12 @@ struct SystemdManager {
     static func connect(user: Bool) throws(RuntimeError) -> SystemdManager {
         // libdbus authenticates (EXTERNAL) with the uid it has here; in a
         // user namespace that maps it to another uid (rootless podman runs
-        // its runtime as uid 0 inside one), systemd refuses that uid.
+        // its runtime as uid 0 inside one) the user's bus knows it by the
+        // uid outside, as the kernel reports it: that is the one sent, as
+        // runc sends the bus owner's (CDBusIdentity).
         let euid = UInt32(Sys.euid)
-        if user, Proc.inUserNamespace(), let outside = Proc.parentUID(of: euid), outside != euid {
-            throw .message("--systemd-cgroup: skiff runs as uid \(euid) of a user namespace (uid \(outside) outside it); libdbus, skiff's D-Bus client, gives systemd the uid it has inside, which systemd refuses: in this namespace use the cgroupfs driver (drop --systemd-cgroup), or run skiff outside it")
-        }
+        var identity: UInt32? = nil
+        if user, Proc.inUserNamespace(), let outside = Proc.parentUID(of: euid), outside != euid { identity = outside }
         var tried: [String] = []
         for (address, viaBus) in candidates(user: user) {
             // A socket path that is not there is no manager: say so without
@@ -50,19 +52,22 @@ struct SystemdManager {
                 continue
             }
             do throws(DBusFailure) {
+                // Only while connecting: everything else sees the real euid.
+                if let identity { skiff_dbus_identity(Int(identity)) }
+                defer { skiff_dbus_identity(-1) }
                 let m = SystemdManager(bus: try DBusConnection.open(address, viaBus: viaBus), user: user)
                 // The first call also completes the authentication: a
                 // manager that refuses us fails here, not half-way through.
                 _ = try m.property("Version")
                 return m
             } catch {
-                tried.append("\(address): \(error)")
+                tried.append("\(address): \(error)" + (identity.map { " (as uid \($0), this user namespace's uid 0 outside it)" } ?? ""))
             }
         }
         let who = user ? "your user's systemd (systemd --user)" : "systemd (the system manager)"
         let pid1 = ((try? Sys.readFile("/proc/1/comm")).map { String(decoding: $0, as: UTF8.self) } ?? "").trimmingWhitespace()
         var hint = user
-            ? "a user manager runs while you are logged in, or always with `loginctl enable-linger`; XDG_RUNTIME_DIR must be set (/run/user/\(Sys.euid))"
+            ? "a user manager runs while you are logged in, or always with `loginctl enable-linger`; XDG_RUNTIME_DIR must be set (/run/user/\(identity ?? euid))"
             : pid1 == "systemd" ? "systemd is PID 1: is it still starting, or shutting down?"
             : "PID 1 is `\(pid1)`, not systemd: without systemd use the cgroupfs driver (drop --systemd-cgroup)"
         throw .message("--systemd-cgroup: cannot reach \(who) over D-Bus (\(tried.joined(separator: "; "))): \(hint); `skiff check` shows what this host has")
