@@ -4,7 +4,7 @@ import Testing
 /// Cgroups on this kind of host (v1 controllers, an empty cgroup2 at
 /// /sys/fs/cgroup/unified). Every container goes below a parent the test
 /// makes (`linux.cgroupsPath` absolute), which it removes at the end.
-@Suite struct CgroupV1Tests {
+@Suite(.needsCgroupV1) struct CgroupV1Tests {
     static let hierarchies = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd", "unified"]
 
     /// A bundle whose container goes to `/<parent>/<id>`.

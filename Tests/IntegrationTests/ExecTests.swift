@@ -120,16 +120,22 @@ import Testing
         #expect(r.stderr.contains("Operation not permitted"), "\(r)")
     }
 
-    @Test("only stdio and --preserve-fds reach an exec'd process; --cgroup puts it in a sub-cgroup")
-    func fdsAndSubCgroup() throws {
-        let (s, id, pid) = try ExecTests.running()
+    @Test("only stdio and --preserve-fds reach an exec'd process")
+    func fds() throws {
+        let (s, id, _) = try ExecTests.running()
         defer { _ = try? s("delete", "--force", id) }
         let r = try Harness.sh("exec 3</etc/hostname 7</etc/passwd; \(s.binary) --root \(s.root) exec --preserve-fds 1 \(id) sh -c 'ls /proc/self/fd; cat <&3'")
         let fds = r.stdout.split(separator: "\n").prefix { Int($0) != nil }
         #expect(fds.sorted() == ["0", "1", "2", "3", "4"], "4: the fd ls has on /proc/self/fd; 7 leaked by the caller stays out: \(r)")
         #expect(r.stdout.hasSuffix((try String(contentsOfFile: "/etc/hostname", encoding: .utf8))), "\(r)")
+    }
 
-        // A sub-cgroup in the container's pids hierarchy (v1 here).
+    /// The v2 form (a path only) is CgroupV2Tests.exec.
+    @Test("--cgroup controller:path puts an exec'd process in a sub-cgroup of that v1 hierarchy", .needsCgroupV1)
+    func subCgroupV1() throws {
+        let (s, id, pid) = try ExecTests.running()
+        defer { _ = try? s("delete", "--force", id) }
+        // A sub-cgroup in the container's pids hierarchy.
         let line = try #require(try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
             .split(separator: "\n").first { $0.contains(":pids:") })
         let dir = "/sys/fs/cgroup/pids" + String(line.split(separator: ":", maxSplits: 2)[2]) + "/sub"

@@ -230,14 +230,9 @@ import Testing
     /// skiff registers its own image with a userfaultfd (fault-around off:
     /// faultaround.c) on kernels with UFFD_FEATURE_WP_ASYNC (6.7); the fd
     /// must never reach a container, nor fill a gap in --preserve-fds.
-    @Test("skiff's own userfaultfd stays skiff's: not in the container, not in a gap of --preserve-fds")
+    @Test("skiff's own userfaultfd stays skiff's: registered, not in the container, not in a gap of --preserve-fds",
+          .needsKernel(6, 7, for: "UFFD_FEATURE_WP_ASYNC, which skiff's fault-around needs"))
     func faultFd() throws {
-        var u = utsname()
-        uname(&u)
-        let release = withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let v = release.split(separator: ".").prefix(2).compactMap { Int($0.prefix { $0.isNumber }) }
-        let hasAsyncWP = v.count == 2 && (v[0], v[1]) >= (6, 7)
-
         let s = try Skiff(["sh", "-c", "ls -l /proc/self/fd/; sleep 1"])
         try s.writeConfig()
         let id = Harness.uniqueName("uffd")
@@ -252,7 +247,7 @@ import Testing
         // One fd, and every file-backed segment of the image registered (uw).
         let mine = r.stdout.split(separator: "\n").first { $0.hasPrefix("skiff: ") } ?? ""
         let counts = mine.dropFirst(7).split(separator: " ").compactMap { Int($0) }
-        #expect(counts.count == 2 && counts[0] == (hasAsyncWP ? 1 : 0) && (counts[1] >= 3) == hasAsyncWP, "\(release): \(r)")
+        #expect(counts.count == 2 && counts[0] == 1 && counts[1] >= 3, "\(r)")
         #expect(!r.stdout.contains("anon_inode:[userfaultfd]"), "\(r)")
         s.expectNothingLeft(id)
 
@@ -336,8 +331,11 @@ import Testing
 }
 
 /// Polls until `condition` holds (tests only; the runtime never polls).
+/// A bound on liveness, not a timing assertion: in the qemu guests (TCG,
+/// sharing CI's two cores with the host's tests) it is four times longer.
 func waitFor(seconds: Int = 4, _ condition: () -> Bool) throws {
-    for _ in 0..<(seconds * 50) {
+    let slowdown = inCgroup2Guest || inSystemdGuest ? 4 : 1
+    for _ in 0..<(seconds * 50 * slowdown) {
         if condition() { return }
         Thread.sleep(forTimeInterval: 0.02)
     }

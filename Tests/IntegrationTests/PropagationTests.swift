@@ -89,7 +89,7 @@ import Testing
         #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
     }
 
-    @Test("runc, the control, crosses as the table says", .enabled(if: FileManager.default.isExecutableFile(atPath: runc)))
+    @Test("runc, the control, crosses as the table says", .needsProgram(runc, package: "runc"))
     func runcControl() throws {
         var differences: [String] = []
         for root in Self.roots {

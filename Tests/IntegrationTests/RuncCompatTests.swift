@@ -189,7 +189,8 @@ import Testing
         try s.expectRefused("process.ioPriority.priority: required for `IOPRIO_CLASS_BE`")
     }
 
-    @Test("delete --force of a container frozen by a freezer skiff did not make stops waiting, keeps the state, and finishes once thawed")
+    @Test("delete --force of a container frozen by a freezer skiff did not make stops waiting, keeps the state, and finishes once thawed",
+          .needsCgroupV1)
     func deleteForceBounded() throws {
         let s = try Skiff(["sleep", "60"])
         let id = Harness.uniqueName("frozen")
@@ -334,7 +335,7 @@ import Testing
 
 /// `skiff spec` writes what `runc spec` writes (harnesses make bundles
 /// with `$RUNTIME spec`, then create with --console-socket).
-@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc"))) struct SpecCompatTests {
+@Suite(.needsProgram("/usr/sbin/runc", package: "runc")) struct SpecCompatTests {
     static func spec(_ binary: String, _ args: [String], as user: String? = nil) throws -> [String: Any] {
         let dir = Harness.scratch + "/" + Harness.uniqueName("spec")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -411,7 +412,7 @@ import Testing
     }
 
     @Test("runc compat #3: a cgroupsPath whose freezer is frozen is refused at once, with runc's words, and nothing is left",
-          .enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/freezer")))
+          .needsCgroupV1)
     func frozenCgroup() throws {
         let name = Harness.uniqueName("skiff-it-frozen")
         let dir = "/sys/fs/cgroup/freezer/" + name
@@ -547,10 +548,8 @@ import Testing
         #expect(p.status == 0 && p.stdout == "0\n", "\(p)")
     }
 
-    static let v1 = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.limit_in_bytes")
-
     @Test("runc compat #17: a pre-made cpuset parent with no cpus or mems gets them from its ancestor; the container joins below it",
-          .enabled(if: v1))
+          .needsCgroupV1)
     func cpusetFilled() throws {
         let name = Harness.uniqueName("skiff-it-cpuset")
         let parent = "/sys/fs/cgroup/cpuset/" + name
@@ -568,7 +567,7 @@ import Testing
     }
 
     @Test("runc compat #18: update --memory -1 lifts a memory+swap limit with it; --memory-swap -1 alone lifts memory+swap",
-          .enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")))
+          .needsMemorySwapAccounting)
     func updateUnlimited() throws {
         var b = try CgroupV1Tests.box(["sleep", "60"], resources: ["memory": ["limit": 33_554_432, "swap": 67_108_864]])
         defer { b.cleanup() }
