@@ -1,42 +1,6 @@
 import Foundation
 import Testing
 
-/// systemd is PID 1 here: this process runs inside the qemu guest that
-/// SystemdGuestTests boots with CGVM_INIT=systemd.
-let inSystemdGuest = ProcessInfo.processInfo.environment["SKIFF_SYSTEMD_GUEST"] == "1"
-    && ((try? String(contentsOfFile: "/proc/1/comm", encoding: .utf8)) ?? "") == "systemd\n"
-let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
-
-/// Boots Debian's systemd as PID 1 in a qemu guest (this host's PID 1 is
-/// not systemd) and runs the systemd suites there: cgroup v2, and hybrid
-/// (systemd mounting the v1 hierarchies). One guest at a time: under TCG
-/// each is two busy vCPUs.
-@Suite(.enabled(if: !inSystemdGuest && !inCgroup2Guest), .serialized) struct SystemdGuestTests {
-    static func boot(_ suite: String, append: String = "") throws {
-        let testBinary = ProcessInfo.processInfo.arguments[0]
-        var env = ProcessInfo.processInfo.environment
-        env["SKIFF_SYSTEMD_GUEST"] = "1"
-        env["CGVM_INIT"] = "systemd"
-        env["CGVM_RW"] = Harness.packageRoot.path
-        env["CGVM_APPEND"] = "softlockup_panic=1 loglevel=5 " + append
-        let r = try Harness.exec(Harness.packageRoot.path + "/scripts/cgroup2-vm",
-                                 [testBinary, "--testing-library", "swift-testing", "--filter", "IntegrationTests.\(suite)/"], env: env)
-        let summary = r.stdout.split(separator: "\n").filter { $0.contains("✘") || $0.contains("Test run") }.joined(separator: "\n")
-        #expect(r.status == 0, "\(summary)\n\(r.stdout.suffix(6000))\n\(r.stderr.suffix(2000))")
-        #expect(r.stdout.contains("Suite \(suite) passed"), "\(summary)")
-    }
-
-    @Test("--systemd-cgroup against systemd as PID 1, cgroup v2 (qemu guest)")
-    func unified() throws { try Self.boot("SystemdTests") }
-
-    @Test("the standard host (systemd, cgroup v2): a Kubernetes node's containerd CRI with SystemdCgroup = true, runc and skiff (qemu guest)",
-          .enabled(if: CRINode.missing == nil))
-    func cri() throws { try Self.boot("CRITests") }
-
-    @Test("--systemd-cgroup against systemd as PID 1 on a hybrid host (qemu guest, v1 hierarchies)")
-    func hybrid() throws { try Self.boot("SystemdHybridTests", append: "systemd.unified_cgroup_hierarchy=0") }
-}
-
 /// systemctl, as root or as the test user (its user manager).
 enum Systemctl {
     static func show(_ unit: String, _ property: String, user: Bool = false) -> String {
@@ -118,7 +82,7 @@ func fileText(_ path: String) -> String {
     ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-@Suite(.enabled(if: inSystemdGuest && systemdUnified)) struct SystemdTests {
+@Suite(.inGuest(inSystemdGuest && systemdUnified, "QemuGuestTests boots (systemd, cgroup v2)")) struct SystemdTests {
     static func box(_ args: [String], resources: [String: Any]? = nil, cgroupns: Bool = false) throws -> Skiff {
         var s = try Skiff(args)
         if let resources { s["linux", "resources"] = resources }
@@ -301,7 +265,7 @@ func fileText(_ path: String) -> String {
         #expect(e.status == 0 && e.stdout == "0::/\n50\n", "\(e)")
         #expect(try p.podman(["rm", "-f", "-t", "0", id]).status == 0)
         #expect(!Systemctl.loaded(unit), "the scope is gone")
-        #expect(FileManager.default.fileExists(atPath: p.skiffRoot), "podman ran skiff with the --root of its --runtime-flag")
+        #expect(FileManager.default.fileExists(atPath: p.skiffRoot), "podman ran skiff with its default --root (/run/skiff in the engine's namespace)")
         #expect(!FileManager.default.fileExists(atPath: p.skiffRoot + "/" + id), "skiff's state is gone")
     }
 
@@ -400,7 +364,7 @@ func fileText(_ path: String) -> String {
     }
 }
 
-@Suite(.enabled(if: inSystemdGuest && !systemdUnified), .serialized) struct SystemdHybridTests {
+@Suite(.inGuest(inSystemdGuest && !systemdUnified, "QemuGuestTests boots (systemd, hybrid)"), .serialized) struct SystemdHybridTests {
     @Test("v1 hierarchies this host lacks, with the cgroupfs driver: net_cls, net_prio and hugetlb files hold the values")
     func v1Controllers() throws {
         var s = try Skiff(["sleep", "60"])
