@@ -20,7 +20,7 @@ final class CRINode: @unchecked Sendable {
     static let systemdDriver = inSystemdGuest
     let dir: String
     let cgroupParent = "skiff-cri-\(getpid())"
-    private var daemon: Process?
+    private var daemon: Engines.Daemon?
     private var client: Process?
     private var toClient: FileHandle?
     private var fromClient: FileHandle?
@@ -50,7 +50,7 @@ final class CRINode: @unchecked Sendable {
     }
 
     /// containerd's pid: its namespaces are the node's.
-    var pid: Int32 { daemon?.processIdentifier ?? -1 }
+    var pid: Int32 { daemon?.pid ?? -1 }
     /// Where the runc shim keeps its runtime's state (--root), in the node's /run.
     static let runtimeRoot = "/run/containerd/runc/k8s.io"
 
@@ -68,12 +68,15 @@ final class CRINode: @unchecked Sendable {
         let fm = FileManager.default
         for d in ["", "/cni", "/ipam", "/logs", "/pb2"] { try fm.createDirectory(atPath: dir + d, withIntermediateDirectories: true) }
         chmod(dir + "/logs", 0o755)
+        // skiff's handler is the README's, as written there.
+        let skiffHandler = try Engines.readmeConfig("containerd runtime handler")
+            .replacingOccurrences(of: "SystemdCgroup = true", with: "SystemdCgroup = \(Self.systemdDriver)")
         let runtimes = Self.handlers.map { h in
-            """
+            h == "skiff" ? skiffHandler : """
               [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.\(h)]
                 runtime_type = "io.containerd.runc.v2"
                 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.\(h).options]
-                  BinaryName = "\(h == "runc" ? "/usr/sbin/runc" : Harness.binary)"
+                  BinaryName = "/usr/sbin/runc"
                   SystemdCgroup = \(Self.systemdDriver)
             """
         }.joined(separator: "\n")
@@ -272,7 +275,7 @@ final class CRINode: @unchecked Sendable {
         let ns = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/mnt")
         // Signals and /proc, not Process.waitUntilExit: this also runs from
         // atexit, where Foundation no longer sees its children exit.
-        for p in [client?.processIdentifier, daemon?.processIdentifier].compactMap({ $0 }) where p > 0 {
+        for p in [client?.processIdentifier, daemon?.pid].compactMap({ $0 }) where p > 0 {
             kill(p, SIGTERM)
             for _ in 0..<200 where Self.alive(p) { usleep(50_000) }
             if Self.alive(p) { kill(p, SIGKILL) }

@@ -6,7 +6,8 @@ import Testing
 final class ContainerdDaemon: @unchecked Sendable {
     let dir: String
     let namespace = "skiff-\(getpid())"
-    private var daemon: Process?
+    let mounts: EngineNamespace
+    private var daemon: Engines.Daemon?
     private let leftovers: Engines.HostLeftovers
     static let image = "docker.io/library/skiff-busybox:test"
 
@@ -17,12 +18,13 @@ final class ContainerdDaemon: @unchecked Sendable {
     }
 
     /// The shim's runc root (not configurable from ctr): skiff's state.
-    var skiffRoot: String { "/run/containerd/runc/" + namespace }
+    var skiffRoot: String { mounts.inside("/run/containerd/runc/" + namespace) }
 
     init() throws {
         dir = Harness.scratch + "/ctrd"
-        leftovers = Engines.HostLeftovers(paths: ["/run/containerd"], cgroupParents: [namespace])
+        leftovers = Engines.HostLeftovers(cgroupParents: [namespace])
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        mounts = try EngineNamespace(dir: dir + "/ns")
         try """
             version = 2
             root = "\(dir)/root"
@@ -35,7 +37,7 @@ final class ContainerdDaemon: @unchecked Sendable {
 
             """.write(toFile: dir + "/config.toml", atomically: true, encoding: .utf8)
         do {
-            daemon = try Engines.startNotifying("/usr/bin/containerd", ["--config", dir + "/config.toml"], dir: dir,
+            daemon = try Engines.startNotifying(mounts.enter("/usr/bin/containerd", ["--config", dir + "/config.toml"]), dir: dir,
                                                 name: "containerd")
             let archive = try ContainerdDaemon.ociArchive(dir: dir)
             let r = try ctr(["images", "import", archive])
@@ -51,9 +53,10 @@ final class ContainerdDaemon: @unchecked Sendable {
         try CRINode.ociArchive(dir: dir, name: image, layer: Engines.imageTar, config: #"{"Env":["PATH=/bin"],"Cmd":["sh"]}"#)
     }
 
+    /// ctr in the namespace: it makes its fifos in /run/containerd/fifo.
     func ctr(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
-        try Engines.spawn("/usr/bin/ctr", ["-a", dir + "/c.sock", "-n", namespace] + args,
-                         env: ["PATH": "/usr/bin:/bin"], stdin: stdin)
+        let (path, argv) = mounts.enter("/usr/bin/ctr", ["-a", dir + "/c.sock", "-n", namespace] + args)
+        return try Engines.spawn(path, argv, env: ["PATH": "/usr/bin:/bin"], stdin: stdin)
     }
 
     func stop() {
@@ -66,20 +69,32 @@ final class ContainerdDaemon: @unchecked Sendable {
                 _ = try? ctr(["containers", "rm", id])
             }
         }
-        Engines.stop(daemon)
+        daemon?.stop()
         daemon = nil
-        Engines.unmountBelow(dir)
+        mounts.stop()
         leftovers.clean()
     }
 }
 
-@Suite(.enabled(if: ContainerdDaemon.missing == nil, "needs /usr/bin/containerd, ctr and containerd-shim-runc-v2 (Debian containerd; scripts/deps installs it)"), .enabled(if: !inCgroup2Guest)) struct ContainerdTests {
+@Suite(.enabled(if: ContainerdDaemon.missing == nil, "needs /usr/bin/containerd, ctr and containerd-shim-runc-v2 (Debian containerd; scripts/deps installs it)")) struct ContainerdTests {
     let d: ContainerdDaemon
 
     init() throws { d = try ContainerdDaemon.shared.get() }
 
+    /// containerd's runc options as kubeadm sets them where systemd is PID 1
+    /// (SystemdCgroup = true): skiff gets --systemd-cgroup, the container a
+    /// scope in system.slice.
+    static let systemdDriver = Host.systemdPID1
+
     func run(_ flags: [String], _ id: String, _ args: String...) throws -> Harness.Result {
-        try d.ctr(["run", "--runc-binary", Harness.binary] + flags + [ContainerdDaemon.image, id] + args)
+        let driver = Self.systemdDriver ? ["--runc-systemd-cgroup", "--cgroup", "system.slice:skiff-ctr:\(id)"] : []
+        return try d.ctr(["run", "--runc-binary", Harness.binary] + driver + flags + [ContainerdDaemon.image, id] + args)
+    }
+
+    /// The container's cgroup directory on the host.
+    func cgroupDir(_ id: String) -> String {
+        if Self.systemdDriver { return "/sys/fs/cgroup/system.slice/skiff-ctr-\(id).scope" }
+        return Host.cgroupV2 ? "/sys/fs/cgroup/\(d.namespace)/\(id)" : "/sys/fs/cgroup/memory/\(d.namespace)/\(id)"
     }
 
     func status(_ id: String) throws -> String {
@@ -92,7 +107,7 @@ final class ContainerdDaemon: @unchecked Sendable {
         let id = Harness.uniqueName("ctr")
         let r = try run(["--rm"], id, "sh", "-c", "echo hello from ctr; exit 7")
         #expect(r.status == 7 && r.stdout == "hello from ctr\n", "\(r)")
-        #expect(Engines.skiffTraces(root: d.skiffRoot, id: id).isEmpty)
+        #expect(Engines.skiffTraces(root: d.skiffRoot, id: id, namespace: d.mounts).isEmpty)
     }
 
     @Test("a detached task: exec, ps, pause and resume, kill, delete; --memory-limit in its cgroup")
@@ -105,8 +120,8 @@ final class ContainerdDaemon: @unchecked Sendable {
         #expect(e.status == 5 && e.stdout == "exec ok\n", "\(e)")
         let ps = try d.ctr(["tasks", "ps", id])
         #expect(ps.status == 0 && ps.stdout.split(separator: "\n").count >= 2, "\(ps)")
-        let limit = try String(contentsOfFile: "/sys/fs/cgroup/memory/\(d.namespace)/\(id)/memory.limit_in_bytes", encoding: .utf8)
-        #expect(limit == "33554432\n")
+        #expect(fileText(cgroupDir(id) + (Host.cgroupV2 ? "/memory.max" : "/memory.limit_in_bytes")) == "33554432", "\(cgroupDir(id))")
+        if Self.systemdDriver { #expect(Systemctl.show("skiff-ctr-\(id).scope", "MemoryMax") == "33554432") }
 
         #expect(try d.ctr(["tasks", "pause", id]).status == 0)
         #expect(try status(id) == "PAUSED")
@@ -116,6 +131,7 @@ final class ContainerdDaemon: @unchecked Sendable {
         try waitFor { (try? status(id)) == "STOPPED" }
         #expect(try d.ctr(["tasks", "rm", id]).status == 0)
         #expect(try d.ctr(["containers", "rm", id]).status == 0)
-        #expect(Engines.skiffTraces(root: d.skiffRoot, id: id).isEmpty, "\(Engines.skiffTraces(root: d.skiffRoot, id: id))")
+        #expect(Engines.skiffTraces(root: d.skiffRoot, id: id, namespace: d.mounts).isEmpty, "\(Engines.skiffTraces(root: d.skiffRoot, id: id, namespace: d.mounts))")
+        if Self.systemdDriver { #expect(!Systemctl.loaded("skiff-ctr-\(id).scope"), "the scope is gone") }
     }
 }

@@ -2,13 +2,15 @@ import Foundation
 import Testing
 
 /// A private dockerd (Debian's docker.io 20.10) with its own containerd,
-/// skiff registered as a runtime. Started once for the suite; stopped, and
-/// what it made on the host removed, when the test process exits.
+/// skiff registered as a runtime, both in an EngineNamespace. Started once
+/// for the suite; stopped, and the cgroups it made removed, when the test
+/// process exits.
 final class DockerDaemon: @unchecked Sendable {
     let dir: String
     let skiffRoot: String
-    private var containerd: Process?
-    private var dockerd: Process?
+    let mounts: EngineNamespace
+    private var containerd: Engines.Daemon?
+    private var dockerd: Engines.Daemon?
     private let leftovers: Engines.HostLeftovers
     static let image = "skiff-busybox:test"
 
@@ -22,8 +24,8 @@ final class DockerDaemon: @unchecked Sendable {
     init() throws {
         dir = Harness.scratch + "/dk"
         skiffRoot = dir + "/exec/runtime-runc/moby"
-        leftovers = Engines.HostLeftovers(paths: ["/run/containerd", "/run/docker", "/etc/docker/key.json"],
-                                          cgroupParents: ["docker"])
+        leftovers = Engines.HostLeftovers(cgroupParents: ["docker"])
+        mounts = try EngineNamespace(dir: dir + "/ns")
         try FileManager.default.createDirectory(atPath: dir + "/cd", withIntermediateDirectories: true)
         let config = """
             version = 2
@@ -37,17 +39,21 @@ final class DockerDaemon: @unchecked Sendable {
 
             """
         try config.write(toFile: dir + "/containerd.toml", atomically: true, encoding: .utf8)
-        // Keeps dockerd from writing /etc/docker/key.json.
-        try #"{"deprecated-key-path": "\#(dir)/key.json"}"#.write(toFile: dir + "/daemon.json", atomically: true, encoding: .utf8)
+        // The README's daemon.json (skiff as a runtime, and the default),
+        // and a key path that keeps dockerd from writing /etc/docker/key.json.
+        guard var daemonJSON = try JSONSerialization.jsonObject(with: Data(Engines.readmeConfig("docker daemon.json").utf8)) as? [String: Any]
+        else { throw HarnessError("README.md: the daemon.json block is not a JSON object") }
+        daemonJSON["deprecated-key-path"] = dir + "/key.json"
+        try JSONSerialization.data(withJSONObject: daemonJSON).write(to: URL(fileURLWithPath: dir + "/daemon.json"))
         do {
-            containerd = try Engines.startNotifying("/usr/bin/containerd", ["--config", dir + "/containerd.toml"],
+            containerd = try Engines.startNotifying(mounts.enter("/usr/bin/containerd", ["--config", dir + "/containerd.toml"]),
                                                     dir: dir, name: "containerd")
-            dockerd = try Engines.startNotifying("/usr/sbin/dockerd", [
+            dockerd = try Engines.startNotifying(mounts.enter("/usr/sbin/dockerd", [
                 "--data-root", dir + "/data", "--exec-root", dir + "/exec", "-H", "unix://\(dir)/docker.sock",
                 "--pidfile", dir + "/docker.pid", "--containerd", dir + "/cd.sock", "--config-file", dir + "/daemon.json",
-                "--add-runtime", "skiff=\(Harness.binary)", "--bridge=none", "--iptables=false", "--ip6tables=false",
+                "--bridge=none", "--iptables=false", "--ip6tables=false",
                 "--storage-driver=vfs",
-            ], dir: dir, name: "dockerd")
+            ]), dir: dir, name: "dockerd")
             let imported = try docker(["import", Engines.imageTar, DockerDaemon.image])
             guard imported.status == 0 else { throw HarnessError("docker import: \(imported)") }
         } catch {
@@ -66,11 +72,11 @@ final class DockerDaemon: @unchecked Sendable {
             let ids = (try? docker(["ps", "-aq"]).stdout.split(separator: "\n").map(String.init)) ?? []
             if !ids.isEmpty { _ = try? docker(["rm", "-f"] + ids) }
         }
-        Engines.stop(dockerd)
-        Engines.stop(containerd)
+        dockerd?.stop()
+        containerd?.stop()
         dockerd = nil
         containerd = nil
-        Engines.unmountBelow(dir)
+        mounts.stop()
         leftovers.clean()
     }
 }
@@ -78,12 +84,19 @@ final class DockerDaemon: @unchecked Sendable {
 extension DockerDaemon: EngineCLI {
     var name: String { "docker" }
     func cli(_ args: [String], stdin: String?) throws -> Harness.Result { try docker(args, stdin: stdin) }
-    var runFlags: [String] { ["--runtime", "skiff"] }
+    /// None: skiff is the default runtime in the README's daemon.json.
+    var runFlags: [String] { [] }
+    var namespace: EngineNamespace? { mounts }
+    /// dockerd's default cgroup driver: systemd where systemd is PID 1 on
+    /// cgroup v2 (a scope in system.slice), cgroupfs otherwise.
+    func cgroup(of id: String) -> String { Host.systemdPID1 && Host.cgroupV2 ? "/system.slice/docker-\(id).scope" : "/docker/\(id)" }
     var image: String { DockerDaemon.image }
     var reportsOOMKilled: Bool { true }
+    var updatesPidsLimit: Bool { true }
+    var statsLimitAfterUpdate: String { "96MiB" }
 }
 
-@Suite(.enabled(if: DockerDaemon.missing == nil, "needs /usr/sbin/dockerd, /usr/bin/docker and containerd with its runc v2 shim (Debian docker.io and containerd; scripts/deps installs them)"), .enabled(if: !inCgroup2Guest)) struct DockerTests {
+@Suite(.enabled(if: DockerDaemon.missing == nil, "needs /usr/sbin/dockerd, /usr/bin/docker and containerd with its runc v2 shim (Debian docker.io and containerd; scripts/deps installs them)")) struct DockerTests {
     let d: DockerDaemon
 
     init() throws { d = try DockerDaemon.shared.get() }
@@ -94,8 +107,11 @@ extension DockerDaemon: EngineCLI {
     @Test("a detached container: ps shows it Up; exec (output, status, stdin, tty); logs; pause; stop escalating to KILL; start; kill; restart; rm leaves nothing")
     func lifecycle() throws { try EngineChecks.lifecycle(d) }
 
-    @Test("--memory 32m OOM-kills a 64 MB allocation and inspect says OOMKilled; --pids-limit; --cpus")
+    @Test("--memory 32m OOM-kills a 64 MB allocation and inspect says OOMKilled; --memory, --pids-limit, --cpus, --cpuset-cpus read back inside")
     func limits() throws { try EngineChecks.limits(d) }
+
+    @Test("update of a running container's memory, pids and cpu limits, read back inside; stats shows the new memory limit")
+    func update() throws { try EngineChecks.update(d) }
 
     @Test("--network none and host, --read-only, --user, --cap-drop ALL, --tmpfs, -v")
     func isolation() throws { try EngineChecks.isolation(d) }

@@ -11,16 +11,16 @@ func spawnCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>,
 func spawnChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
 
 /// What the engines need from the host, and how the tests leave it: each
-/// engine runs with private state under the test's scratch directory, and
-/// whatever it makes in fixed places of the host (containerd's shim
-/// sockets under /run/containerd, dockerd's /run/docker, podman's blob cache
-/// and conmon cgroups, the cgroup parents the engines name) is removed
-/// afterwards if it was not there before.
+/// engine runs with private state under the test's scratch directory, in a
+/// mount namespace of its own where the fixed places it writes to (/run/
+/// containerd, /run/docker, /run/skiff, /var/lib/containers ...) are
+/// private (EngineNamespace); the cgroup parents the engines name are
+/// removed afterwards if they were not there before.
 enum Engines {
     /// The busybox rootfs as an image tarball (`docker import`, `podman import`).
     static let imageTar: String = {
         let tar = Harness.scratch + "/busybox-image.tar"
-        _ = try? Harness.exec("/bin/tar", ["-C", Harness.sharedRootfs, "-cf", tar, "."])
+        _ = try? spawn("/bin/tar", ["-C", Harness.sharedRootfs, "-cf", tar, "."], env: ["PATH": "/usr/bin:/bin"])
         return tar
     }()
 
@@ -44,6 +44,20 @@ enum Engines {
         }
     }
 
+    /// An engine's configuration as the README shows it: the fenced block
+    /// after `<!-- tested: NAME -->`, with the built binary in place of
+    /// /usr/local/bin/skiff. The tests configure the engines with it, so
+    /// what the README tells users to write is what runs.
+    static func readmeConfig(_ name: String) throws -> String {
+        let readme = try String(contentsOf: Harness.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        guard let marker = readme.range(of: "<!-- tested: \(name) -->\n```"),
+              let open = readme[marker.upperBound...].firstIndex(of: "\n"),
+              let close = readme[open...].range(of: "\n```")
+        else { throw HarnessError("README.md has no block marked `<!-- tested: \(name) -->`") }
+        return readme[readme.index(after: open)..<close.lowerBound]
+            .replacingOccurrences(of: "/usr/local/bin/skiff", with: Harness.binary) + "\n"
+    }
+
     /// Why an engine cannot run on this host: the first program missing.
     static func missing(_ programs: [String], packages: String) -> String? {
         programs.first { !FileManager.default.isExecutableFile(atPath: $0) }
@@ -61,12 +75,32 @@ enum Engines {
         let base = Harness.scratch + "/" + Harness.uniqueName("spawn")
         try (stdin ?? "").write(toFile: base + ".in", atomically: false, encoding: .utf8)
         defer { for ext in [".in", ".out", ".err"] { unlink(base + ext) } }
+        let pid = try posixSpawn(path, args, env: env, stdin: base + ".in", stdout: base + ".out", stderr: base + ".err", cwd: cwd)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Harness.Result(status: code, stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+                              stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+    }
+
+    /// Starts a program that outlives the call (its output to `log`); the
+    /// caller reaps it.
+    static func spawnDetached(_ path: String, _ args: [String], log: String) throws -> pid_t {
+        try posixSpawn(path, args, env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], stdin: "/dev/null", stdout: log, stderr: log, cwd: nil)
+    }
+
+    private static func posixSpawn(_ path: String, _ args: [String], env: [String: String], stdin: String, stdout: String,
+                                   stderr: String, cwd: String?) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, base + ".in", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, base + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, base + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o644)
+        if stderr == stdout {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        }
         _ = spawnCloseFrom(&actions, 3)
         if let cwd { _ = spawnChdir(&actions, cwd) }
         var attr = posix_spawnattr_t()
@@ -84,37 +118,31 @@ enum Engines {
         var pid: pid_t = 0
         let r = posix_spawn(&pid, path, &actions, &attr, argv, envp)
         guard r == 0 else { throw HarnessError("posix_spawn \(path): errno \(r)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Harness.Result(status: code, stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
-                              stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+        return pid
     }
 
-    /// Paths of the host an engine may create; noted before it starts.
+    /// The cgroup parents an engine makes (cgroupfs driver), noted before
+    /// it starts: removed afterwards if they were not there before, and only
+    /// while empty (rmdir refuses otherwise).
     struct HostLeftovers {
-        let paths: [String]
-        let existed: [String: Bool]
         let cgroupParents: [String]
         let cgroupExisted: [String: Bool]
 
-        init(paths: [String], cgroupParents: [String]) {
-            self.paths = paths
+        init(cgroupParents: [String]) {
             self.cgroupParents = cgroupParents
-            var e: [String: Bool] = [:]
-            for p in paths { e[p] = FileManager.default.fileExists(atPath: p) }
-            existed = e
             var c: [String: Bool] = [:]
-            for p in cgroupParents { c[p] = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/" + p) }
+            for p in cgroupParents { c[p] = Self.hierarchies.contains { FileManager.default.fileExists(atPath: $0 + "/" + p) } }
             cgroupExisted = c
         }
 
-        /// Removes what was not there before (cgroup directories only if
-        /// empty of processes: rmdir refuses otherwise).
-        func clean() {
-            for p in paths where existed[p] == false { try? FileManager.default.removeItem(atPath: p) }
-            let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [])
+        /// The cgroup v1 hierarchies, or the v2 root.
+        static var hierarchies: [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [])
                 .map { "/sys/fs/cgroup/" + $0 } + ["/sys/fs/cgroup"]
+        }
+
+        func clean() {
+            let hierarchies = Self.hierarchies
             for parent in cgroupParents where cgroupExisted[parent] == false {
                 for h in hierarchies {
                     let dir = h + "/" + parent
@@ -157,8 +185,13 @@ enum Engines {
 
     /// Starts a daemon and waits for its READY=1 on a notify socket (sd_notify,
     /// which dockerd and containerd send once they serve): no polling.
+    static func startNotifying(_ command: (path: String, args: [String]), dir: String, name: String,
+                               env extra: [String: String] = [:]) throws -> Daemon {
+        try startNotifying(command.path, command.args, dir: dir, name: name, env: extra)
+    }
+
     static func startNotifying(_ path: String, _ args: [String], dir: String, name: String,
-                               env extra: [String: String] = [:]) throws -> Process {
+                               env extra: [String: String] = [:]) throws -> Daemon {
         let notify = dir + "/\(name).notify"
         let sock = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(sock); unlink(notify) }
@@ -172,50 +205,62 @@ enum Engines {
         var tv = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
 
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notify
         for (k, v) in extra { env[k] = v }
-        p.environment = env
-        let log = FileHandle(forWritingAtPath: dir + "/\(name).log") ?? {
-            FileManager.default.createFile(atPath: dir + "/\(name).log", contents: nil)
-            return FileHandle(forWritingAtPath: dir + "/\(name).log")!
-        }()
-        p.standardOutput = log
-        p.standardError = log
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let log = dir + "/\(name).log"
+        let daemon = Daemon(pid: try posixSpawn(path, args, env: env, stdin: "/dev/null", stdout: log, stderr: log, cwd: nil))
         var buf = [UInt8](repeating: 0, count: 512)
         while true {
             let n = recv(sock, &buf, buf.count, 0)
             if n < 0 {
-                p.terminate()
-                let text = (try? String(contentsOfFile: dir + "/\(name).log", encoding: .utf8)) ?? ""
+                daemon.stop(grace: 0)
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                 throw HarnessError("\(name) did not say READY=1 within 60 s: \(text.suffix(2000))")
             }
-            if String(decoding: buf.prefix(n), as: UTF8.self).split(separator: "\n").contains("READY=1") { return p }
+            if String(decoding: buf.prefix(n), as: UTF8.self).split(separator: "\n").contains("READY=1") { return daemon }
         }
     }
 
-    /// SIGTERM, then SIGKILL after `grace` seconds.
-    static func stop(_ p: Process?, grace: Double = 10) {
-        guard let p, p.isRunning else { return }
-        p.terminate()
-        let deadline = Date().addingTimeInterval(grace)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+    /// A daemon the tests started (posix_spawn, not Foundation's Process:
+    /// in the systemd guest a Process started while a daemon Process ran
+    /// was never seen to exit, and from atexit Foundation sees no exits).
+    final class Daemon: @unchecked Sendable {
+        let pid: pid_t
+        private var reaped = false
+
+        init(pid: pid_t) { self.pid = pid }
+
+        var isRunning: Bool {
+            guard !reaped else { return false }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid { reaped = true }
+            return !reaped
+        }
+
+        /// SIGTERM, then SIGKILL after `grace` seconds; reaped.
+        func stop(grace: Double = 10) {
+            guard isRunning else { return }
+            kill(pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(grace)
+            while isRunning && Date() < deadline { usleep(20_000) }
+            if isRunning { kill(pid, SIGKILL) }
+            var status: Int32 = 0
+            if !reaped { while waitpid(pid, &status, 0) < 0 && errno == EINTR {} }
+            reaped = true
+        }
     }
 
     /// skiff's own traces of a container: a state directory, a process
-    /// naming the id, a mount of its bundle, a cgroup directory.
-    static func skiffTraces(root: String, id: String) -> [String] {
+    /// naming the id, a mount of its bundle (here or in the engine's
+    /// namespace), a cgroup directory.
+    static func skiffTraces(root: String, id: String, namespace: EngineNamespace? = nil) -> [String] {
         guard id.count >= 8 else { return ["no container id to look for: `\(id)`"] }
         var found: [String] = []
         if FileManager.default.fileExists(atPath: root + "/" + id) { found.append("state " + root + "/" + id) }
         if !Harness.processes(mentioning: id).isEmpty { found.append("processes \(Harness.processes(mentioning: id))") }
         if Harness.hostMountinfo().contains(id) { found.append("a mount") }
+        if let namespace, namespace.mountinfo.contains(id) { found.append("a mount in the engine's namespace") }
         let cgroups = (try? Harness.sh("find /sys/fs/cgroup -maxdepth 4 -type d -name '*\(id)*'").stdout) ?? ""
         if !cgroups.isEmpty { found.append("cgroups " + cgroups) }
         return found
