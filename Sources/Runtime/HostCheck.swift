@@ -58,6 +58,7 @@ public enum HostCheck {
         }
         items.append(cgroups(rootless: rootless, euid: UInt32(euid)))
         items.append(systemd(rootless: rootless))
+        if rootless, let item = rootlessEngines(euid: UInt32(euid)) { items.append(item) }
         items.append(seccomp())
         items.append(lsm())
         return items
@@ -210,6 +211,40 @@ public enum HostCheck {
         return Item(name: "systemd", status: .ok,
                     found: found + ": --systemd-cgroup works (engines' systemd cgroup driver: containerd SystemdCgroup = true, podman/CRI-O cgroup_manager = \"systemd\")",
                     fix: nil)
+    }
+
+    /// What rootless podman (and rootless Docker or containerd) need on a
+    /// systemd host for limits: the user's manager running when no session
+    /// is (linger), and the controllers systemd delegates to it (Debian's
+    /// user@.service: pids memory cpu; cpuset and io only where added).
+    /// nil where systemd is not PID 1 on cgroup v2.
+    static func rootlessEngines(euid: UInt32) -> Item? {
+        let pid1 = (try? Sys.readFile("/proc/1/comm")).map { String(decoding: $0, as: UTF8.self).trimmingTrailingNewline() }
+        guard pid1 == "systemd", case .unified = HostProbe.cgroupLayout() else { return nil }
+        // Root of a user namespace (podman's) is the user it maps to outside.
+        let uid = euid == 0 ? Proc.parentUID(of: 0) ?? euid : euid
+        let name = HostProbe.userName(uid)
+        let manager = "/user.slice/user-\(uid).slice/user@\(uid).service"
+        let delegated = (try? Sys.readFile("/sys/fs/cgroup" + manager + "/cgroup.controllers"))
+            .map { String(decoding: $0, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) }
+        let lingers = (try? Sys.stat("/var/lib/systemd/linger/" + name)) != nil
+        var found: [String] = []
+        var fixes: [String] = []
+        if let delegated {
+            found.append("user@\(uid).service has \(delegated.isEmpty ? "no controllers" : delegated.joined(separator: " "))")
+            let missing = ["memory", "pids", "cpu", "io", "cpuset"].filter { !delegated.contains($0) }
+            if !missing.isEmpty {
+                found.append("not delegated: \(missing.joined(separator: " ")) (those limits fail)")
+                fixes.append("a drop-in /etc/systemd/system/user@.service.d/delegate.conf with `[Service]` `Delegate=cpu cpuset io memory pids`, then `systemctl daemon-reload` and log in again")
+            }
+        } else {
+            found.append("user@\(uid).service (your user manager) is not running")
+            fixes.append("log in, or `loginctl enable-linger \(name)`, so that systemd runs your user manager")
+        }
+        found.append(lingers ? "lingering: your manager runs from boot" : "not lingering: your containers stop when your last session ends")
+        if !lingers { fixes.append("`loginctl enable-linger \(name)` to keep containers running without a session") }
+        return Item(name: "rootless engines", status: delegated?.contains("memory") == true && delegated?.contains("pids") == true ? .ok : .warn,
+                    found: found.joined(separator: "; "), fix: fixes.isEmpty ? nil : fixes.joined(separator: "; "))
     }
 
     static func seccomp() -> Item {
