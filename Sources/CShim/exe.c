@@ -101,9 +101,9 @@ static int overlay_open(const char *dir, const char *second, const char *name)
  * overlap the first; only names missing from the first are looked up in
  * it, and only the binary's name is. An existing directory of another
  * filesystem is used when one is there: each detached mount costs an RCU
- * grace period when its last fd is closed (0.03 ms here when the host is
- * idle, up to 3 ms just after a container has gone), so a detached empty
- * tmpfs, the fallback, costs a second one.
+ * grace period when its last fd is closed (more just after a container
+ * has gone; docs/design-notes.md), so a detached empty tmpfs, the
+ * fallback, costs a second one.
  */
 static int overlay_copy(void)
 {
@@ -111,7 +111,7 @@ static int overlay_copy(void)
     const char *name;
     if (exe_location(dir, &name) < 0)
         return -1;
-    static const char *const seconds[] = {"/sys/fs", "/dev/pts"};
+    static const char *const seconds[] = { "/sys/fs", "/dev/pts" };
     for (size_t i = 0; i < sizeof seconds / sizeof *seconds; i++) {
         int exe = overlay_open(dir, seconds[i], name);
         if (exe >= 0)
@@ -219,8 +219,8 @@ __attribute__((constructor(101))) static void before_swift(int argc, char **argv
  * Before Swift starts: for a create, run or exec by root, /proc/self/exe
  * becomes the read-only overlay's copy first thing. The image is swapped
  * onto the copy in place (exeswap.c), which saves the second execve and
- * start-up that re-executing costs (0.5-1 ms here); where that cannot be
- * done, skiff re-executes from the copy. Anything else (other callers, a
+ * start-up that re-executing costs; where that cannot be done (other
+ * architectures, SKIFF_NO_EXESWAP=1), skiff re-executes from the copy. Anything else (other callers, a
  * memfd fallback, errors) is left to ProtectedBinary.ensure, which has
  * every check and reports failures; it then finds the binary read-only.
  */
@@ -264,7 +264,9 @@ static void protect(int argc, char **argv, char **envp)
      * cannot be done, exec the copy. */
     int fd = overlay_copy();
     if (fd >= 0) {
-        int swapped = swap_image_file(fd) == 0;
+        /* SKIFF_NO_EXESWAP=1: re-execute instead (docs/diagnosis.md). */
+        const char *off = getenv("SKIFF_NO_EXESWAP");
+        int swapped = !(off && strcmp(off, "1") == 0) && swap_image_file(fd) == 0;
         close(fd);
         if (swapped)
             return;

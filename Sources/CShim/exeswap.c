@@ -14,8 +14,20 @@
  * From the first mmap until the copy is back the data segments hold the
  * file's initial bytes, so that stretch calls nothing but syscall() and
  * copies with rep movsb (no PLT call, no ifunc, no libc state).
+ *
+ * x86-64 only (the copy is x86 assembly, the page size 4 KB): elsewhere
+ * swap_image_file says ENOSYS and exe.c re-executes from the copy.
  */
 #include "internal.h"
+
+#if !defined(__x86_64__)
+int swap_image_file(int fd)
+{
+    (void)fd;
+    errno = ENOSYS;
+    return -1;
+}
+#else
 
 #include <linux/prctl.h>
 #include <stdlib.h>
@@ -93,7 +105,9 @@ static int exe_segments(const struct stat *exe, struct seg *segs)
                 return -1;
             }
             segs[n++] = (struct seg){
-                .lo = lo, .hi = hi, .off = off,
+                .lo = lo,
+                .hi = hi,
+                .off = off,
                 .prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
                         (perms[2] == 'x' ? PROT_EXEC : 0),
             };
@@ -123,7 +137,7 @@ static int set_exe_file(int fd)
     if (n <= 0)
         return -1;
     buf[n] = '\0';
-    unsigned long long f[52] = {0};
+    unsigned long long f[52] = { 0 };
     char *p = strrchr(buf, ')'); /* after the command name, which may hold anything */
     if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
         goto bad;
@@ -136,10 +150,17 @@ static int set_exe_file(int fd)
         p = end + 1;
     }
     struct prctl_mm_map map = {
-        .start_code = f[26], .end_code = f[27], .start_stack = f[28],
-        .start_data = f[45], .end_data = f[46], .start_brk = f[47],
+        .start_code = f[26],
+        .end_code = f[27],
+        .start_stack = f[28],
+        .start_data = f[45],
+        .end_data = f[46],
+        .start_brk = f[47],
         .brk = (uint64_t)syscall(SYS_brk, 0),
-        .arg_start = f[48], .arg_end = f[49], .env_start = f[50], .env_end = f[51],
+        .arg_start = f[48],
+        .arg_end = f[49],
+        .env_start = f[50],
+        .env_end = f[51],
         .exe_fd = (uint32_t)fd,
     };
     return prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0);
@@ -168,7 +189,7 @@ static int save_written(const struct seg *segs, int n, struct saved *sv)
     int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (pm < 0)
         return -1;
-    *sv = (struct saved){0};
+    *sv = (struct saved){ 0 };
     for (int pass = 0; pass < 2; pass++) {
         unsigned long count = 0;
         for (int i = 0; i < n; i++) {
@@ -264,3 +285,4 @@ int swap_image_file(int fd)
         munmap(sv.map, sv.size);
     return set_exe_file(fd);
 }
+#endif /* __x86_64__ */

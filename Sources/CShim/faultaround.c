@@ -3,11 +3,11 @@
  *
  * On a page fault in a file mapping the kernel also maps the cached pages
  * around the faulting one (fault-around: a 64 KB window, and since 6.18 a
- * whole large folio where one fits in the mapping). skiff's text is 7 MB;
- * what a lifecycle command runs is scattered through it, so most of what
- * fault-around maps is code that never runs, and it all counts as
- * resident: run's peak RSS was 4044 KB here without countermeasures
- * against crun's 3256.
+ * whole large folio where one fits in the mapping). skiff's text is
+ * megabytes; what a lifecycle command runs is scattered through it, so
+ * most of what fault-around maps is code that never runs, and it all
+ * counts as resident: without countermeasures run's peak RSS was above
+ * crun's (figures with their kernel in docs/design-notes.md).
  *
  * The kernel skips fault-around in a mapping registered with a userfaultfd
  * for write-protection (uffd_disable_fault_around). With the asynchronous
@@ -17,10 +17,9 @@
  * registration changes nothing but that: every fault maps its own page.
  * UFFD_USER_MODE_ONLY makes it available to unprivileged callers too
  * (vm.unprivileged_userfaultfd=0 allows that flag). Every PT_LOAD segment
- * of the image is registered: run/create 4044 -> 2388 KB, start/delete
- * 3608/3668 -> 1764 (kernel 6.18), at no measurable cost (three ioctls
- * per segment; the extra page faults cost less than the windows saved
- * from being mapped).
+ * of the image is registered, at no measurable cost (three ioctls per
+ * segment; the extra page faults cost less than the windows saved from
+ * being mapped). SKIFF_NO_FAULTAROUND=1 switches this off (docs/diagnosis.md).
  *
  * The registration lasts while the fd is open, so it stays open, as fd
  * 1023 (below): O_CLOEXEC, so no program skiff executes gets it; a forked
@@ -31,13 +30,14 @@
  * userfaultfd), the first 2 MB of text, where the symbol order puts the
  * lifecycle code, is split into 12 KB mappings instead (every other piece
  * marked MADV_DONTDUMP, which has no effect on text but keeps neighbours
- * from merging), since fault-around never crosses a mapping's end: run
- * 3792 -> 3156 KB on 6.1, ~3 us per split (+0.5 ms per command).
+ * from merging), since fault-around never crosses a mapping's end; a
+ * smaller gain, for a few microseconds per split.
  */
 #include "internal.h"
 
 #include <fcntl.h>
 #include <link.h>
+#include <stdlib.h>
 #include <linux/userfaultfd.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
@@ -64,7 +64,7 @@ static int register_image(void)
     int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (uffd < 0)
         return -1;
-    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC};
+    struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC };
     if (ioctl(uffd, UFFDIO_API, &api) < 0 || !(api.features & UFFD_FEATURE_WP_ASYNC)) {
         close(uffd);
         return -1;
@@ -78,7 +78,7 @@ static int register_image(void)
         /* The file-backed part; the kernel maps a segment's last partial
          * page from the file too. */
         unsigned long lo = ph[i].p_vaddr & ~4095UL, hi = (ph[i].p_vaddr + ph[i].p_filesz + 4095) & ~4095UL;
-        struct uffdio_register reg = {.range = {.start = lo, .len = hi - lo}, .mode = UFFDIO_REGISTER_MODE_WP};
+        struct uffdio_register reg = { .range = { .start = lo, .len = hi - lo }, .mode = UFFDIO_REGISTER_MODE_WP };
         if (ioctl(uffd, UFFDIO_REGISTER, &reg) == 0)
             registered++;
     }
@@ -117,6 +117,11 @@ static void split_text(void)
 
 void limit_fault_around(void)
 {
+    /* SKIFF_NO_FAULTAROUND=1: leave the kernel's fault-around as it is
+     * (docs/diagnosis.md). */
+    const char *off = getenv("SKIFF_NO_FAULTAROUND");
+    if (off && strcmp(off, "1") == 0)
+        return;
     if (register_image() < 0)
         split_text();
 }
