@@ -13,9 +13,9 @@ import PackageDescription
 // relocation of a PIE at start, no libstdc++.so; nothing is needed at run
 // time), linked by lld with the functions the lifecycle commands execute laid
 // out together, in the order they first run (Sources/skiff/symbol-order.txt,
-// written by scripts/order-symbols). The kernel maps the text 64 KB around
-// each fault, so scattered hot code made most of an 8 MB binary resident;
-// packed, `run` peaks at 3.2 MB instead of 5.0 (docs/design-notes.md). A
+// written by scripts/order-symbols). The kernel maps the text around each
+// fault, so scattered hot code made most of the binary resident; packed, it
+// is not (figures in docs/design-notes.md). A
 // stale list costs only memory: names it lists that no longer exist are
 // skipped. SKIFF_KEEP_SYMBOLS=1 keeps the symbols (scripts/order-symbols).
 var skiffLinkerFlags = [
@@ -32,7 +32,7 @@ if Context.environment["SKIFF_KEEP_SYMBOLS"] == nil {
 let package = Package(
     name: "skiff",
     products: [
-        .executable(name: "skiff", targets: ["skiff"]),
+        .executable(name: "skiff", targets: ["skiff"])
     ],
     targets: [
         // C: the child's steps between clone and execve, the sync protocol,
@@ -92,6 +92,13 @@ let package = Package(
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "OCISpec"]),
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp", "OCISpec"]),
+        // Runtime's parts that need no container and no root (state store,
+        // ...); linked like the binary (libdbus's identity wraps geteuid).
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: ["Runtime"],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--wrap=geteuid"])]
+        ),
         .testTarget(name: "IntegrationTests", dependencies: ["OCISpec"]),
     ]
 )
