@@ -2,4 +2,7 @@
 #define _GNU_SOURCE
 #include <sys/prctl.h>
 
-static inline int bench_set_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+static inline int bench_set_subreaper(void)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}

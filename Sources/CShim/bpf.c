@@ -19,7 +19,7 @@ int skiff_bpf_device_program(const uint64_t *insns, uint32_t n, char *log, uint3
     a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
     a.insn_cnt = n;
     a.insns = (uint64_t)(uintptr_t)insns;
-    a.license = (uint64_t)(uintptr_t)"Apache-2.0";
+    a.license = (uint64_t)(uintptr_t) "Apache-2.0";
     if (log && log_size) {
         log[0] = 0;
         a.log_buf = (uint64_t)(uintptr_t)log;

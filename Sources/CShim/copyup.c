@@ -130,8 +130,7 @@ void copy_up(int below, int root, int32_t i)
     int src = openat(below, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int dst = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct stat st;
-    if (src < 0 || dst < 0 || fstat(src, &st) < 0 || copy_dir(src, dst, 0) < 0 ||
-        fchown(dst, st.st_uid, st.st_gid) < 0)
+    if (src < 0 || dst < 0 || fstat(src, &st) < 0 || copy_dir(src, dst, 0) < 0 || fchown(dst, st.st_uid, st.st_gid) < 0)
         fail(SKIFF_STEP_MOUNT_COPYUP, i);
     close(src);
     close(dst);

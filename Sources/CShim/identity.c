@@ -64,16 +64,17 @@ void set_identity(const struct skiff_plan *p)
 
     struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
     struct __user_cap_data_struct data[2] = {
-        { .effective = (uint32_t)p->cap_effective, .permitted = (uint32_t)p->cap_permitted,
+        { .effective = (uint32_t)p->cap_effective,
+          .permitted = (uint32_t)p->cap_permitted,
           .inheritable = (uint32_t)p->cap_inheritable },
-        { .effective = (uint32_t)(p->cap_effective >> 32), .permitted = (uint32_t)(p->cap_permitted >> 32),
+        { .effective = (uint32_t)(p->cap_effective >> 32),
+          .permitted = (uint32_t)(p->cap_permitted >> 32),
           .inheritable = (uint32_t)(p->cap_inheritable >> 32) },
     };
     if (syscall(SYS_capset, &hdr, data) < 0)
         fail(SKIFF_STEP_CAPSET, -1);
     for (uint32_t c = 0; c <= p->cap_last && c < 64; c++) {
-        if ((p->cap_ambient & (1ULL << c)) &&
-            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+        if ((p->cap_ambient & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
             fail(SKIFF_STEP_CAP_AMBIENT, (int32_t)c);
     }
 }
@@ -103,9 +104,8 @@ void set_scheduling(const struct skiff_plan *p)
         fail(SKIFF_STEP_SCHEDULER, -1);
     if (p->ioprio >= 0 && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->ioprio) < 0)
         fail(SKIFF_STEP_IOPRIO, -1);
-    if (p->mempolicy_mode >= 0 &&
-        syscall(SYS_set_mempolicy, p->mempolicy_mode, p->mempolicy_nodes,
-                p->mempolicy_nodes ? (unsigned long)p->mempolicy_maxnode + 1 : 0UL) < 0)
+    if (p->mempolicy_mode >= 0 && syscall(SYS_set_mempolicy, p->mempolicy_mode, p->mempolicy_nodes,
+                                          p->mempolicy_nodes ? (unsigned long)p->mempolicy_maxnode + 1 : 0UL) < 0)
         fail(SKIFF_STEP_MEMPOLICY, -1);
 }
 

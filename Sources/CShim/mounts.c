@@ -26,10 +26,14 @@ static int setattr_keep_locked(int fd, unsigned int flags, uint64_t set, uint64_
     if (fstatvfs(fd, &sv) < 0)
         return -1;
     uint64_t locked = 0;
-    if (sv.f_flag & ST_RDONLY) locked |= MOUNT_ATTR_RDONLY;
-    if (sv.f_flag & ST_NOSUID) locked |= MOUNT_ATTR_NOSUID;
-    if (sv.f_flag & ST_NODEV) locked |= MOUNT_ATTR_NODEV;
-    if (sv.f_flag & ST_NOEXEC) locked |= MOUNT_ATTR_NOEXEC;
+    if (sv.f_flag & ST_RDONLY)
+        locked |= MOUNT_ATTR_RDONLY;
+    if (sv.f_flag & ST_NOSUID)
+        locked |= MOUNT_ATTR_NOSUID;
+    if (sv.f_flag & ST_NODEV)
+        locked |= MOUNT_ATTR_NODEV;
+    if (sv.f_flag & ST_NOEXEC)
+        locked |= MOUNT_ATTR_NOEXEC;
     clr &= ~locked;
     if (clr & MOUNT_ATTR__ATIME) {
         set &= ~MOUNT_ATTR__ATIME;
@@ -57,8 +61,7 @@ static void apply_attrs(int fd, const struct skiff_mount *m, int32_t i)
 
 static void apply_propagation(int fd, const struct skiff_mount *m, int32_t i)
 {
-    if (m->propagation &&
-        setattr(fd, m->propagation_recursive ? AT_RECURSIVE : 0, 0, 0, m->propagation, -1) < 0)
+    if (m->propagation && setattr(fd, m->propagation_recursive ? AT_RECURSIVE : 0, 0, 0, m->propagation, -1) < 0)
         fail(SKIFF_STEP_MOUNT_PROPAGATION, i);
 }
 
@@ -226,9 +229,9 @@ void open_bind_sources(const struct skiff_plan *p)
         early_err[i] = 0;
         if (m->kind != SKIFF_MOUNT_BIND || (m->flags & SKIFF_MF_FROM_PARENT))
             continue;
-        early_tree[i] = open_tree(AT_FDCWD, m->source,
-                                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                      ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
+        early_tree[i] =
+            open_tree(AT_FDCWD, m->source,
+                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
         if (early_tree[i] < 0)
             early_err[i] = errno;
     }
@@ -345,7 +348,6 @@ void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i)
     if (symlinkat(l->target, parent, name) < 0 && errno != EEXIST)
         fail(SKIFF_STEP_SYMLINK, i);
 }
-
 
 int skiff_make_tree(const struct skiff_mount *m, uint32_t *step)
 {

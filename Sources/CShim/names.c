@@ -9,19 +9,32 @@
 const char *skiff_sync_name(uint32_t type)
 {
     switch (type) {
-    case SKIFF_SYNC_NONE: return "SKIFF_SYNC_NONE";
-    case SKIFF_SYNC_USERMAP_ACK: return "SKIFF_SYNC_USERMAP_ACK";
-    case SKIFF_SYNC_READY: return "SKIFF_SYNC_READY";
-    case SKIFF_SYNC_COMMIT: return "SKIFF_SYNC_COMMIT";
-    case SKIFF_SYNC_START: return "SKIFF_SYNC_START";
-    case SKIFF_SYNC_ERROR: return "SKIFF_SYNC_ERROR";
-    case SKIFF_SYNC_MOUNTFDS: return "SKIFF_SYNC_MOUNTFDS";
-    case SKIFF_SYNC_TIMEOFFSETS_PLS: return "SKIFF_SYNC_TIMEOFFSETS_PLS";
-    case SKIFF_SYNC_TIMEOFFSETS_ACK: return "SKIFF_SYNC_TIMEOFFSETS_ACK";
-    case SKIFF_SYNC_CGROUP_ACK: return "SKIFF_SYNC_CGROUP_ACK";
-    case SKIFF_SYNC_HOOKS_PLS: return "SKIFF_SYNC_HOOKS_PLS";
-    case SKIFF_SYNC_HOOKS_ACK: return "SKIFF_SYNC_HOOKS_ACK";
-    case SKIFF_SYNC_EXEC_PID: return "SKIFF_SYNC_EXEC_PID";
+    case SKIFF_SYNC_NONE:
+        return "SKIFF_SYNC_NONE";
+    case SKIFF_SYNC_USERMAP_ACK:
+        return "SKIFF_SYNC_USERMAP_ACK";
+    case SKIFF_SYNC_READY:
+        return "SKIFF_SYNC_READY";
+    case SKIFF_SYNC_COMMIT:
+        return "SKIFF_SYNC_COMMIT";
+    case SKIFF_SYNC_START:
+        return "SKIFF_SYNC_START";
+    case SKIFF_SYNC_ERROR:
+        return "SKIFF_SYNC_ERROR";
+    case SKIFF_SYNC_MOUNTFDS:
+        return "SKIFF_SYNC_MOUNTFDS";
+    case SKIFF_SYNC_TIMEOFFSETS_PLS:
+        return "SKIFF_SYNC_TIMEOFFSETS_PLS";
+    case SKIFF_SYNC_TIMEOFFSETS_ACK:
+        return "SKIFF_SYNC_TIMEOFFSETS_ACK";
+    case SKIFF_SYNC_CGROUP_ACK:
+        return "SKIFF_SYNC_CGROUP_ACK";
+    case SKIFF_SYNC_HOOKS_PLS:
+        return "SKIFF_SYNC_HOOKS_PLS";
+    case SKIFF_SYNC_HOOKS_ACK:
+        return "SKIFF_SYNC_HOOKS_ACK";
+    case SKIFF_SYNC_EXEC_PID:
+        return "SKIFF_SYNC_EXEC_PID";
     }
     return "SKIFF_SYNC_UNKNOWN";
 }
@@ -174,8 +187,6 @@ int skiff_pidfd_send_signal(int pidfd, int sig)
 {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
-
-
 
 long skiff_fs_magic(const char *path)
 {

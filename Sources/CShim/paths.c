@@ -17,7 +17,6 @@ void fd_path(char buf[32], int fd)
     buf[sizeof prefix - 1 + n] = '\0';
 }
 
-
 const uint64_t in_root = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 
 /*
@@ -207,8 +206,8 @@ int open_parent_in_root(int rootfd, const char *path, const char **name)
 {
     const char *slash0 = strrchr(path, '/');
     size_t plen = slash0 ? (size_t)(slash0 - path) : 0;
-    if (cached_parent >= 0 && plen < sizeof cached_parent_path &&
-        strlen(cached_parent_path) == plen && memcmp(cached_parent_path, path, plen) == 0) {
+    if (cached_parent >= 0 && plen < sizeof cached_parent_path && strlen(cached_parent_path) == plen &&
+        memcmp(cached_parent_path, path, plen) == 0) {
         *name = slash0 ? slash0 + 1 : path;
         return cached_parent;
     }
@@ -291,4 +290,3 @@ int path_in_root(int fd, char buf[PATH_MAX], const char **rel)
     *rel = buf + l + (buf[l] == '/');
     return 0;
 }
-

@@ -83,7 +83,8 @@ static void detach_host_kernel_fs(void)
             continue;
         if (errno != EINVAL && errno != EPERM)
             fail(SKIFF_STEP_PIVOT_ROOT, 11);
-        if (mount("tmpfs", f[4], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0 && errno != ENOENT)
+        if (mount("tmpfs", f[4], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0 &&
+            errno != ENOENT)
             fail(SKIFF_STEP_PIVOT_ROOT, 12);
     }
 }
@@ -192,8 +193,13 @@ static int kernel_dir[2] = { -1, -1 };
 
 static int open_protected_path(const char *path, int flags)
 {
-    static const struct { const char *prefix; size_t len; long magic; } bases[2] = {
-        { "/proc/", 6, PROC_SUPER_MAGIC }, { "/sys/", 5, SYSFS_MAGIC },
+    static const struct {
+        const char *prefix;
+        size_t len;
+        long magic;
+    } bases[2] = {
+        { "/proc/", 6, PROC_SUPER_MAGIC },
+        { "/sys/", 5, SYSFS_MAGIC },
     };
     for (int b = 0; b < 2; b++) {
         if (strncmp(path, bases[b].prefix, bases[b].len) != 0)
@@ -405,11 +411,10 @@ void setup_rootfs(const struct skiff_plan *p)
      * cloned (`runbindable` used to fail every mask). */
     if (p->rootfs_propagation && mount(NULL, "/", NULL, p->rootfs_propagation, NULL) < 0)
         fail(SKIFF_STEP_ROOTFS_PROPAGATION, -1);
-    if (p->rootfs_readonly && mount_setattr(AT_FDCWD, "/", 0,
-            &(struct mount_attr){ .attr_set = MOUNT_ATTR_RDONLY }, sizeof(struct mount_attr)) < 0)
+    if (p->rootfs_readonly && mount_setattr(AT_FDCWD, "/", 0, &(struct mount_attr){ .attr_set = MOUNT_ATTR_RDONLY },
+                                            sizeof(struct mount_attr)) < 0)
         fail(SKIFF_STEP_ROOTFS_READONLY, -1);
 }
-
 
 /* The exec labels of LSMs, written after pivot_root into the container's
  * /proc, which open_protected_path checks is procfs (a label written into

@@ -154,8 +154,7 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         expect_msg(p->sync_fd, SKIFF_SYNC_USERMAP_ACK);
         if (p->unprivileged_parent && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
             fail(SKIFF_STEP_DUMPABLE, -1);
-        if (p->userns_root &&
-            (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0))
+        if (p->userns_root && (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0))
             fail(SKIFF_STEP_USERNS_ROOT, -1);
     }
     /* Idmapped binds the parent made (after our maps: it may idmap with them). */
@@ -191,7 +190,7 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
      * set just before execve. */
     umask(0);
     if (p->exec_join)
-        exec_join(p);   /* returns in the new process, in the container */
+        exec_join(p); /* returns in the new process, in the container */
     else
         setup_rootfs(p);
     /* In the container's user namespace (a keyring belongs to a user of
@@ -331,7 +330,6 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     fail(SKIFF_STEP_EXEC, -1);
 }
 
-
 pid_t skiff_spawn_userns_holder(int *pidfd)
 {
     int fd = -1;
@@ -377,4 +375,3 @@ pid_t skiff_spawn(const struct skiff_plan *p, int *pidfd)
     *pidfd = fd;
     return (pid_t)pid;
 }
-

@@ -69,8 +69,7 @@ void receive_fds(int fd, uint32_t type, int *fds, uint32_t n)
     skiff_msg m;
     char control[CMSG_SPACE(sizeof(int) * SKIFF_MAX_PARENT_TREES)];
     struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
-    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                        .msg_controllen = sizeof control };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
     ssize_t r;
     do {
         r = recvmsg(fd, &h, MSG_CMSG_CLOEXEC);
@@ -113,8 +112,9 @@ int skiff_send_fds(int sock, uint32_t type, const int *fds, uint32_t n)
     char control[CMSG_SPACE(sizeof(int) * SKIFF_MAX_PARENT_TREES)];
     memset(control, 0, sizeof control);
     struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
-    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                        .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+    struct msghdr h = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = CMSG_SPACE(sizeof(int) * n)
+    };
     struct cmsghdr *c = CMSG_FIRSTHDR(&h);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -132,8 +132,7 @@ int skiff_send_with_fd(int sock, const void *bytes, size_t len, int fd)
     char control[CMSG_SPACE(sizeof(int))];
     memset(control, 0, sizeof control);
     struct iovec iov = { .iov_base = (void *)bytes, .iov_len = len };
-    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                        .msg_controllen = sizeof control };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
     struct cmsghdr *c = CMSG_FIRSTHDR(&h);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -150,8 +149,7 @@ int skiff_recv_with_fd(int sock, skiff_msg *m, int *fd)
 {
     char control[CMSG_SPACE(sizeof(int))];
     struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
-    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                        .msg_controllen = sizeof control };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
     *fd = -1;
     ssize_t r;
     do {
@@ -178,8 +176,7 @@ int skiff_recv_fd(int sock)
     char data[256];
     char control[CMSG_SPACE(sizeof(int))];
     struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
-    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                        .msg_controllen = sizeof control };
+    struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
     ssize_t r;
     do {
         r = recvmsg(sock, &h, MSG_CMSG_CLOEXEC);

@@ -11,15 +11,19 @@ public enum Sys {
         return FileDescriptor(adopting: fd)
     }
 
-    public static func openat(_ dir: Int32, _ path: String, _ flags: Int32, mode: mode_t = 0,
-                              display: String? = nil) throws(SysError) -> FileDescriptor {
+    public static func openat(
+        _ dir: Int32, _ path: String, _ flags: Int32, mode: mode_t = 0,
+        display: String? = nil
+    ) throws(SysError) -> FileDescriptor {
         let fd = try retrying("open", display ?? path) { Glibc.openat(dir, path, flags | O_CLOEXEC, mode) }
         return FileDescriptor(adopting: fd)
     }
 
     /// openat2(2): `resolve` is RESOLVE_* (RESOLVE_IN_ROOT keeps a lookup below `dir`).
-    public static func openat2(_ dir: Int32, _ path: String, _ flags: Int32, resolve: UInt64,
-                               display: String? = nil) throws(SysError) -> FileDescriptor {
+    public static func openat2(
+        _ dir: Int32, _ path: String, _ flags: Int32, resolve: UInt64,
+        display: String? = nil
+    ) throws(SysError) -> FileDescriptor {
         let fd = try retrying("open", display ?? path) {
             skiff_openat2(dir, path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), 0, resolve)
         }
@@ -28,8 +32,10 @@ public enum Sys {
 
     /// Reads to end of file; more than `limit` bytes is EFBIG (a file that
     /// grows while read, or /dev/zero behind a name, cannot exhaust memory).
-    public static func read(_ fd: borrowing FileDescriptor, _ path: String? = nil,
-                            limit: Int = Int.max) throws(SysError) -> [UInt8] {
+    public static func read(
+        _ fd: borrowing FileDescriptor, _ path: String? = nil,
+        limit: Int = Int.max
+    ) throws(SysError) -> [UInt8] {
         var out: [UInt8] = []
         let size = 16384
         let chunk = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
@@ -48,8 +54,10 @@ public enum Sys {
     /// O_PATH first (opening a device or a FIFO can block or act), checked
     /// to be a regular file of at most `limit` bytes, then reopened through
     /// that fd (the same inode) and read, bounded.
-    public static func readRegularFile(at dir: Int32, _ path: String, resolve: UInt64, limit: Int,
-                                       display: String) throws(SysError) -> [UInt8] {
+    public static func readRegularFile(
+        at dir: Int32, _ path: String, resolve: UInt64, limit: Int,
+        display: String
+    ) throws(SysError) -> [UInt8] {
         let pinned = try openat2(dir, path, skiff_O_PATH, resolve: resolve, display: display)
         let st = try fstat(pinned.raw, display)
         guard st.st_mode & S_IFMT == S_IFREG else { throw SysError("open", display + " (not a regular file)", errno: Errno(EINVAL)) }
@@ -94,8 +102,10 @@ public enum Sys {
     /// in a directory others can write (a --pid-file's), a FIFO, a link or
     /// a hard link to someone else's file planted under the name is never
     /// opened, and a name taken is tried again under another.
-    public static func writeAtomically(_ dir: Int32, _ name: String, _ bytes: [UInt8],
-                                       mode: mode_t = 0o644, display: String) throws(SysError) {
+    public static func writeAtomically(
+        _ dir: Int32, _ name: String, _ bytes: [UInt8],
+        mode: mode_t = 0o644, display: String
+    ) throws(SysError) {
         var tmp = ""
         var made: FileDescriptor? = nil
         for _ in 0..<8 {
@@ -293,8 +303,10 @@ public enum Sys {
 
     /// `timeoutSeconds`: connect and send give up (EAGAIN) after that long
     /// on a peer that does not accept or read.
-    public static func connectUnix(dir: Int32, name: String, display: String, stream: Bool = false,
-                                   timeoutSeconds: Int = 0) throws(SysError) -> FileDescriptor {
+    public static func connectUnix(
+        dir: Int32, name: String, display: String, stream: Bool = false,
+        timeoutSeconds: Int = 0
+    ) throws(SysError) -> FileDescriptor {
         let type = stream ? Int32(SOCK_STREAM.rawValue) : Int32(SOCK_SEQPACKET.rawValue)
         let fd = try retrying("socket", display) { Glibc.socket(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue), 0) }
         let sock = FileDescriptor(adopting: fd)
@@ -310,8 +322,10 @@ public enum Sys {
         return sock
     }
 
-    private static func withUnixAddress(_ path: String, _ display: String,
-                                        _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SysError) -> Void) throws(SysError) {
+    private static func withUnixAddress(
+        _ path: String, _ display: String,
+        _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SysError) -> Void
+    ) throws(SysError) {
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)

@@ -59,8 +59,10 @@ public struct SysError: Error, Sendable, CustomStringConvertible {
 /// Runs a call that reports failure as -1 and errno, retrying on EINTR;
 /// errno is captured on the line after the call.
 @inline(__always)
-public func retrying<T: FixedWidthInteger>(_ operation: String, _ path: String? = nil,
-                                           _ call: () -> T) throws(SysError) -> T {
+public func retrying<T: FixedWidthInteger>(
+    _ operation: String, _ path: String? = nil,
+    _ call: () -> T
+) throws(SysError) -> T {
     while true {
         let r = call()
         if r != -1 { return r }

@@ -85,8 +85,10 @@ public struct Capabilities: Codable, Sendable, Equatable {
     public var permitted: [String]?
     public var ambient: [String]?
 
-    public init(bounding: [String]? = nil, effective: [String]? = nil, inheritable: [String]? = nil,
-                permitted: [String]? = nil, ambient: [String]? = nil) {
+    public init(
+        bounding: [String]? = nil, effective: [String]? = nil, inheritable: [String]? = nil,
+        permitted: [String]? = nil, ambient: [String]? = nil
+    ) {
         self.bounding = bounding
         self.effective = effective
         self.inheritable = inheritable
@@ -96,8 +98,10 @@ public struct Capabilities: Codable, Sendable, Equatable {
 
     /// The five sets with their member names, for checks that treat them alike.
     public var sets: [(name: String, values: [String]?)] {
-        [("bounding", bounding), ("effective", effective), ("inheritable", inheritable),
-         ("permitted", permitted), ("ambient", ambient)]
+        [
+            ("bounding", bounding), ("effective", effective), ("inheritable", inheritable),
+            ("permitted", permitted), ("ambient", ambient),
+        ]
     }
 }
 
@@ -169,8 +173,10 @@ public struct Hooks: Codable, Sendable, Equatable {
     public var poststart: [Hook]?
     public var poststop: [Hook]?
 
-    public init(prestart: [Hook]? = nil, createRuntime: [Hook]? = nil, createContainer: [Hook]? = nil,
-                startContainer: [Hook]? = nil, poststart: [Hook]? = nil, poststop: [Hook]? = nil) {
+    public init(
+        prestart: [Hook]? = nil, createRuntime: [Hook]? = nil, createContainer: [Hook]? = nil,
+        startContainer: [Hook]? = nil, poststart: [Hook]? = nil, poststop: [Hook]? = nil
+    ) {
         self.prestart = prestart
         self.createRuntime = createRuntime
         self.createContainer = createContainer
@@ -181,7 +187,9 @@ public struct Hooks: Codable, Sendable, Equatable {
 
     /// Hook lists with their member names.
     public var all: [(name: String, hooks: [Hook]?)] {
-        [("prestart", prestart), ("createRuntime", createRuntime), ("createContainer", createContainer),
-         ("startContainer", startContainer), ("poststart", poststart), ("poststop", poststop)]
+        [
+            ("prestart", prestart), ("createRuntime", createRuntime), ("createContainer", createContainer),
+            ("startContainer", startContainer), ("poststart", poststart), ("poststop", poststop),
+        ]
     }
 }

@@ -20,8 +20,10 @@ public struct State: Codable, Sendable, Equatable {
     public var annotations: OrderedMap<String>?
     public var owner: String?
 
-    public init(ociVersion: String, id: String, status: ContainerStatus, pid: Int32?, bundle: String,
-                rootfs: String?, created: String?, owner: String?, annotations: OrderedMap<String>?) {
+    public init(
+        ociVersion: String, id: String, status: ContainerStatus, pid: Int32?, bundle: String,
+        rootfs: String?, created: String?, owner: String?, annotations: OrderedMap<String>?
+    ) {
         self.ociVersion = ociVersion
         self.id = id
         self.status = status
@@ -60,8 +62,10 @@ public struct Features: Codable, Sendable, Equatable {
     public var annotations: OrderedMap<String>?
     public var potentiallyUnsafeConfigAnnotations: [String]?
 
-    public init(ociVersionMin: String, ociVersionMax: String, hooks: [String]?, mountOptions: [String]?,
-                linux: LinuxFeatures?, annotations: OrderedMap<String>?) {
+    public init(
+        ociVersionMin: String, ociVersionMax: String, hooks: [String]?, mountOptions: [String]?,
+        linux: LinuxFeatures?, annotations: OrderedMap<String>?
+    ) {
         self.ociVersionMin = ociVersionMin
         self.ociVersionMax = ociVersionMax
         self.hooks = hooks
@@ -99,8 +103,10 @@ public struct LinuxFeatures: Codable, Sendable, Equatable {
         public var archs: [String]?
         public var knownFlags: [String]?
         public var supportedFlags: [String]?
-        public init(enabled: Bool, actions: [String], operators: [String], archs: [String],
-                    knownFlags: [String], supportedFlags: [String]) {
+        public init(
+            enabled: Bool, actions: [String], operators: [String], archs: [String],
+            knownFlags: [String], supportedFlags: [String]
+        ) {
             self.enabled = enabled
             self.actions = actions
             self.operators = operators
@@ -146,9 +152,11 @@ public struct LinuxFeatures: Codable, Sendable, Equatable {
     public var netDevices: Enabled?
     public var memoryPolicy: MemoryPolicyFeatures?
 
-    public init(namespaces: [String], capabilities: [String], cgroup: Cgroup, seccomp: SeccompFeatures,
-                apparmor: Enabled, selinux: Enabled, intelRdt: IntelRdtFeatures,
-                mountExtensions: MountExtensions, netDevices: Enabled, memoryPolicy: MemoryPolicyFeatures?) {
+    public init(
+        namespaces: [String], capabilities: [String], cgroup: Cgroup, seccomp: SeccompFeatures,
+        apparmor: Enabled, selinux: Enabled, intelRdt: IntelRdtFeatures,
+        mountExtensions: MountExtensions, netDevices: Enabled, memoryPolicy: MemoryPolicyFeatures?
+    ) {
         self.namespaces = namespaces
         self.capabilities = capabilities
         self.cgroup = cgroup

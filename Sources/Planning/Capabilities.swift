@@ -7,7 +7,7 @@ public enum Capability {
     /// Only the canonical upper-case `CAP_` form is accepted.
     public static func number(_ name: String) -> Int? {
         guard name.hasPrefix("CAP_"), name.count > 4,
-              name.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f })
+            name.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f })
         else { return nil }
         var value: cap_value_t = 0
         guard cap_from_name(name.lowercased(), &value) == 0, value >= 0, value <= Int32(CAP_LAST_CAP) else {

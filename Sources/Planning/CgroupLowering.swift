@@ -45,8 +45,10 @@ public struct CgroupLowering {
         return String(path[..<slash])
     }
 
-    mutating func add(_ controller: String, _ file: String, _ value: String, _ origin: String,
-                      ifExists: Bool = false, unlessExists: String? = nil) {
+    mutating func add(
+        _ controller: String, _ file: String, _ value: String, _ origin: String,
+        ifExists: Bool = false, unlessExists: String? = nil
+    ) {
         var w = CgroupWrite(controller, file, value, origin: origin)
         w.ifExists = ifExists
         w.unlessExists = unlessExists
@@ -92,7 +94,9 @@ public struct CgroupLowering {
                 if swap != 0 { add("memory", "memory.swap.max", swap == -1 ? "max" : "\(swap)", "\(path).swap") }
             }
             if m.swappiness != nil { warnings.append("\(path).swappiness is ignored: cgroup v2 has no per-cgroup swappiness (runc ignores it too)") }
-            if m.disableOOMKiller == true { warnings.append("\(path).disableOOMKiller is ignored: cgroup v2 cannot disable the OOM killer (runc ignores it too)") }
+            if m.disableOOMKiller == true {
+                warnings.append("\(path).disableOOMKiller is ignored: cgroup v2 cannot disable the OOM killer (runc ignores it too)")
+            }
             if m.kernelTCP != nil { warnings.append("\(path).kernelTCP is ignored: cgroup v2 accounts TCP memory in memory.max (runc ignores it too)") }
         } else {
             if let limit { add("memory", "memory.limit_in_bytes", limit, "\(path).limit") }
@@ -151,8 +155,11 @@ public struct CgroupLowering {
     mutating func cpu(_ c: CPU, _ path: String) throws(SpecError) {
         if let s = c.shares, s != 0 {
             guard (2...262144).contains(s) else { throw SpecError(path: "\(path).shares", "\(s) is out of range (2...262144)") }
-            if v2 { add("cpu", "cpu.weight", "\(CgroupLowering.sharesToWeight(s))", "\(path).shares") }
-            else { add("cpu", "cpu.shares", "\(s)", "\(path).shares") }
+            if v2 {
+                add("cpu", "cpu.weight", "\(CgroupLowering.sharesToWeight(s))", "\(path).shares")
+            } else {
+                add("cpu", "cpu.shares", "\(s)", "\(path).shares")
+            }
         }
         if let p = c.period, p != 0, !(1000...1_000_000).contains(p) {
             throw SpecError(path: "\(path).period", "\(p) is out of range (1000...1000000 microseconds)")
@@ -169,8 +176,9 @@ public struct CgroupLowering {
             }
             if let b = c.burst { add("cpu", "cpu.max.burst", "\(b)", "\(path).burst") }
             if c.realtimeRuntime != nil || c.realtimePeriod != nil {
-                throw SpecError(path: c.realtimeRuntime != nil ? "\(path).realtimeRuntime" : "\(path).realtimePeriod",
-                                "cgroup v2 has no realtime cpu limits (remove the field; runc refuses it too)")
+                throw SpecError(
+                    path: c.realtimeRuntime != nil ? "\(path).realtimeRuntime" : "\(path).realtimePeriod",
+                    "cgroup v2 has no realtime cpu limits (remove the field; runc refuses it too)")
             }
         } else {
             if let p = c.period, p != 0 { add("cpu", "cpu.cfs_period_us", "\(p)", "\(path).period") }
@@ -200,7 +208,8 @@ public struct CgroupLowering {
             // Digits only, and numbers Int holds (a long run of digits is
             // not a CPU: no trap on it).
             guard (1...2).contains(ends.count), ends.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }),
-                  let lo = Int(ends[0]), let hi = Int(ends[ends.count - 1]), lo <= hi else {
+                let lo = Int(ends[0]), let hi = Int(ends[ends.count - 1]), lo <= hi
+            else {
                 throw SpecError(path: path, "`\(s)` is not a list like `0-3,5`")
             }
         }
@@ -269,8 +278,7 @@ public struct CgroupLowering {
             for (i, t) in (list ?? []).enumerated() {
                 let p = "\(path).\(name)[\(i)]"
                 let dev = try CgroupLowering.device(t.major, t.minor, p)
-                if v2 { add("io", "io.max", CgroupLowering.ioMax(dev, key, t.rate), p) }
-                else { add("blkio", v1File, "\(dev) \(t.rate)", p) }
+                if v2 { add("io", "io.max", CgroupLowering.ioMax(dev, key, t.rate), p) } else { add("blkio", v1File, "\(dev) \(t.rate)", p) }
             }
         }
     }
@@ -300,7 +308,9 @@ public struct CgroupLowering {
 
     mutating func network(_ n: Network, _ path: String) throws(SpecError) {
         if v2 {
-            throw SpecError(path: path, "cgroup v2 has no net_cls or net_prio controller: classify traffic with an eBPF or nftables cgroup match instead, or remove the field")
+            throw SpecError(
+                path: path,
+                "cgroup v2 has no net_cls or net_prio controller: classify traffic with an eBPF or nftables cgroup match instead, or remove the field")
         }
         if let c = n.classID { add("net_cls", "net_cls.classid", "\(c)", "\(path).classID") }
         for (i, p) in (n.priorities ?? []).enumerated() {
@@ -333,7 +343,8 @@ public struct CgroupLowering {
             throw SpecError(path: p, "this host uses cgroup v1: `unified` keys are cgroup v2 files")
         }
         guard let dot = key.firstIndex(of: "."), dot != key.startIndex, key.index(after: dot) != key.endIndex,
-              !key.contains("/"), !key.contains("\0") else {
+            !key.contains("/"), !key.contains("\0")
+        else {
             throw SpecError(path: p, "`\(key)` is not a cgroup v2 file name like `memory.high`")
         }
         let controller = String(key[..<dot])
@@ -371,8 +382,9 @@ public struct CgroupLowering {
             }
         }
         if access == 0 { access = DeviceAccessRule.rwm }
-        return DeviceAccessRule(allow: d.allow, kind: kind, major: try number(d.major, "\(path).major"),
-                                minor: try number(d.minor, "\(path).minor"), access: access)
+        return DeviceAccessRule(
+            allow: d.allow, kind: kind, major: try number(d.major, "\(path).major"),
+            minor: try number(d.minor, "\(path).minor"), access: access)
     }
 
     /// Device rules as lines for v1's devices.allow and devices.deny, in

@@ -23,8 +23,10 @@ public struct CgroupPlan: Sendable, Equatable {
     /// container's process in it, and the writes follow; nil: skiff makes
     /// the directories itself (cgroupfs).
     public var systemd: SystemdScope?
-    public init(version: Version, dirs: [CgroupDir], writes: [CgroupWrite], devices: [DeviceAccessRule]?,
-                systemd: SystemdScope? = nil) {
+    public init(
+        version: Version, dirs: [CgroupDir], writes: [CgroupWrite], devices: [DeviceAccessRule]?,
+        systemd: SystemdScope? = nil
+    ) {
         self.version = version
         self.dirs = dirs
         self.writes = writes

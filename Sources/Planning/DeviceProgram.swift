@@ -9,13 +9,13 @@
 /// the last one back, and the first match decides; nothing matched: deny.
 public enum DeviceProgram {
     // Opcodes (linux/bpf.h, bpf_common.h).
-    static let ldxMemW: UInt8 = 0x61      // BPF_LDX | BPF_MEM | BPF_W
-    static let alu32AndK: UInt8 = 0x54    // BPF_ALU | BPF_AND | BPF_K
-    static let alu32RshK: UInt8 = 0x74    // BPF_ALU | BPF_RSH | BPF_K
-    static let alu32MovX: UInt8 = 0xbc    // BPF_ALU | BPF_MOV | BPF_X
-    static let alu64MovK: UInt8 = 0xb7    // BPF_ALU64 | BPF_MOV | BPF_K
-    static let jmp32JneK: UInt8 = 0x56    // BPF_JMP32 | BPF_JNE | BPF_K
-    static let exit: UInt8 = 0x95         // BPF_JMP | BPF_EXIT
+    static let ldxMemW: UInt8 = 0x61  // BPF_LDX | BPF_MEM | BPF_W
+    static let alu32AndK: UInt8 = 0x54  // BPF_ALU | BPF_AND | BPF_K
+    static let alu32RshK: UInt8 = 0x74  // BPF_ALU | BPF_RSH | BPF_K
+    static let alu32MovX: UInt8 = 0xbc  // BPF_ALU | BPF_MOV | BPF_X
+    static let alu64MovK: UInt8 = 0xb7  // BPF_ALU64 | BPF_MOV | BPF_K
+    static let jmp32JneK: UInt8 = 0x56  // BPF_JMP32 | BPF_JNE | BPF_K
+    static let exit: UInt8 = 0x95  // BPF_JMP | BPF_EXIT
 
     /// BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR.
     static let typeBlock: Int32 = 1, typeChar: Int32 = 2
@@ -28,12 +28,12 @@ public enum DeviceProgram {
 
     public static func instructions(_ rules: [DeviceAccessRule]) -> [UInt64] {
         var prog: [UInt64] = [
-            insn(ldxMemW, dst: 2, src: 1, off: 0),    // w2 = access_type
-            insn(alu32MovX, dst: 3, src: 2),          // w3 = w2
-            insn(alu32RshK, dst: 3, imm: 16),         // w3 = access
-            insn(alu32AndK, dst: 2, imm: 0xffff),     // w2 = type
-            insn(ldxMemW, dst: 4, src: 1, off: 4),    // w4 = major
-            insn(ldxMemW, dst: 5, src: 1, off: 8),    // w5 = minor
+            insn(ldxMemW, dst: 2, src: 1, off: 0),  // w2 = access_type
+            insn(alu32MovX, dst: 3, src: 2),  // w3 = w2
+            insn(alu32RshK, dst: 3, imm: 16),  // w3 = access
+            insn(alu32AndK, dst: 2, imm: 0xffff),  // w2 = type
+            insn(ldxMemW, dst: 4, src: 1, off: 4),  // w4 = major
+            insn(ldxMemW, dst: 5, src: 1, off: 8),  // w5 = minor
         ]
         var decided = false
         for rule in rules.reversed() {

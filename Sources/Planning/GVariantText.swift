@@ -119,11 +119,14 @@ public struct GVariantText {
     /// double when it has a point or an exponent).
     mutating func number(type: String) throws(Failure) -> DBusValue {
         let start = i
-        while let c = peek(), GVariantText.isLetter(c) || GVariantText.isDigit(c) || c == UInt8(ascii: "-")
-            || c == UInt8(ascii: "+") || c == UInt8(ascii: ".") { i += 1 }
+        while let c = peek(),
+            GVariantText.isLetter(c) || GVariantText.isDigit(c) || c == UInt8(ascii: "-")
+                || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
+        { i += 1 }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
         guard !text.isEmpty else { throw failure("a value is missing") }
-        let isFloat = !text.hasPrefix("0x") && !text.hasPrefix("-0x")
+        let isFloat =
+            !text.hasPrefix("0x") && !text.hasPrefix("-0x")
             && (text.contains(".") || text.contains("e") || text.contains("E") || text == "inf" || text == "nan")
         let t = type.isEmpty ? (isFloat ? "d" : "i") : type
         if t == "d" {
@@ -182,8 +185,7 @@ public struct GVariantText {
         var negative = false
         if s.hasPrefix("-") { negative = true; s = s.dropFirst() } else if s.hasPrefix("+") { s = s.dropFirst() }
         var radix = 10
-        if s.hasPrefix("0x") || s.hasPrefix("0X") { radix = 16; s = s.dropFirst(2) }
-        else if s.count > 1 && s.hasPrefix("0") { radix = 8; s = s.dropFirst() }
+        if s.hasPrefix("0x") || s.hasPrefix("0X") { radix = 16; s = s.dropFirst(2) } else if s.count > 1 && s.hasPrefix("0") { radix = 8; s = s.dropFirst() }
         guard !s.isEmpty, let magnitude = UInt64(s, radix: radix) else { return nil }
         if negative {
             guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
@@ -214,7 +216,8 @@ public struct GVariantText {
             case UInt8(ascii: "u"), UInt8(ascii: "U"):
                 let n = e == UInt8(ascii: "u") ? 4 : 8
                 guard i + n <= bytes.count, let code = UInt32(String(decoding: bytes[i..<(i + n)], as: UTF8.self), radix: 16),
-                      let scalar = Unicode.Scalar(code) else { throw failure("a bad \\\(Character(Unicode.Scalar(e))) escape") }
+                    let scalar = Unicode.Scalar(code)
+                else { throw failure("a bad \\\(Character(Unicode.Scalar(e))) escape") }
                 i += n
                 out += Array(String(Character(scalar)).utf8)
             default: out.append(e)

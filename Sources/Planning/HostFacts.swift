@@ -39,9 +39,11 @@ public struct HostFacts: Sendable, Equatable {
     /// nil: skiff makes it (cgroupfs).
     public var systemd: SystemdFacts?
 
-    public init(euid: UInt32, egid: UInt32, userName: String, capLast: Int, umask: UInt32,
-                cgroups: CgroupLayout, subUIDs: [SubordinateRange] = [], subGIDs: [SubordinateRange] = [],
-                haveIDMapHelpers: Bool = false) {
+    public init(
+        euid: UInt32, egid: UInt32, userName: String, capLast: Int, umask: UInt32,
+        cgroups: CgroupLayout, subUIDs: [SubordinateRange] = [], subGIDs: [SubordinateRange] = [],
+        haveIDMapHelpers: Bool = false
+    ) {
         self.euid = euid
         self.egid = egid
         self.userName = userName

@@ -112,8 +112,10 @@ public struct UserNamespacePlan: Sendable, Equatable {
     /// Container root (0) is mapped: the first process becomes root in it.
     public var rootMapped: Bool
 
-    public init(uidMappings: [IDMapping], gidMappings: [IDMapping], writer: Writer, denySetgroups: Bool,
-                rootMapped: Bool) {
+    public init(
+        uidMappings: [IDMapping], gidMappings: [IDMapping], writer: Writer, denySetgroups: Bool,
+        rootMapped: Bool
+    ) {
         self.uidMappings = uidMappings
         self.gidMappings = gidMappings
         self.writer = writer

@@ -72,7 +72,8 @@ enum MountOption: Equatable {
     ]
     static let atimeFlags = UInt(MS_NOATIME) | UInt(MS_RELATIME) | UInt(MS_STRICTATIME)
     /// Superblock flags: a bind mount cannot change them.
-    static let superblockFlags = UInt(MS_SYNCHRONOUS) | UInt(MS_DIRSYNC) | UInt(MS_MANDLOCK) | UInt(MS_LAZYTIME)
+    static let superblockFlags =
+        UInt(MS_SYNCHRONOUS) | UInt(MS_DIRSYNC) | UInt(MS_MANDLOCK) | UInt(MS_LAZYTIME)
         | UInt(MS_I_VERSION) | UInt(MS_SILENT)
 }
 

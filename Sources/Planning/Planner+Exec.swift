@@ -6,7 +6,8 @@ extension Planner {
     /// run. Only the process is planned: its namespaces are the container's
     /// (joined, not made) and so is its root filesystem.
     public static func planExec(_ spec: Spec, host: HostFacts, image: ImageFacts = ImageFacts()) throws(SpecError)
-        -> LaunchPlan {
+        -> LaunchPlan
+    {
         try Validation.checkProcess(spec, host)
         var plan = LaunchPlan()
         plan.annotations = spec.annotations
@@ -15,11 +16,12 @@ extension Planner {
         }
         if plan.has(.user) {
             // The maps are the container's: they only bound the ids below.
-            plan.userNamespace = UserNamespacePlan(uidMappings: spec.linux?.uidMappings ?? [],
-                                                   gidMappings: spec.linux?.gidMappings ?? [], writer: .direct,
-                                                   denySetgroups: host.rootless && (spec.linux?.uidMappings ?? []).count == 1
-                                                       && (spec.linux?.uidMappings ?? []).first?.size == 1,
-                                                   rootMapped: false)
+            plan.userNamespace = UserNamespacePlan(
+                uidMappings: spec.linux?.uidMappings ?? [],
+                gidMappings: spec.linux?.gidMappings ?? [], writer: .direct,
+                denySetgroups: host.rootless && (spec.linux?.uidMappings ?? []).count == 1
+                    && (spec.linux?.uidMappings ?? []).first?.size == 1,
+                rootMapped: false)
         }
         plan.personality = spec.linux?.personality?.domain
         try lowerProcess(spec, host, image, &plan)
@@ -35,7 +37,8 @@ extension Planner {
     public static func parseUser(_ text: String) -> (uid: UInt32, gid: UInt32?)? {
         func id(_ s: Substring) -> UInt32? {
             guard !s.isEmpty, s.utf8.count <= 10, s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                  let v = UInt32(s), v != UInt32.max else { return nil }
+                let v = UInt32(s), v != UInt32.max
+            else { return nil }
             return v
         }
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)

@@ -71,8 +71,10 @@ extension Planner {
                     throw SpecError(path: "\(origin).env[\(k)]", "must be KEY=value, got `\(e)`")
                 }
                 let args = h.args ?? []
-                out.append(HookPlan(path: h.path, argv: args.isEmpty ? [h.path] : args, env: h.env,
-                                    timeoutMillis: timeout, origin: origin))
+                out.append(
+                    HookPlan(
+                        path: h.path, argv: args.isEmpty ? [h.path] : args, env: h.env,
+                        timeoutMillis: timeout, origin: origin))
             }
             return out
         }

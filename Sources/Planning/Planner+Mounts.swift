@@ -2,8 +2,10 @@ import Glibc
 import OCISpec
 
 extension Planner {
-    static func lowerMounts(_ spec: Spec, bundle: String, _ host: HostFacts,
-                            _ plan: inout LaunchPlan) throws(SpecError) {
+    static func lowerMounts(
+        _ spec: Spec, bundle: String, _ host: HostFacts,
+        _ plan: inout LaunchPlan
+    ) throws(SpecError) {
         let inUserNS = plan.userNamespace != nil || plan.namespaces.contains { $0.type == .user }
         let idmapped = (spec.mounts ?? []).filter { $0.uidMappings != nil || ($0.options ?? []).contains { $0 == "idmap" || $0 == "ridmap" } }
         if idmapped.count > 64 {
@@ -44,14 +46,16 @@ extension Planner {
                     let names = opts.dataIndex.map { "`\((m.options ?? [])[$0])`" }.joined(by: ", ")
                     plan.notes.append("\(path).options: \(names) ignored: a bind mount takes no filesystem options")
                 }
-                var bind = try lowerBind(m, opts, target: target, idmap: idmap, bundle: bundle,
-                                         keepLocked: inUserNS, path: path)
+                var bind = try lowerBind(
+                    m, opts, target: target, idmap: idmap, bundle: bundle,
+                    keepLocked: inUserNS, path: path)
                 let cgroupCover = inUserNS ? readonlyCgroups(bind) : nil
                 if let cover = cgroupCover, cover.isEmpty { bind.recursiveAttrSet |= UInt64(MOUNT_ATTR_RDONLY) }
                 plan.mounts.append(bind)
                 if let cover = cgroupCover, !cover.isEmpty {
-                    var ro = MountPlan(kind: .attributes, target: "\(target)/\(cover)", destination: m.destination,
-                                       origin: path)
+                    var ro = MountPlan(
+                        kind: .attributes, target: "\(target)/\(cover)", destination: m.destination,
+                        origin: path)
                     ro.recursiveAttrSet = UInt64(MOUNT_ATTR_RDONLY)
                     plan.mounts.append(ro)
                 }
@@ -69,10 +73,12 @@ extension Planner {
                 }
                 // A read-only tmpfs gets what goes below it first (runc: /dev ro).
                 let lateRO = type == "tmpfs" && idmap == nil && opts.flagsSet & UInt(MS_RDONLY) != 0
-                var mp = MountPlan(kind: .filesystem(type: type, source: m.source ?? type,
-                                                     flags: lateRO ? opts.flagsSet & ~UInt(MS_RDONLY) : opts.flagsSet,
-                                                     data: opts.data.isEmpty ? nil : opts.data.joined(by: ",")),
-                                   target: target, destination: m.destination, origin: path)
+                var mp = MountPlan(
+                    kind: .filesystem(
+                        type: type, source: m.source ?? type,
+                        flags: lateRO ? opts.flagsSet & ~UInt(MS_RDONLY) : opts.flagsSet,
+                        data: opts.data.isEmpty ? nil : opts.data.joined(by: ",")),
+                    target: target, destination: m.destination, origin: path)
                 if lateRO { plan.lateReadonly.append(plan.mounts.count) }
                 mp.idmap = idmap
                 mp.recursiveAttrSet = opts.recursiveSet
@@ -109,7 +115,8 @@ extension Planner {
         guard target.hasPrefix("proc/") else { return false }
         let dest = "/" + target
         if isBind, procBindAllowlist.contains(dest) { return true }
-        throw SpecError(path: "\(path).destination", "`\(m.destination)` is inside /proc: only binds over \(procBindAllowlist.joined(by: ", ")) may be mounted there")
+        throw SpecError(
+            path: "\(path).destination", "`\(m.destination)` is inside /proc: only binds over \(procBindAllowlist.joined(by: ", ")) may be mounted there")
     }
 
     /// A bind that shows the host's cgroups to a container in a user
@@ -128,12 +135,15 @@ extension Planner {
         return nil
     }
 
-    static func lowerIDMap(_ m: Mount, _ opts: ParsedMountOptions, path: String,
-                           _ plan: LaunchPlan, _ host: HostFacts) throws(SpecError) -> IDMapPlan? {
+    static func lowerIDMap(
+        _ m: Mount, _ opts: ParsedMountOptions, path: String,
+        _ plan: LaunchPlan, _ host: HostFacts
+    ) throws(SpecError) -> IDMapPlan? {
         let hasMaps = m.uidMappings != nil || m.gidMappings != nil
         if (m.uidMappings == nil) != (m.gidMappings == nil) {
-            throw SpecError(path: m.uidMappings == nil ? "\(path).uidMappings" : "\(path).gidMappings",
-                            "uidMappings and gidMappings must be given together")
+            throw SpecError(
+                path: m.uidMappings == nil ? "\(path).uidMappings" : "\(path).gidMappings",
+                "uidMappings and gidMappings must be given together")
         }
         guard opts.idmap != nil || hasMaps else { return nil }
         if hasMaps && opts.idmap == nil {
@@ -151,25 +161,31 @@ extension Planner {
             return IDMapPlan(uidMappings: [], gidMappings: [], recursive: opts.idmap == true, containerNamespace: true)
         }
         if host.rootless {
-            throw SpecError(path: "\(path).uidMappings", "an unprivileged user can idmap a mount only with the container's own mapping (`idmap` without uidMappings and gidMappings)")
+            throw SpecError(
+                path: "\(path).uidMappings",
+                "an unprivileged user can idmap a mount only with the container's own mapping (`idmap` without uidMappings and gidMappings)")
         }
         return IDMapPlan(uidMappings: uids, gidMappings: gids, recursive: opts.idmap == true, containerNamespace: false)
     }
 
-    static func lowerBind(_ m: Mount, _ opts: ParsedMountOptions, target: String, idmap: IDMapPlan?,
-                          bundle: String, keepLocked: Bool, path: String) throws(SpecError) -> MountPlan {
+    static func lowerBind(
+        _ m: Mount, _ opts: ParsedMountOptions, target: String, idmap: IDMapPlan?,
+        bundle: String, keepLocked: Bool, path: String
+    ) throws(SpecError) -> MountPlan {
         guard let source = m.source, !source.isEmpty else {
             throw SpecError(path: "\(path).source", "a bind mount needs a source")
         }
         if opts.flagsSet & MountOption.superblockFlags != 0 {
-            let name = (m.options ?? []).first { o in
-                if case let .flag(set, _)? = MountOption.named(o) { return set & MountOption.superblockFlags != 0 }
-                return false
-            } ?? "?"
+            let name =
+                (m.options ?? []).first { o in
+                    if case let .flag(set, _)? = MountOption.named(o) { return set & MountOption.superblockFlags != 0 }
+                    return false
+                } ?? "?"
             throw SpecError(path: "\(path).options", "`\(name)` is a filesystem flag; a bind mount cannot change it")
         }
-        var mp = MountPlan(kind: .bind(source: hostPath(source, relativeTo: bundle), recursive: opts.bind == true),
-                           target: target, destination: m.destination, origin: path)
+        var mp = MountPlan(
+            kind: .bind(source: hostPath(source, relativeTo: bundle), recursive: opts.bind == true),
+            target: target, destination: m.destination, origin: path)
         (mp.attrSet, mp.attrClear) = bindAttributes(opts)
         mp.recursiveAttrSet = opts.recursiveSet
         mp.recursiveAttrClear = opts.recursiveClear
@@ -195,22 +211,28 @@ extension Planner {
         let atime = flagsSet & MountOption.atimeFlags
         if atime != 0 {
             clear |= UInt64(MOUNT_ATTR__ATIME)
-            if atime & UInt(MS_NOATIME) != 0 { set |= UInt64(MOUNT_ATTR_NOATIME) }
-            else if atime & UInt(MS_STRICTATIME) != 0 { set |= UInt64(MOUNT_ATTR_STRICTATIME) }
+            if atime & UInt(MS_NOATIME) != 0 {
+                set |= UInt64(MOUNT_ATTR_NOATIME)
+            } else if atime & UInt(MS_STRICTATIME) != 0 {
+                set |= UInt64(MOUNT_ATTR_STRICTATIME)
+            }
         }
         return (set, clear)
     }
 
     /// A `cgroup` mount: the host's layout, read from inside the container.
-    static func lowerCgroup(_ m: Mount, _ opts: ParsedMountOptions, target: String, _ host: HostFacts,
-                            _ plan: inout LaunchPlan, path: String) throws(SpecError) {
+    static func lowerCgroup(
+        _ m: Mount, _ opts: ParsedMountOptions, target: String, _ host: HostFacts,
+        _ plan: inout LaunchPlan, path: String
+    ) throws(SpecError) {
         let readonly = opts.flagsSet & UInt(MS_RDONLY) != 0
         let ro = readonly ? UInt64(MOUNT_ATTR_RDONLY) : 0
         // MS_RDONLY on a new mount of a v1 hierarchy the host has mounted
         // makes that mount read-only; the shared superblock stays read-write.
         func fs(_ type: String, _ sub: String, _ data: String?) -> MountPlan {
-            MountPlan(kind: .filesystem(type: type, source: type, flags: opts.flagsSet, data: data),
-                      target: sub.isEmpty ? target : "\(target)/\(sub)", destination: m.destination, origin: path)
+            MountPlan(
+                kind: .filesystem(type: type, source: type, flags: opts.flagsSet, data: data),
+                target: sub.isEmpty ? target : "\(target)/\(sub)", destination: m.destination, origin: path)
         }
         // A cgroup namespace of its own: fresh mounts, made inside it, show
         // the container's cgroup as the root, and do not touch the host's
@@ -232,16 +254,19 @@ extension Planner {
             }
         }
         func tmpfs() -> MountPlan {
-            var t = MountPlan(kind: .filesystem(type: "tmpfs", source: "cgroup",
-                                                flags: UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC),
-                                                data: "mode=755"),
-                              target: target, destination: m.destination, origin: path)
+            var t = MountPlan(
+                kind: .filesystem(
+                    type: "tmpfs", source: "cgroup",
+                    flags: UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC),
+                    data: "mode=755"),
+                target: target, destination: m.destination, origin: path)
             t.propagation = opts.propagation
             return t
         }
         func bind(_ source: String, _ sub: String) -> MountPlan {
-            var b = MountPlan(kind: .bind(source: source, recursive: false),
-                              target: sub.isEmpty ? target : "\(target)/\(sub)", destination: m.destination, origin: path)
+            var b = MountPlan(
+                kind: .bind(source: source, recursive: false),
+                target: sub.isEmpty ? target : "\(target)/\(sub)", destination: m.destination, origin: path)
             b.attrSet = UInt64(MOUNT_ATTR_NOSUID) | UInt64(MOUNT_ATTR_NODEV) | UInt64(MOUNT_ATTR_NOEXEC) | ro
             return b
         }
@@ -274,9 +299,11 @@ extension Planner {
         case .unified, .hybrid:
             // No cgroup of its own and no namespace: the host's, read-only
             // all the way down (CVE-2023-25809).
-            var mp = MountPlan(kind: .bind(source: "/sys/fs/cgroup", recursive: true), target: target,
-                               destination: m.destination, origin: path)
-            mp.recursiveAttrSet = UInt64(MOUNT_ATTR_RDONLY) | UInt64(MOUNT_ATTR_NOSUID) | UInt64(MOUNT_ATTR_NODEV)
+            var mp = MountPlan(
+                kind: .bind(source: "/sys/fs/cgroup", recursive: true), target: target,
+                destination: m.destination, origin: path)
+            mp.recursiveAttrSet =
+                UInt64(MOUNT_ATTR_RDONLY) | UInt64(MOUNT_ATTR_NOSUID) | UInt64(MOUNT_ATTR_NODEV)
                 | UInt64(MOUNT_ATTR_NOEXEC)
             mp.keepLocked = true
             plan.mounts.append(mp)
@@ -300,9 +327,11 @@ extension Planner {
         }
         if !devBound {
             for (name, major, minor) in defaultDevices {
-                plan.devices.append(DevicePlan(path: "dev/\(name)", mode: UInt32(S_IFCHR) | 0o666, major: major,
-                                               minor: minor, uid: 0, gid: 0,
-                                               bindFromHost: bind ? "/dev/\(name)" : nil, origin: "default device /dev/\(name)"))
+                plan.devices.append(
+                    DevicePlan(
+                        path: "dev/\(name)", mode: UInt32(S_IFCHR) | 0o666, major: major,
+                        minor: minor, uid: 0, gid: 0,
+                        bindFromHost: bind ? "/dev/\(name)" : nil, origin: "default device /dev/\(name)"))
             }
             plan.directories = ["dev/pts", "dev/shm"]
             plan.symlinks += [
@@ -335,13 +364,15 @@ extension Planner {
             }
             let perm = d.fileMode ?? 0o666
             guard perm <= 0o7777 else { throw SpecError(path: "\(path).fileMode", "\(perm) is not a file mode") }
-            let type: UInt32 = switch d.type {
-            case .char, .unbuffered: UInt32(S_IFCHR)
-            case .block: UInt32(S_IFBLK)
-            case .fifo: UInt32(S_IFIFO)
-            }
-            let dev = DevicePlan(path: rel, mode: type | perm, major: major, minor: minor, uid: d.uid ?? 0,
-                                 gid: d.gid ?? 0, bindFromHost: bind ? "/" + rel : nil, origin: path)
+            let type: UInt32 =
+                switch d.type {
+                case .char, .unbuffered: UInt32(S_IFCHR)
+                case .block: UInt32(S_IFBLK)
+                case .fifo: UInt32(S_IFIFO)
+                }
+            let dev = DevicePlan(
+                path: rel, mode: type | perm, major: major, minor: minor, uid: d.uid ?? 0,
+                gid: d.gid ?? 0, bindFromHost: bind ? "/" + rel : nil, origin: path)
             if let j = plan.devices.firstIndex(where: { $0.path == rel }) {
                 plan.devices[j] = dev
             } else {

@@ -18,8 +18,10 @@ extension Planner {
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    static func lowerProcess(_ spec: Spec, _ host: HostFacts, _ image: ImageFacts,
-                             _ plan: inout LaunchPlan) throws(SpecError) {
+    static func lowerProcess(
+        _ spec: Spec, _ host: HostFacts, _ image: ImageFacts,
+        _ plan: inout LaunchPlan
+    ) throws(SpecError) {
         guard let p = spec.process, let args = p.args else {
             throw SpecError(path: "process", "required to create a container")
         }
@@ -50,7 +52,10 @@ extension Planner {
             if userns.denySetgroups {
                 plan.setGroups = false
                 if !plan.additionalGids.isEmpty {
-                    throw SpecError(path: "process.user.additionalGids", "supplementary groups cannot be set: with only your own gid mapped, setgroups is denied in the user namespace (map a range from /etc/subgid instead)")
+                    throw SpecError(
+                        path: "process.user.additionalGids",
+                        "supplementary groups cannot be set: with only your own gid mapped, setgroups is denied in the user namespace (map a range from /etc/subgid instead)"
+                    )
                 }
             }
         }
@@ -58,7 +63,9 @@ extension Planner {
         if host.setgroupsDenied {
             plan.setGroups = false
             if !plan.additionalGids.isEmpty {
-                throw SpecError(path: "process.user.additionalGids", "supplementary groups cannot be set: setgroups is denied in the user namespace skiff runs in (/proc/self/setgroups)")
+                throw SpecError(
+                    path: "process.user.additionalGids",
+                    "supplementary groups cannot be set: setgroups is denied in the user namespace skiff runs in (/proc/self/setgroups)")
             }
         }
 

@@ -14,11 +14,12 @@ extension Planner {
             guard (0...7).contains(priority) else {
                 throw SpecError(path: "process.ioPriority.priority", "\(priority) is not an I/O priority (0 to 7)")
             }
-            let cls: Int32 = switch io.class {
-            case .rt: 1
-            case .be: 2
-            case .idle: 3
-            }
+            let cls: Int32 =
+                switch io.class {
+                case .rt: 1
+                case .be: 2
+                case .idle: 3
+                }
             plan.ioPriority = cls << 13 | Int32(priority)
         }
         if let a = spec.process?.execCPUAffinity {
@@ -85,8 +86,9 @@ extension Planner {
             for i in plan.mounts.indices {
                 guard case let .filesystem(type, source, flags, data) = plan.mounts[i].kind, labelled.contains(type) else { continue }
                 let context = "context=\"\(label)\""
-                plan.mounts[i].kind = .filesystem(type: type, source: source, flags: flags,
-                                                  data: data.map { $0 + "," + context } ?? context)
+                plan.mounts[i].kind = .filesystem(
+                    type: type, source: source, flags: flags,
+                    data: data.map { $0 + "," + context } ?? context)
             }
         }
     }
@@ -133,21 +135,23 @@ extension Planner {
             case .utilClampMax: flags |= 0x40
             }
         }
-        return SchedulerPlan(policy: policy, flags: flags, nice: nice, priority: UInt32(priority),
-                             runtime: s.runtime ?? 0, deadline: s.deadline ?? 0, period: s.period ?? 0)
+        return SchedulerPlan(
+            policy: policy, flags: flags, nice: nice, priority: UInt32(priority),
+            runtime: s.runtime ?? 0, deadline: s.deadline ?? 0, period: s.period ?? 0)
     }
 
     static func lowerMemoryPolicy(_ m: MemoryPolicy) throws(SpecError) -> MemoryPolicyPlan {
         let path = "linux.memoryPolicy"
-        var mode: Int32 = switch m.mode {
-        case .default: 0
-        case .preferred: 1
-        case .bind: 2
-        case .interleave: 3
-        case .local: 4
-        case .preferredMany: 5
-        case .weightedInterleave: 6
-        }
+        var mode: Int32 =
+            switch m.mode {
+            case .default: 0
+            case .preferred: 1
+            case .bind: 2
+            case .interleave: 3
+            case .local: 4
+            case .preferredMany: 5
+            case .weightedInterleave: 6
+            }
         let takesNodes = m.mode != .default && m.mode != .local
         var nodes: [UInt64] = []
         var list: [Int] = []
@@ -175,7 +179,8 @@ extension Planner {
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(bounds.count), let lo = Int(bounds[0]), let hi = Int(bounds[bounds.count - 1]),
-                  lo >= 0, lo <= hi, hi < limit else {
+                lo >= 0, lo <= hi, hi < limit
+            else {
                 throw SpecError(path: path, "`\(text)` is not a list like `0-3,8` (numbers below \(limit))")
             }
             for n in lo...hi { words[n / 64] |= 1 << UInt64(n % 64) }

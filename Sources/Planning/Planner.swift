@@ -4,8 +4,10 @@ import OCISpec
 /// Lowers a validated spec to a launch plan. Pure: the same spec and facts
 /// give the same plan, and nothing here touches the system.
 public enum Planner {
-    public static func plan(_ spec: Spec, bundle: String, host: HostFacts,
-                            image: ImageFacts = ImageFacts(), id: String = "") throws(SpecError) -> LaunchPlan {
+    public static func plan(
+        _ spec: Spec, bundle: String, host: HostFacts,
+        image: ImageFacts = ImageFacts(), id: String = ""
+    ) throws(SpecError) -> LaunchPlan {
         try Validation.run(spec, host)
         var plan = LaunchPlan()
         plan.annotations = spec.annotations
@@ -51,32 +53,41 @@ public enum Planner {
         var denySetgroups = false
         // Root of a user namespace writes maps of ids it has, directly.
         if host.euid != 0 {
-            let selfOnly = uids.count == 1 && gids.count == 1 && uids[0].size == 1 && gids[0].size == 1
+            let selfOnly =
+                uids.count == 1 && gids.count == 1 && uids[0].size == 1 && gids[0].size == 1
                 && uids[0].hostID == host.euid && gids[0].hostID == host.egid
             if selfOnly {
                 denySetgroups = true
             } else {
-                try checkSubordinate(uids, own: host.euid, ranges: host.subUIDs, file: "/etc/subuid",
-                                     path: "linux.uidMappings", host)
-                try checkSubordinate(gids, own: host.egid, ranges: host.subGIDs, file: "/etc/subgid",
-                                     path: "linux.gidMappings", host)
+                try checkSubordinate(
+                    uids, own: host.euid, ranges: host.subUIDs, file: "/etc/subuid",
+                    path: "linux.uidMappings", host)
+                try checkSubordinate(
+                    gids, own: host.egid, ranges: host.subGIDs, file: "/etc/subgid",
+                    path: "linux.gidMappings", host)
                 guard host.haveIDMapHelpers else {
                     throw SpecError(path: "linux.uidMappings", "mapping more than your own uid and gid needs newuidmap and newgidmap (Debian package `uidmap`)")
                 }
                 writer = .helpers
             }
         }
-        return UserNamespacePlan(uidMappings: uids, gidMappings: gids, writer: writer,
-                                 denySetgroups: denySetgroups, rootMapped: maps0(uids) && maps0(gids))
+        return UserNamespacePlan(
+            uidMappings: uids, gidMappings: gids, writer: writer,
+            denySetgroups: denySetgroups, rootMapped: maps0(uids) && maps0(gids))
     }
 
-    static func checkSubordinate(_ maps: [IDMapping], own: UInt32, ranges: [SubordinateRange], file: String,
-                                 path: String, _ host: HostFacts) throws(SpecError) {
+    static func checkSubordinate(
+        _ maps: [IDMapping], own: UInt32, ranges: [SubordinateRange], file: String,
+        path: String, _ host: HostFacts
+    ) throws(SpecError) {
         for (i, m) in maps.enumerated() {
             if m.hostID == own && m.size == 1 { continue }
             if ranges.contains(where: { $0.contains(m.hostID, size: m.size) }) { continue }
             let last = UInt64(m.hostID) + UInt64(m.size) - 1
-            throw SpecError(path: "\(path)[\(i)]", "user `\(host.userName)` may not map host ids \(m.hostID)-\(last): they are not in \(file); add a line `\(host.userName):\(m.hostID):\(m.size)` to \(file) (as root); `skiff check` shows your ranges")
+            throw SpecError(
+                path: "\(path)[\(i)]",
+                "user `\(host.userName)` may not map host ids \(m.hostID)-\(last): they are not in \(file); add a line `\(host.userName):\(m.hostID):\(m.size)` to \(file) (as root); `skiff check` shows your ranges"
+            )
         }
     }
 

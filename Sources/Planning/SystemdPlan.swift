@@ -60,11 +60,12 @@ public enum SystemdNames {
     /// systemd's unit name characters (unit_name_is_valid): letters,
     /// digits, `:-_.\`, at most 255 bytes.
     public static func isUnitName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 255 && name.utf8.allSatisfy { c in
-            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
-                || c == UInt8(ascii: ":") || c == UInt8(ascii: "-") || c == UInt8(ascii: "_")
-                || c == UInt8(ascii: ".") || c == UInt8(ascii: "\\")
-        }
+        !name.isEmpty && name.utf8.count <= 255
+            && name.utf8.allSatisfy { c in
+                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+                    || c == UInt8(ascii: ":") || c == UInt8(ascii: "-") || c == UInt8(ascii: "_")
+                    || c == UInt8(ascii: ".") || c == UInt8(ascii: "\\")
+            }
     }
 
     /// `linux.cgroupsPath` under --systemd-cgroup: `slice:prefix:name`, as
@@ -77,17 +78,26 @@ public enum SystemdNames {
         guard let given = cgroupsPath, !given.isEmpty else {
             let unit = "skiff-\(id).scope"
             guard isUnitName(unit) else {
-                throw SpecError(path: path, "the container id `\(id)` makes the unit name `\(unit)`, which systemd refuses (letters, digits and `:-_.\\` only): give linux.cgroupsPath as slice:prefix:name")
+                throw SpecError(
+                    path: path,
+                    "the container id `\(id)` makes the unit name `\(unit)`, which systemd refuses (letters, digits and `:-_.\\` only): give linux.cgroupsPath as slice:prefix:name"
+                )
             }
             return (defaultSlice, unit)
         }
         let parts = given.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3 else {
-            throw SpecError(path: path, "`\(given)` is not of the form slice:prefix:name that --systemd-cgroup takes (e.g. `system.slice:skiff:\(id)`; empty parts take their defaults)")
+            throw SpecError(
+                path: path,
+                "`\(given)` is not of the form slice:prefix:name that --systemd-cgroup takes (e.g. `system.slice:skiff:\(id)`; empty parts take their defaults)"
+            )
         }
         let slice = parts[0].isEmpty ? defaultSlice : parts[0]
         guard expandSlice(slice) != nil else {
-            throw SpecError(path: path, "`\(slice)` is not a systemd slice: a name ending in `.slice`, its parents joined by `-` (`machine-libpod.slice` is in `machine.slice`), no `/`, no empty part; `-.slice` is the root")
+            throw SpecError(
+                path: path,
+                "`\(slice)` is not a systemd slice: a name ending in `.slice`, its parents joined by `-` (`machine-libpod.slice` is in `machine.slice`), no `/`, no empty part; `-.slice` is the root"
+            )
         }
         let name = parts[2].isEmpty ? id : parts[2]
         guard !name.hasSuffix(".slice") else {
@@ -105,8 +115,10 @@ extension Planner {
     /// The container's cgroup under --systemd-cgroup: the scope's directory
     /// in every hierarchy (the manager's cgroup, the slice expanded, the
     /// unit), the files written after systemd made it, and its properties.
-    static func lowerSystemdCgroups(_ spec: Spec, id: String, _ host: HostFacts, _ sd: SystemdFacts,
-                                    _ plan: inout LaunchPlan) throws(SpecError) {
+    static func lowerSystemdCgroups(
+        _ spec: Spec, id: String, _ host: HostFacts, _ sd: SystemdFacts,
+        _ plan: inout LaunchPlan
+    ) throws(SpecError) {
         let linux = spec.linux
         let (slice, unit) = try SystemdNames.scope(linux?.cgroupsPath, id: id, user: sd.user)
         let v2: Bool
@@ -116,7 +128,10 @@ extension Planner {
         case .none: throw SpecError(path: "linux.cgroupsPath", "--systemd-cgroup: the host has no cgroup filesystem mounted at /sys/fs/cgroup")
         }
         if sd.user && !v2 {
-            throw SpecError(path: "linux.cgroupsPath", "--systemd-cgroup for an unprivileged user needs cgroup v2 (systemd delegates no v1 hierarchy to a user): boot with systemd.unified_cgroup_hierarchy=1, or drop --systemd-cgroup")
+            throw SpecError(
+                path: "linux.cgroupsPath",
+                "--systemd-cgroup for an unprivileged user needs cgroup v2 (systemd delegates no v1 hierarchy to a user): boot with systemd.unified_cgroup_hierarchy=1, or drop --systemd-cgroup"
+            )
         }
         let inner = ContainerPath.absolute(sd.managerCgroup + (SystemdNames.expandSlice(slice) ?? "") + "/" + unit)
         var dirs: [CgroupDir] = []
@@ -147,8 +162,9 @@ extension Planner {
         properties += try SystemdLimits.properties(lowering.writes, v2: v2, version: sd.version)
         properties += try SystemdLimits.annotationProperties(spec.annotations)
         plan.warnings += lowering.warnings
-        plan.cgroup = CgroupPlan(version: v2 ? .v2 : .v1, dirs: dirs, writes: lowering.writes, devices: devices,
-                                 systemd: SystemdScope(unit: unit, slice: slice, user: sd.user, properties: properties))
+        plan.cgroup = CgroupPlan(
+            version: v2 ? .v2 : .v1, dirs: dirs, writes: lowering.writes, devices: devices,
+            systemd: SystemdScope(unit: unit, slice: slice, user: sd.user, properties: properties))
     }
 }
 
@@ -197,7 +213,8 @@ public enum SystemdLimits {
                 // systemd has had these since v244; older ones get the files only.
                 guard version >= 244 else { continue }
                 guard let bits = cpuBits(w.value) else { throw SpecError(path: w.origin, "`\(w.value)` is not a list like `0-3,5`") }
-                add(w.file == "cpuset.cpus" ? "AllowedCPUs" : "AllowedMemoryNodes",
+                add(
+                    w.file == "cpuset.cpus" ? "AllowedCPUs" : "AllowedMemoryNodes",
                     .array(element: "y", bits.map { .byte($0) }))
             default:
                 continue
@@ -210,18 +227,24 @@ public enum SystemdLimits {
     /// runc's addCpuQuota: CPUQuotaPerSecUSec is the quota per second of
     /// CPU, rounded up to 10 ms (systemd keeps it as a percentage), or
     /// infinity; CPUQuotaPeriodUSec from systemd v242.
-    static func cpuQuota(_ quota: (value: String, origin: String)?, _ period: (value: String, origin: String)?,
-                         version: Int) throws(SpecError) -> [SystemdProperty] {
+    static func cpuQuota(
+        _ quota: (value: String, origin: String)?, _ period: (value: String, origin: String)?,
+        version: Int
+    ) throws(SpecError) -> [SystemdProperty] {
         var out: [SystemdProperty] = []
         var p: UInt64 = 100_000
         if let period {
-            guard let n = UInt64(period.value.trimmingSpaces), n > 0 else { throw SpecError(path: period.origin, "`\(period.value)` is not a period in microseconds") }
+            guard let n = UInt64(period.value.trimmingSpaces), n > 0 else {
+                throw SpecError(path: period.origin, "`\(period.value)` is not a period in microseconds")
+            }
             p = n
             if version >= 242 { out.append(SystemdProperty("CPUQuotaPeriodUSec", .uint64(n), origin: period.origin)) }
         }
         var perSecond = UInt64.max
         if let quota, quota.value != "max", quota.value != "-1" {
-            guard let q = UInt64(quota.value.trimmingSpaces) else { throw SpecError(path: quota.origin, "`\(quota.value)` is not a quota in microseconds or `max`") }
+            guard let q = UInt64(quota.value.trimmingSpaces) else {
+                throw SpecError(path: quota.origin, "`\(quota.value)` is not a quota in microseconds or `max`")
+            }
             let (product, overflow) = q.multipliedReportingOverflow(by: 1_000_000)
             guard !overflow else { throw SpecError(path: quota.origin, "\(q) is too large a quota") }
             perSecond = product / p
@@ -238,7 +261,8 @@ public enum SystemdLimits {
         for part in list.trimmingSpaces.split(separator: ",", omittingEmptySubsequences: false) {
             let ends = part.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(ends.count), let lo = Int(ends[0]), let hi = Int(ends[ends.count - 1]),
-                  lo >= 0, lo <= hi, hi < 1 << 16 else { return nil }
+                lo >= 0, lo <= hi, hi < 1 << 16
+            else { return nil }
             if bytes.count <= hi / 8 { bytes += [UInt8](repeating: 0, count: hi / 8 + 1 - bytes.count) }
             for cpu in lo...hi { bytes[cpu / 8] |= UInt8(1) << UInt8(cpu % 8) }
         }

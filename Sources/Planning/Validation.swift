@@ -100,9 +100,11 @@ public enum Validation {
     static func cgroupDelegationAdvice(_ host: HostFacts) -> String {
         switch host.cgroups {
         case .unified:
-            return " for user `\(host.userName)`: no cgroup is delegated to this user, so limits cannot be applied; delegate one (e.g. a systemd user session with Delegate=yes, or `chown -R \(host.userName)` a cgroup v2 directory and run skiff in it) or remove the limits; `skiff check` shows what is delegated"
+            return
+                " for user `\(host.userName)`: no cgroup is delegated to this user, so limits cannot be applied; delegate one (e.g. a systemd user session with Delegate=yes, or `chown -R \(host.userName)` a cgroup v2 directory and run skiff in it) or remove the limits; `skiff check` shows what is delegated"
         default:
-            return " for user `\(host.userName)`: this host has no cgroup v2 hierarchy that can be delegated to an unprivileged user (cgroup v1 cannot be delegated safely); boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate a cgroup, or remove the limits; `skiff check` shows the host's cgroups"
+            return
+                " for user `\(host.userName)`: this host has no cgroup v2 hierarchy that can be delegated to an unprivileged user (cgroup v1 cannot be delegated safely); boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate a cgroup, or remove the limits; `skiff check` shows the host's cgroups"
         }
     }
 
@@ -124,11 +126,15 @@ public enum Validation {
             throw SpecError(path: "linux.namespaces", "a mount namespace is required (skiff builds the rootfs in it)")
         }
         if let u = index(.user), namespaces[u].path != nil,
-           let p = index(.pid), namespaces[p].path == nil {
+            let p = index(.pid), namespaces[p].path == nil
+        {
             throw SpecError(path: "linux.namespaces[\(p)]", "a new pid namespace together with joining a user namespace is not supported yet")
         }
         if host.euid != 0, index(.user) == nil {
-            throw SpecError(path: "linux.namespaces", "an unprivileged user (uid \(host.euid)) needs a user namespace; add {\"type\": \"user\"} with uidMappings and gidMappings (`skiff spec --rootless` writes such a config)")
+            throw SpecError(
+                path: "linux.namespaces",
+                "an unprivileged user (uid \(host.euid)) needs a user namespace; add {\"type\": \"user\"} with uidMappings and gidMappings (`skiff spec --rootless` writes such a config)"
+            )
         }
         if host.rootless, let p = index(.pid), namespaces[p].path != nil {
             throw SpecError(path: "linux.namespaces[\(p)].path", "joining a pid namespace is not supported yet for an unprivileged user")
@@ -147,9 +153,11 @@ public enum Validation {
                 continue
             }
             if !creates {
-                throw SpecError(path: "linux.\(name)", userNS == nil
-                    ? "mappings need a new user namespace in linux.namespaces"
-                    : "mappings cannot be applied to a user namespace joined by path")
+                throw SpecError(
+                    path: "linux.\(name)",
+                    userNS == nil
+                        ? "mappings need a new user namespace in linux.namespaces"
+                        : "mappings cannot be applied to a user namespace joined by path")
             }
             try checkMappings(maps, path: "linux.\(name)")
         }
@@ -165,7 +173,8 @@ public enum Validation {
             for j in 0..<i {
                 let o = maps[j]
                 if overlaps(m.containerID, m.size, o.containerID, o.size) {
-                    throw SpecError(path: "\(path)[\(i)].containerID", "range \(m.containerID)-\(UInt64(m.containerID) + UInt64(m.size) - 1) overlaps \(path)[\(j)]")
+                    throw SpecError(
+                        path: "\(path)[\(i)].containerID", "range \(m.containerID)-\(UInt64(m.containerID) + UInt64(m.size) - 1) overlaps \(path)[\(j)]")
                 }
                 if overlaps(m.hostID, m.size, o.hostID, o.size) {
                     throw SpecError(path: "\(path)[\(i)].hostID", "range \(m.hostID)-\(UInt64(m.hostID) + UInt64(m.size) - 1) overlaps \(path)[\(j)]")
@@ -201,8 +210,10 @@ public enum Validation {
             guard let v = spec.linux?.sysctl?[key] else { continue }
             if value != v {
                 let path = JSONPath.member("linux.sysctl", key)
-                throw SpecError(path: path, value.map { "`\(v)` conflicts with \(name) `\($0)`: keep one" }
-                                ?? "conflicts with the `\(name)` field: set \(name) instead")
+                throw SpecError(
+                    path: path,
+                    value.map { "`\(v)` conflicts with \(name) `\($0)`: keep one" }
+                        ?? "conflicts with the `\(name)` field: set \(name) instead")
             }
         }
     }
@@ -230,12 +241,21 @@ public enum Validation {
         guard let sysctls = spec.linux?.sysctl else { return }
         let namespaces = spec.linux?.namespaces ?? []
         func has(_ t: NamespaceType) -> Bool { namespaces.contains { $0.type == t } }
-        let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
-                                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]
+        let ipc = [
+            "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+            "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+        ]
         for (key, _) in sysctls {
             let path = JSONPath.member("linux.sysctl", key)
-            let valid = !key.isEmpty && !key.hasPrefix(".") && !key.hasSuffix(".") && !key.utf8.indices.contains { i in key.utf8[i] == 0x2e && key.utf8.index(after: i) < key.utf8.endIndex && key.utf8[key.utf8.index(after: i)] == 0x2e }
-                && key.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d || $0 == 0x2f }
+            let valid =
+                !key.isEmpty && !key.hasPrefix(".") && !key.hasSuffix(".")
+                && !key.utf8.indices.contains { i in
+                    key.utf8[i] == 0x2e && key.utf8.index(after: i) < key.utf8.endIndex && key.utf8[key.utf8.index(after: i)] == 0x2e
+                }
+                && key.utf8.allSatisfy {
+                    ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d
+                        || $0 == 0x2f
+                }
             guard valid else { throw SpecError(path: path, "`\(key)` is not a sysctl name") }
             if ipc.contains(key) || key.hasPrefix("fs.mqueue.") {
                 if !has(.ipc) { throw SpecError(path: path, "`\(key)` needs an ipc namespace of the container's own") }
@@ -278,7 +298,9 @@ public enum Validation {
             let path = "\(base).syscalls[\(i)]"
             if r.names.isEmpty { throw SpecError(path: "\(path).names", "names no syscall") }
             if r.action == .notify, let name = r.names.first(where: { beforeHandover.contains($0) }) {
-                throw SpecError(path: "\(path).names", "`\(name)` cannot be SCMP_ACT_NOTIFY: the container's process calls it under the filter before the agent has the listener")
+                throw SpecError(
+                    path: "\(path).names",
+                    "`\(name)` cannot be SCMP_ACT_NOTIFY: the container's process calls it under the filter before the agent has the listener")
             }
             if r.errnoRet != nil && !takesErrno(r.action) {
                 throw SpecError(path: "\(path).errnoRet", "only goes with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not `\(r.action.rawValue)`")

@@ -55,7 +55,8 @@ extension Runtime {
         if resources.memory?.checkBeforeUpdate == true, let limit = resources.memory?.limit, limit > 0 {
             let usage = cg.version == .v2 ? cg.number("memory", "memory.current") : cg.number("memory", "memory.usage_in_bytes")
             if let u = usage, UInt64(limit) < u {
-                throw .message(rename("linux.resources.memory.limit") + ": \(limit) is below the container's current memory usage (\(u)) and checkBeforeUpdate is set")
+                throw .message(
+                    rename("linux.resources.memory.limit") + ": \(limit) is below the container's current memory usage (\(u)) and checkBeforeUpdate is set")
             }
         }
         var writes = lowering.writes
@@ -95,7 +96,8 @@ extension Runtime {
         let pids = cg.pids()
         if format == .json { return JSONValue.array(pids.map { JSONValue.int(Int64($0)) }).serialized(pretty: false) }
         let args = psArgs.isEmpty ? ["-ef"] : psArgs
-        let command = "ps " + args.map { "'" + $0.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'" }.joined(separator: " ")
+        let command =
+            "ps " + args.map { "'" + $0.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'" }.joined(separator: " ")
         guard let f = popen(command, "r") else { throw .system(SysError("run", command)) }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)
@@ -108,7 +110,8 @@ extension Runtime {
         guard status == 0 else { throw .message("ps: `\(command)` failed (status \(status))") }
         let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
         guard let header = lines.first,
-              let column = header.split(separator: " ").firstIndex(of: "PID") else {
+            let column = header.split(separator: " ").firstIndex(of: "PID")
+        else {
             throw .message("ps: `\(command)` printed no PID column")
         }
         var text = String(header)

@@ -80,12 +80,15 @@ extension Runtime {
         // not even finish its setup. It joins once set up (READY), before it
         // runs anything of its own, and freezes there until `resume`.
         let paused = status == .paused
-        let child = try Launcher.spawn(plan, .init(id: id, preserveFds: o.preserveFds, seccomp: seccomp, bundle: r.bundle,
-                                                   cgroup: paused ? nil : cgroup,
-                                                   consoleFd: proxy?.childEnd.raw ?? consoleFd,
-                                                   execJoin: .init(pidfd: initPidfd.raw, flags: flags),
-                                                   sessionKeyring: r.sessionKeyring == true ? Runtime.sessionKeyringName(id) : nil),
-                                    log: log)
+        let child = try Launcher.spawn(
+            plan,
+            .init(
+                id: id, preserveFds: o.preserveFds, seccomp: seccomp, bundle: r.bundle,
+                cgroup: paused ? nil : cgroup,
+                consoleFd: proxy?.childEnd.raw ?? consoleFd,
+                execJoin: .init(pidfd: initPidfd.raw, flags: flags),
+                sessionKeyring: r.sessionKeyring == true ? Runtime.sessionKeyringName(id) : nil),
+            log: log)
         do {
             try proxy?.receiveMaster()
             if paused, let cgroup { try cgroup.attach(child.pid, skipUnified: false) }
@@ -233,8 +236,11 @@ extension Runtime {
     /// its status (128+N on signal N).
     func wait(_ child: Launched, id: String, signals: Int32, proxy: TerminalProxy?) throws(RuntimeError) -> Int32 {
         while true {
-            var fds = [pollfd(fd: child.pidfd.raw, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: signals, events: Int16(POLLIN), revents: 0)] + (proxy?.pollEntries ?? [])
+            var fds =
+                [
+                    pollfd(fd: child.pidfd.raw, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+                ] + (proxy?.pollEntries ?? [])
             if poll(&fds, nfds_t(fds.count), -1) < 0 {
                 if Errno.current == .EINTR { continue }
                 throw .system(SysError("poll"))

@@ -22,8 +22,9 @@ extension Runtime {
     public func run(id: String, _ options: RunOptions) throws(RuntimeError) -> Int32 {
         try StateStore.checkID(id)
         let (bundle, plan, seccomp, config, systemd) = try prepare(options.create.bundle, id: id, preserveFds: options.create.preserveFds)
-        try Terminal.check(terminal: plan.terminal, consoleSocket: options.create.consoleSocket,
-                           detached: options.detach, command: "run")
+        try Terminal.check(
+            terminal: plan.terminal, consoleSocket: options.create.consoleSocket,
+            detached: options.detach, command: "run")
         let held = FileDescriptorSet()
         var consoleFd: Int32 = -1
         if let path = options.create.consoleSocket { consoleFd = held.adopt(try Terminal.connect(path)) }
@@ -41,11 +42,14 @@ extension Runtime {
                 cgroup = try makeCgroup(plan, d)
                 try d.writeConfig(config)
             }
-            let child = try Launcher.spawn(plan, .init(id: id, preserveFds: options.create.preserveFds,
-                                                       noPivot: options.create.noPivot, seccomp: seccomp,
-                                                       bundle: bundle, cgroup: cgroup, systemd: placement,
-                                                       consoleFd: proxy?.childEnd.raw ?? consoleFd,
-                                                       sessionKeyring: options.create.sessionKeyring(id)), log: log)
+            let child = try Launcher.spawn(
+                plan,
+                .init(
+                    id: id, preserveFds: options.create.preserveFds,
+                    noPivot: options.create.noPivot, seccomp: seccomp,
+                    bundle: bundle, cgroup: cgroup, systemd: placement,
+                    consoleFd: proxy?.childEnd.raw ?? consoleFd,
+                    sessionKeyring: options.create.sessionKeyring(id)), log: log)
             launched = child
             try proxy?.receiveMaster()
             // One write, already marked started: the directory stays locked

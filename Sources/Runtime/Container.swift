@@ -30,7 +30,9 @@ public struct Runtime {
             return xdg + "/skiff"
         }
         guard let xdg else {
-            throw .message("XDG_RUNTIME_DIR is not set: set it to a directory you own (e.g. export XDG_RUNTIME_DIR=/run/user/\(Sys.euid), or a private directory) or pass --root DIR (`skiff check` lists what this host and user lack)")
+            throw .message(
+                "XDG_RUNTIME_DIR is not set: set it to a directory you own (e.g. export XDG_RUNTIME_DIR=/run/user/\(Sys.euid), or a private directory) or pass --root DIR (`skiff check` lists what this host and user lack)"
+            )
         }
         guard access(xdg, W_OK | X_OK) == 0 else {
             throw .message("XDG_RUNTIME_DIR `\(xdg)` is not writable by uid \(Sys.euid): set XDG_RUNTIME_DIR to a directory you own or pass --root DIR")
@@ -53,8 +55,10 @@ public struct Runtime {
         public var noNewKeyring: Bool
         /// Where a pidfd of the container's process goes (runc 1.2).
         public var pidfdSocket: String?
-        public init(bundle: String, pidFile: String?, preserveFds: UInt32, noPivot: Bool = false,
-                    consoleSocket: String? = nil, noNewKeyring: Bool = false, pidfdSocket: String? = nil) {
+        public init(
+            bundle: String, pidFile: String?, preserveFds: UInt32, noPivot: Bool = false,
+            consoleSocket: String? = nil, noNewKeyring: Bool = false, pidfdSocket: String? = nil
+        ) {
             self.pidfdSocket = pidfdSocket
             self.bundle = bundle
             self.pidFile = pidFile
@@ -74,7 +78,8 @@ public struct Runtime {
 
     /// Loads, checks and plans a bundle: every error here names the JSON path.
     func prepare(_ bundleArg: String, id: String, preserveFds: UInt32) throws(RuntimeError)
-        -> (bundle: String, plan: LaunchPlan, seccomp: SeccompProgram?, config: [UInt8], systemd: SystemdManager?) {
+        -> (bundle: String, plan: LaunchPlan, seccomp: SeccompProgram?, config: [UInt8], systemd: SystemdManager?)
+    {
         let bundle = absolute(bundleArg)
         let configPath = bundle.hasSuffix("/") ? bundle + "config.json" : bundle + "/config.json"
         let bytes: [UInt8]
@@ -181,14 +186,18 @@ public struct Runtime {
             cgroup = try makeCgroup(plan, dir)
             try dir.writeConfig(config)
             let listener = try sys { () throws(SysError) in
-                try Sys.listenUnix(dir: dir.fd.raw, name: StateStore.startSocket,
-                                   display: dir.path + "/" + StateStore.startSocket)
+                try Sys.listenUnix(
+                    dir: dir.fd.raw, name: StateStore.startSocket,
+                    display: dir.path + "/" + StateStore.startSocket)
             }
-            let child = try Launcher.spawn(plan, .init(id: id, startListener: listener.raw,
-                                                        preserveFds: options.preserveFds, noPivot: options.noPivot,
-                                                        seccomp: seccomp, bundle: bundle, cgroup: cgroup,
-                                                        systemd: placement, consoleFd: consoleFd,
-                                                        sessionKeyring: options.sessionKeyring(id)), log: log)
+            let child = try Launcher.spawn(
+                plan,
+                .init(
+                    id: id, startListener: listener.raw,
+                    preserveFds: options.preserveFds, noPivot: options.noPivot,
+                    seccomp: seccomp, bundle: bundle, cgroup: cgroup,
+                    systemd: placement, consoleFd: consoleFd,
+                    sessionKeyring: options.sessionKeyring(id)), log: log)
             launched = child
             var rec = record(id: id, bundle: bundle, plan: plan, child, cgroup: cgroup)
             rec.sessionKeyring = !options.noNewKeyring
@@ -224,17 +233,18 @@ public struct Runtime {
     }
 
     func record(id: String, bundle: String, plan: LaunchPlan, _ child: Launched, cgroup: Cgroup?) -> ContainerRecord {
-        ContainerRecord(ociVersion: OCISpec.ociVersion, id: id, pid: child.pid, startTime: child.startTime,
-                        bundle: bundle, rootfs: plan.rootfs, created: Time.rfc3339Now(),
-                        annotations: plan.annotations, started: false, ownPidNamespace: plan.creates(.pid),
-                        pidNamespace: plan.creates(.pid) ? Proc.namespaceInode(child.pid, "pid") : nil,
-                        netDevices: plan.netDevices.isEmpty ? nil : plan.netDevices.map { [$0.host, $0.name] },
-                        cgroupVersion: plan.cgroup.map { $0.version == .v2 ? 2 : 1 },
-                        cgroupPaths: plan.cgroup?.dirs.map(\.hostPath),
-                        cgroupAdopted: cgroup.flatMap { $0.adopted.isEmpty ? nil : $0.adopted },
-                        cgroupForeign: cgroup.flatMap { $0.foreign.isEmpty ? nil : $0.foreign.map { [UInt64($0.pid), $0.startTime] } },
-                        systemdUnit: plan.cgroup?.systemd?.unit, systemdUser: plan.cgroup?.systemd.map(\.user),
-                        args: plan.args, execPaths: plan.execPaths, hooks: HookRunner.recorded(plan.hooks))
+        ContainerRecord(
+            ociVersion: OCISpec.ociVersion, id: id, pid: child.pid, startTime: child.startTime,
+            bundle: bundle, rootfs: plan.rootfs, created: Time.rfc3339Now(),
+            annotations: plan.annotations, started: false, ownPidNamespace: plan.creates(.pid),
+            pidNamespace: plan.creates(.pid) ? Proc.namespaceInode(child.pid, "pid") : nil,
+            netDevices: plan.netDevices.isEmpty ? nil : plan.netDevices.map { [$0.host, $0.name] },
+            cgroupVersion: plan.cgroup.map { $0.version == .v2 ? 2 : 1 },
+            cgroupPaths: plan.cgroup?.dirs.map(\.hostPath),
+            cgroupAdopted: cgroup.flatMap { $0.adopted.isEmpty ? nil : $0.adopted },
+            cgroupForeign: cgroup.flatMap { $0.foreign.isEmpty ? nil : $0.foreign.map { [UInt64($0.pid), $0.startTime] } },
+            systemdUnit: plan.cgroup?.systemd?.unit, systemdUser: plan.cgroup?.systemd.map(\.user),
+            args: plan.args, execPaths: plan.execPaths, hooks: HookRunner.recorded(plan.hooks))
     }
 
     /// Removes what a failed create made and reports both errors if that fails too.
@@ -242,8 +252,10 @@ public struct Runtime {
     /// any delete, its poststop hooks run (runtime-spec's lifecycle: a
     /// failed prestart, createRuntime or createContainer hook "continues
     /// the lifecycle" at the destroy).
-    func cleanUp(_ dir: ContainerDir, _ cgroup: Cgroup? = nil, after error: RuntimeError,
-                 poststop: (plan: LaunchPlan, bundle: String, pid: Int32?, id: String)? = nil) throws(RuntimeError) -> Never {
+    func cleanUp(
+        _ dir: ContainerDir, _ cgroup: Cgroup? = nil, after error: RuntimeError,
+        poststop: (plan: LaunchPlan, bundle: String, pid: Int32?, id: String)? = nil
+    ) throws(RuntimeError) -> Never {
         do {
             if let cgroup { try destroy(cgroup) }
             try dir.remove()
@@ -251,8 +263,9 @@ public struct Runtime {
             throw .cleanup(error, also: also)
         }
         if let p = poststop, !p.plan.hooks.poststop.isEmpty {
-            let state = HookRunner.state(id: p.id, status: .stopped, pid: p.pid, bundle: p.bundle,
-                                         annotations: p.plan.annotations)
+            let state = HookRunner.state(
+                id: p.id, status: .stopped, pid: p.pid, bundle: p.bundle,
+                annotations: p.plan.annotations)
             try? HookRunner.run(p.plan.hooks.poststop, state: state, log: log, warnOnly: true)
         }
         throw error
@@ -277,7 +290,8 @@ public struct Runtime {
     /// its pid now belongs to a process that started at another time).
     static func status(_ r: ContainerRecord) -> ContainerStatus {
         guard let st = Proc.stat(r.pid), st.startTime == r.startTime, st.state != "Z", st.state != "X",
-              inRecordedNamespace(r) else {
+            inRecordedNamespace(r)
+        else {
             return .stopped
         }
         guard r.started else { return .created }
@@ -320,7 +334,8 @@ public struct Runtime {
     static func pidfd(_ r: ContainerRecord) -> FileDescriptor? {
         guard let fd = try? Sys.pidfdOpen(r.pid) else { return nil }
         guard let st = Proc.stat(r.pid), st.startTime == r.startTime, st.state != "Z", st.state != "X",
-              inRecordedNamespace(r) else {
+            inRecordedNamespace(r)
+        else {
             return nil
         }
         return fd
@@ -377,8 +392,9 @@ public struct Runtime {
 
     func connectStart(_ dir: ContainerDir) throws(RuntimeError) -> FileDescriptor {
         do {
-            return try Sys.connectUnix(dir: dir.fd.raw, name: StateStore.startSocket,
-                                       display: dir.path + "/" + StateStore.startSocket)
+            return try Sys.connectUnix(
+                dir: dir.fd.raw, name: StateStore.startSocket,
+                display: dir.path + "/" + StateStore.startSocket)
         } catch {
             throw .context("start `\(dir.id)`: the container process is not waiting for start", .system(error))
         }
@@ -393,12 +409,14 @@ public struct Runtime {
         switch p {
         case let .record(r, owner):
             let status = Runtime.status(r)
-            return State(ociVersion: r.ociVersion, id: r.id, status: status, pid: status == .stopped ? 0 : r.pid,
-                         bundle: r.bundle, rootfs: r.rootfs, created: r.created, owner: HostProbe.userName(owner),
-                         annotations: r.annotations)
+            return State(
+                ociVersion: r.ociVersion, id: r.id, status: status, pid: status == .stopped ? 0 : r.pid,
+                bundle: r.bundle, rootfs: r.rootfs, created: r.created, owner: HostProbe.userName(owner),
+                annotations: r.annotations)
         case let .incomplete(id, creating, owner):
-            return State(ociVersion: OCISpec.ociVersion, id: id, status: creating ? .creating : .stopped, pid: 0,
-                         bundle: "", rootfs: nil, created: nil, owner: HostProbe.userName(owner), annotations: nil)
+            return State(
+                ociVersion: OCISpec.ociVersion, id: id, status: creating ? .creating : .stopped, pid: 0,
+                bundle: "", rootfs: nil, created: nil, owner: HostProbe.userName(owner), annotations: nil)
         }
     }
 
@@ -418,8 +436,9 @@ public struct Runtime {
                 return state(try store.peek(id))
             } catch {
                 log.warn("list: container `\(id)`: \(error)")
-                return State(ociVersion: OCISpec.ociVersion, id: id, status: .stopped, pid: 0, bundle: "", rootfs: nil,
-                             created: nil, owner: nil, annotations: nil)
+                return State(
+                    ociVersion: OCISpec.ociVersion, id: id, status: .stopped, pid: 0, bundle: "", rootfs: nil,
+                    created: nil, owner: nil, annotations: nil)
             }
         }
         switch format {
@@ -488,11 +507,14 @@ public struct Runtime {
         // create, and that must not be skiff's own: --all never walks the
         // host's processes on the word of a state file.
         guard let recorded = r.pidNamespace, recorded == ns, ns != Proc.namespaceInode(getpid(), "pid") else {
-            throw .message("kill --all: the process recorded for container `\(r.id)` (pid \(r.pid)) is not in the container's own pid namespace: refusing to signal its namespace")
+            throw .message(
+                "kill --all: the process recorded for container `\(r.id)` (pid \(r.pid)) is not in the container's own pid namespace: refusing to signal its namespace"
+            )
         }
         for name in (try? Sys.listDirectory("/proc")) ?? [] {
             guard let pid = Int32(name), pid != r.pid, Proc.namespaceInode(pid, "pid") == ns,
-                  let fd = try? Sys.pidfdOpen(pid), Proc.namespaceInode(pid, "pid") == ns else { continue }
+                let fd = try? Sys.pidfdOpen(pid), Proc.namespaceInode(pid, "pid") == ns
+            else { continue }
             _ = try? Sys.pidfdSendSignal(fd.raw, signal, "pid \(pid)")
         }
         try sys { () throws(SysError) in try Sys.pidfdSendSignal(initPidfd, signal, "container `\(r.id)` (pid \(r.pid))") }
@@ -535,8 +557,9 @@ public struct Runtime {
                 } catch {
                     if error.errno != .ESRCH { throw error }
                 }
-                return try Sys.waitReadable(pidfd.raw, timeoutMillis: Runtime.killWaitMillis,
-                                            "container `\(id)` (pid \(r.pid))")
+                return try Sys.waitReadable(
+                    pidfd.raw, timeoutMillis: Runtime.killWaitMillis,
+                    "container `\(id)` (pid \(r.pid))")
             }
             // Never wait forever (a process frozen by a freezer skiff did not
             // make, or stuck in the kernel): say why, keep the state so that
@@ -592,7 +615,8 @@ public struct Runtime {
         if let frozen = Proc.frozenCgroup(pid) {
             why = " (it is frozen in the cgroup `\(frozen)`: thaw it)"
         }
-        return "delete --force `\(id)`: pid \(pid) did not exit within \(killWaitMillis / 1000) s of SIGKILL\(why); the container is kept: run delete --force again once it can exit"
+        return
+            "delete --force `\(id)`: pid \(pid) did not exit within \(killWaitMillis / 1000) s of SIGKILL\(why); the container is kept: run delete --force again once it can exit"
     }
 
     // MARK: helpers

@@ -7,51 +7,51 @@ import Planning
 /// The documents skiff writes: `spec` (a default config.json) and `features`.
 extension Runtime {
     static let defaultConfig = """
-    {
-      "ociVersion": "\(OCISpec.ociVersion)",
-      "process": {
-        "terminal": true,
-        "user": { "uid": 0, "gid": 0 },
-        "args": ["sh"],
-        "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-        "cwd": "/",
-        "capabilities": {
-          "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-          "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-          "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-          "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-        },
-        "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
-        "noNewPrivileges": true
-      },
-      "root": { "path": "rootfs", "readonly": true },
-      "hostname": "skiff",
-      "mounts": [
-        { "destination": "/proc", "type": "proc", "source": "proc" },
-        { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-          "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-        { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
-          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
-        { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-          "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
-        { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] },
-        { "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"] },
-        { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-          "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
-      ],
-      "linux": {
-        "resources": { "devices": [{ "allow": false, "access": "rwm" }] },
-        "namespaces": [
-          { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }
-        ],
-        "maskedPaths": [
-          "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-          "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
-        ],
-        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-      }
-    }
-    """
+        {
+          "ociVersion": "\(OCISpec.ociVersion)",
+          "process": {
+            "terminal": true,
+            "user": { "uid": 0, "gid": 0 },
+            "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {
+              "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+              "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+              "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+              "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            },
+            "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
+            "noNewPrivileges": true
+          },
+          "root": { "path": "rootfs", "readonly": true },
+          "hostname": "skiff",
+          "mounts": [
+            { "destination": "/proc", "type": "proc", "source": "proc" },
+            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+              "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+            { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+              "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+            { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+              "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+            { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] },
+            { "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"] },
+            { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+              "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
+          ],
+          "linux": {
+            "resources": { "devices": [{ "allow": false, "access": "rwm" }] },
+            "namespaces": [
+              { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }
+            ],
+            "maskedPaths": [
+              "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+              "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
+            ],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+          }
+        }
+        """
 
     /// The default config: what `runc spec` writes (harnesses make bundles
     /// with `$RUNTIME spec` and then pass --console-socket), ociVersion
@@ -87,8 +87,9 @@ extension Runtime {
             if m.destination == "/sys" {
                 // rro: the host's mounts below /sys (its cgroups) come along
                 // and must be read-only too (CVE-2023-25809).
-                m = Mount(destination: "/sys", type: "none", source: "/sys",
-                          options: ["rbind", "nosuid", "noexec", "nodev", "rro"])
+                m = Mount(
+                    destination: "/sys", type: "none", source: "/sys",
+                    options: ["rbind", "nosuid", "noexec", "nodev", "rro"])
             }
             if m.type == "devpts" { m.options = m.options?.filter { $0 != "gid=5" } }
             return m
@@ -116,9 +117,10 @@ extension Runtime {
             namespaces: NamespaceType.names,
             capabilities: Capability.allNames,
             cgroup: .init(v1: true, v2: true, systemd: true, systemdUser: true, rdma: true),
-            seccomp: .init(enabled: true, actions: SeccompAction.names,
-                           operators: SeccompOperator.names, archs: SeccompArch.names, knownFlags: SeccompFlag.names,
-                           supportedFlags: [SeccompFlag.tsync, .log, .specAllow].map(\.rawValue)),
+            seccomp: .init(
+                enabled: true, actions: SeccompAction.names,
+                operators: SeccompOperator.names, archs: SeccompArch.names, knownFlags: SeccompFlag.names,
+                supportedFlags: [SeccompFlag.tsync, .log, .specAllow].map(\.rawValue)),
             apparmor: Enabled(false), selinux: Enabled(false),
             intelRdt: .init(enabled: false, schemata: false, monitoring: false),
             mountExtensions: .init(idmap: Enabled(true)), netDevices: Enabled(true), memoryPolicy: nil)
@@ -126,9 +128,10 @@ extension Runtime {
         if let v = seccomp_version() {
             annotations["io.github.seccomp.libseccomp.version"] = "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.micro)"
         }
-        let f = Features(ociVersionMin: "1.0.0", ociVersionMax: OCISpec.ociVersion,
-                         hooks: Hooks().all.map(\.name),
-                         mountOptions: mountOptions, linux: linux, annotations: annotations)
+        let f = Features(
+            ociVersionMin: "1.0.0", ociVersionMax: OCISpec.ociVersion,
+            hooks: Hooks().all.map(\.name),
+            mountOptions: mountOptions, linux: linux, annotations: annotations)
         return SpecEncoder.serialize(f)
     }
 }

@@ -49,7 +49,8 @@ struct FailureRenderer {
         case SKIFF_STEP_TIMENS_ENTER:
             message = "linux.namespaces: enter time namespace: \(e)"
         case SKIFF_STEP_KEYRING:
-            message = "make the container's session keyring: \(e)"
+            message =
+                "make the container's session keyring: \(e)"
                 + (e == Errno(EDQUOT) ? " (the user has reached kernel.keys.maxkeys; raise it, or pass --no-new-keyring)" : "")
         case SKIFF_STEP_CGROUP_JOIN:
             message = "linux.cgroupsPath: move the container process into its cgroup (\(at(cgroupTasks) ?? "tasks \(i)")): \(e)"
@@ -63,12 +64,14 @@ struct FailureRenderer {
             message = "root.path: open `\(plan.rootfs)`: \(e)"
         case SKIFF_STEP_MOUNT_TARGET where e == Errno(ELOOP) && at(plan.mounts)?.noSymlinks == true:
             let mp = at(plan.mounts)
-            message = "\(mp?.origin ?? "mounts"): `\(mp?.destination ?? "")` goes through a symlink in the rootfs: /proc, /sys and /dev are only mounted on, and below, real directories"
+            message =
+                "\(mp?.origin ?? "mounts"): `\(mp?.destination ?? "")` goes through a symlink in the rootfs: /proc, /sys and /dev are only mounted on, and below, real directories"
         case SKIFF_STEP_MOUNT_TARGET:
             message = mount { "create mount point `\($0.destination)` in the rootfs" }
         case SKIFF_STEP_MOUNT_IN_PROC:
             let mp = at(plan.mounts)
-            message = "\(mp?.origin ?? "mounts").destination: `\(mp?.destination ?? "")` resolves into /proc in the rootfs (through a symlink): only procfs is mounted on /proc, and inside it only binds over \(Planner.procBindAllowlist.joined(by: ", "))"
+            message =
+                "\(mp?.origin ?? "mounts").destination: `\(mp?.destination ?? "")` resolves into /proc in the rootfs (through a symlink): only procfs is mounted on /proc, and inside it only binds over \(Planner.procBindAllowlist.joined(by: ", "))"
         case SKIFF_STEP_PROCFS:
             message = "linux.sysctl: mount a procfs to write sysctls through: \(e)"
 
@@ -77,15 +80,18 @@ struct FailureRenderer {
         case SKIFF_STEP_MOUNT:
             message = mount { "mount `\($0.source)` on `\($0.destination)`" }
         case SKIFF_STEP_MOUNT_IDMAP:
-            message = mount { "idmap `\($0.destination)`" }
-                + (e == .EPERM ? " (only a user privileged over a filesystem may idmap its mounts; an unprivileged user cannot idmap the host's filesystems)" : "")
+            message =
+                mount { "idmap `\($0.destination)`" }
+                + (e == .EPERM
+                    ? " (only a user privileged over a filesystem may idmap its mounts; an unprivileged user cannot idmap the host's filesystems)" : "")
         case SKIFF_STEP_MOUNT_ATTR:
             message = mount { "set mount attributes of `\($0.destination)`" }
         case SKIFF_STEP_MOUNT_COPYUP:
             message = mount { "tmpcopyup: copy what `\($0.destination)` held into the new tmpfs" }
         case SKIFF_STEP_MOUNT_PROPAGATION:
             message = mount { "set propagation of `\($0.destination)`" }
-        case _ where (step == SKIFF_STEP_DEVICE_DIR || step == SKIFF_STEP_DEVICE || step == SKIFF_STEP_SYMLINK)
+        case _
+        where (step == SKIFF_STEP_DEVICE_DIR || step == SKIFF_STEP_DEVICE || step == SKIFF_STEP_SYMLINK)
             && e == Errno(ELOOP):
             let what: String
             switch step {
@@ -117,11 +123,13 @@ struct FailureRenderer {
             }
         case SKIFF_STEP_SYSCTL where e == Errno(EMEDIUMTYPE):
             message = "\(JSONPath.member("linux.sysctl", at(plan.sysctls)?.key ?? "")): `\(at(plan.sysctls)?.path ?? "")` is not a procfs file"
-        case _ where (step == SKIFF_STEP_MASK || step == SKIFF_STEP_READONLY_PATH) && e == Errno(EMEDIUMTYPE)
+        case _
+        where (step == SKIFF_STEP_MASK || step == SKIFF_STEP_READONLY_PATH) && e == Errno(EMEDIUMTYPE)
             && kernelTreePath(step, i):
             let (list, paths) = step == SKIFF_STEP_MASK ? ("maskedPaths", plan.maskedPaths) : ("readonlyPaths", plan.readonlyPaths)
             let path = at(paths) ?? "?"
-            message = "linux.\(list)[\(i)]: `\(path)`: \(path.hasPrefix("/proc/") ? "/proc is not procfs" : "/sys is not sysfs") in the container: refusing to cover a look-alike tree"
+            message =
+                "linux.\(list)[\(i)]: `\(path)`: \(path.hasPrefix("/proc/") ? "/proc is not procfs" : "/sys is not sysfs") in the container: refusing to cover a look-alike tree"
         case SKIFF_STEP_MASK:
             let why = e == Errno(ENODEV) ? "/dev/null in the container is not the null device (1:3)" : "\(e)"
             message = "linux.maskedPaths[\(i)]: mask `\(at(plan.maskedPaths) ?? "?")`: \(why)"
@@ -144,14 +152,18 @@ struct FailureRenderer {
         case SKIFF_STEP_PERSONALITY:
             message = "linux.personality: personality `\(plan.personality?.rawValue ?? "")`: \(e)"
         case SKIFF_STEP_LSM:
-            message = i == 0 ? "process.apparmorProfile: apply `\(plan.apparmorExec?.dropFirst(5) ?? "")`: \(e)"
+            message =
+                i == 0
+                ? "process.apparmorProfile: apply `\(plan.apparmorExec?.dropFirst(5) ?? "")`: \(e)"
                 : "process.selinuxLabel: set `\(plan.selinuxExec ?? "")`: \(e)"
         case SKIFF_STEP_SCHEDULER:
             var text = "process.scheduler: sched_setattr: \(e)"
             let realtime = plan.scheduler.map { $0.policy == UInt32(SCHED_FIFO) || $0.policy == UInt32(SCHED_RR) } ?? false
             if e == .EPERM, realtime, let cg = plan.cgroup, cg.version == .v1,
-               !cg.writes.contains(where: { $0.file == "cpu.rt_runtime_us" }) {
-                text += " (a real-time policy in a cgroup v1 cpu cgroup needs a real-time budget of its own: set linux.resources.cpu.realtimeRuntime, e.g. 10000, and realtimePeriod; the new cgroup has none)"
+                !cg.writes.contains(where: { $0.file == "cpu.rt_runtime_us" })
+            {
+                text +=
+                    " (a real-time policy in a cgroup v1 cpu cgroup needs a real-time budget of its own: set linux.resources.cpu.realtimeRuntime, e.g. 10000, and realtimePeriod; the new cgroup has none)"
             }
             message = text
         case SKIFF_STEP_IOPRIO:
@@ -183,7 +195,8 @@ struct FailureRenderer {
         case SKIFF_STEP_CWD_VERIFY where e != .ENOENT:
             // getcwd itself failed: with noNewPrivileges false the filter is
             // loaded before this check, and a profile may deny it.
-            let filter = plan.seccomp != nil && !plan.noNewPrivileges
+            let filter =
+                plan.seccomp != nil && !plan.noNewPrivileges
                 ? " (linux.seccomp is loaded before this check when noNewPrivileges is false: allow getcwd there)" : ""
             message = "process.cwd: getcwd, to check `\(plan.cwd)` is inside the container: \(e)\(filter)"
         case SKIFF_STEP_CWD_VERIFY:
@@ -198,10 +211,13 @@ struct FailureRenderer {
             let what: String
             switch skiff_console_part(rawValue: UInt32(max(i, 0))) {
             case SKIFF_CONSOLE_FILE:
-                what = e == Errno(ELOOP) || e == .EEXIST ? "/dev/console in the rootfs is a link or not a file: refusing to bind the terminal there"
+                what =
+                    e == Errno(ELOOP) || e == .EEXIST
+                    ? "/dev/console in the rootfs is a link or not a file: refusing to bind the terminal there"
                     : "make /dev/console: \(e)"
             case SKIFF_CONSOLE_PTMX:
-                what = e == Errno(EMEDIUMTYPE) || e == Errno(EXDEV) || e == Errno(ELOOP)
+                what =
+                    e == Errno(EMEDIUMTYPE) || e == Errno(EXDEV) || e == Errno(ELOOP)
                     ? "/dev/pts in the container is not its own devpts (or goes through a link): mount devpts with `newinstance` at /dev/pts"
                     : "open /dev/pts/ptmx of the container's devpts: \(e) (mount devpts at /dev/pts, with ptmxmode=0666)"
             case SKIFF_CONSOLE_PEER: what = "open the terminal's slave: \(e)"
@@ -218,8 +234,9 @@ struct FailureRenderer {
             let create = step == SKIFF_STEP_HOOK_CREATE_CONTAINER
             let list = create ? plan.hooks.createContainer : plan.hooks.startContainer
             let h = list.indices.contains(k) ? list[k] : nil
-            message = HookRunner.failure(h, result: m.error == 0 ? 0 : -m.error, status: status, output: detail,
-                                    index: k, kind: create ? "createContainer" : "startContainer")
+            message = HookRunner.failure(
+                h, result: m.error == 0 ? 0 : -m.error, status: status, output: detail,
+                index: k, kind: create ? "createContainer" : "startContainer")
         case SKIFF_STEP_EXEC:
             let exitCode: Int32 = e == .ENOENT ? 127 : 126
             if let path = at(plan.execPaths) {

@@ -12,18 +12,25 @@ import Planning
 /// startContainer.
 enum HookRunner {
     /// The state a hook reads on stdin (runtime-spec "State").
-    static func state(id: String, status: ContainerStatus, pid: Int32?, bundle: String,
-                      annotations: OrderedMap<String>?) -> [UInt8] {
-        Array(State(ociVersion: OCISpec.ociVersion, id: id, status: status, pid: pid, bundle: bundle, rootfs: nil,
-                    created: nil, owner: nil, annotations: annotations).json.serialized(pretty: true).utf8)
+    static func state(
+        id: String, status: ContainerStatus, pid: Int32?, bundle: String,
+        annotations: OrderedMap<String>?
+    ) -> [UInt8] {
+        Array(
+            State(
+                ociVersion: OCISpec.ociVersion, id: id, status: status, pid: pid, bundle: bundle, rootfs: nil,
+                created: nil, owner: nil, annotations: annotations
+            ).json.serialized(pretty: true).utf8)
     }
 
     /// What a container's record keeps: the hooks that run after create.
     static func recorded(_ h: HooksPlan) -> Hooks? {
         func spec(_ list: [HookPlan]) -> [Hook]? {
-            list.isEmpty ? nil : list.map {
-                Hook(path: $0.path, args: $0.argv, env: $0.env, timeout: $0.timeoutMillis > 0 ? Int($0.timeoutMillis / 1000) : nil)
-            }
+            list.isEmpty
+                ? nil
+                : list.map {
+                    Hook(path: $0.path, args: $0.argv, env: $0.env, timeout: $0.timeoutMillis > 0 ? Int($0.timeoutMillis / 1000) : nil)
+                }
         }
         if h.startContainer.isEmpty && h.poststart.isEmpty && h.poststop.isEmpty { return nil }
         return Hooks(startContainer: spec(h.startContainer), poststart: spec(h.poststart), poststop: spec(h.poststop))
@@ -64,9 +71,10 @@ enum HookRunner {
         let input = try stateFile(state)
         for h in hooks {
             let arena = Arena()
-            var c = skiff_hook(path: arena.string(h.path), argv: arena.strings(h.argv),
-                               envp: arena.strings(h.env ?? HookRunner.runtimeEnvironment),
-                               timeout_ms: h.timeoutMillis)
+            var c = skiff_hook(
+                path: arena.string(h.path), argv: arena.strings(h.argv),
+                envp: arena.strings(h.env ?? HookRunner.runtimeEnvironment),
+                timeout_ms: h.timeoutMillis)
             var outRaw: Int32 = -1
             var status: Int32 = 0
             let r = withExtendedLifetime(arena) { skiff_run_hook(&c, input.raw, &outRaw, &status) }
@@ -98,8 +106,10 @@ enum HookRunner {
     }
 
     /// "hooks.prestart[0] `/bin/x`: exited with status 3: <its output>".
-    static func failure(_ h: HookPlan?, result: Int32, status: Int32, output: String, index: Int = 0,
-                        kind: String = "") -> String {
+    static func failure(
+        _ h: HookPlan?, result: Int32, status: Int32, output: String, index: Int = 0,
+        kind: String = ""
+    ) -> String {
         let what = h.map { "\($0.origin) `\($0.path)`" } ?? "hooks.\(kind)[\(index)]"
         var why: String
         if result == -ETIMEDOUT {

@@ -20,8 +20,9 @@ enum HostProbe {
         // The name only appears in messages for unprivileged users.
         let name = euid == 0 ? "root" : userName(euid)
         let userNamespaced = euid == 0 && Proc.inUserNamespace()
-        var facts = HostFacts(euid: euid, egid: egid, userName: name, capLast: capLast(), umask: currentUmask(),
-                              cgroups: needsCgroups || userNamespaced ? cgroupLayout() : .none)
+        var facts = HostFacts(
+            euid: euid, egid: egid, userName: name, capLast: capLast(), umask: currentUmask(),
+            cgroups: needsCgroups || userNamespaced ? cgroupLayout() : .none)
         facts.userNamespaced = userNamespaced
         if userNamespaced || euid != 0, let b = try? Sys.readFile("/proc/self/setgroups") {
             facts.setgroupsDenied = b.starts(with: Array("deny".utf8))
@@ -104,9 +105,10 @@ enum HostProbe {
 
     static func imageFacts(rootfs: String, needHome: Bool) -> ImageFacts {
         guard needHome, let root = try? Sys.open(rootfs, skiff_O_PATH | O_DIRECTORY),
-              let bytes = try? Sys.readRegularFile(at: root.raw, "etc/passwd",
-                                                   resolve: UInt64(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS),
-                                                   limit: maxPasswdSize, display: rootfs + "/etc/passwd")
+            let bytes = try? Sys.readRegularFile(
+                at: root.raw, "etc/passwd",
+                resolve: UInt64(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS),
+                limit: maxPasswdSize, display: rootfs + "/etc/passwd")
         else { return ImageFacts() }
         return ImageFacts(homes: homes(passwd: bytes))
     }
@@ -118,7 +120,8 @@ enum HostProbe {
         for line in b.split(separator: UInt8(ascii: "\n")) {
             let f = line.split(separator: UInt8(ascii: ":")).map { String(decoding: $0, as: UTF8.self) }
             guard f.count == 3, f[0] == user || f[0] == "\(id)",
-                  let start = UInt32(f[1]), let count = UInt32(f[2]) else { continue }
+                let start = UInt32(f[1]), let count = UInt32(f[2])
+            else { continue }
             ranges.append(SubordinateRange(start: start, count: count))
         }
         return ranges
@@ -191,8 +194,9 @@ enum HostProbe {
                     }
                 }
                 guard fields.count >= 10,
-                      let dash = fields.firstIndex(where: { $0.end - $0.start == 1 && buf[$0.start] == UInt8(ascii: "-") }),
-                      dash + 3 < fields.count else { continue }
+                    let dash = fields.firstIndex(where: { $0.end - $0.start == 1 && buf[$0.start] == UInt8(ascii: "-") }),
+                    dash + 3 < fields.count
+                else { continue }
                 func text(_ f: (start: Int, end: Int)) -> String {
                     String(decoding: UnsafeBufferPointer(start: buf.baseAddress.map { $0 + f.start }, count: f.end - f.start), as: UTF8.self)
                 }
@@ -218,14 +222,15 @@ extension HostProbe {
     /// The mount data naming a v1 hierarchy, from its super options:
     /// "rw,cpu,cpuacct" -> "cpu,cpuacct"; "rw,name=systemd" -> "none,name=systemd".
     static func hierarchyOptions(_ superOptions: String) -> String {
-        let notControllers = ["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods",
-                              "nsdelegate"]
+        let notControllers = [
+            "rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods",
+            "nsdelegate",
+        ]
         var controllers: [String] = []
         var named: String?
         // Byte-wise pieces: this runs for every v1 hierarchy on every create.
         for o in superOptions.pieces(UInt8(ascii: ",")) {
-            if o.hasPrefix("name=") { named = o }
-            else if !o.utf8.contains(UInt8(ascii: "=")), !notControllers.contains(o) { controllers.append(o) }
+            if o.hasPrefix("name=") { named = o } else if !o.utf8.contains(UInt8(ascii: "=")), !notControllers.contains(o) { controllers.append(o) }
         }
         var options = controllers
         if let named { options.append(named) }

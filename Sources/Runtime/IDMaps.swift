@@ -34,8 +34,10 @@ enum IDMaps {
         }
     }
 
-    private static func helper(_ tool: String, _ pid: Int32, _ maps: [IDMapping], origin: String,
-                               log: Log) throws(RuntimeError) {
+    private static func helper(
+        _ tool: String, _ pid: Int32, _ maps: [IDMapping], origin: String,
+        log: Log
+    ) throws(RuntimeError) {
         var args = ["\(pid)"]
         for m in maps { args += ["\(m.containerID)", "\(m.hostID)", "\(m.size)"] }
         log.debug("\(tool) \(args.joined(by: " "))")

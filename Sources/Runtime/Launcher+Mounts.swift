@@ -10,8 +10,10 @@ extension Launcher {
     /// Makes the binds the child cannot make (root's idmapped ones on host
     /// filesystems, and every one of a container in its own user
     /// namespace) and hands them over with SKIFF_SYNC_MOUNTFDS.
-    static func sendParentTrees(_ plan: LaunchPlan, _ indices: [Int], to child: Launched, arena: Arena,
-                                log: Log) throws(RuntimeError) {
+    static func sendParentTrees(
+        _ plan: LaunchPlan, _ indices: [Int], to child: Launched, arena: Arena,
+        log: Log
+    ) throws(RuntimeError) {
         let trees = FileDescriptorSet()
         let namespaces = FileDescriptorSet()
         var byMapping: [String: Int32] = [:]
@@ -58,8 +60,9 @@ extension Launcher {
             _ = try? Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "idmap helper")
             _ = try? Sys.waitExit(pidfd: pidfd.raw, "idmap helper")
         }
-        let maps = UserNamespacePlan(uidMappings: idmap.uidMappings, gidMappings: idmap.gidMappings, writer: .direct,
-                                     denySetgroups: false, rootMapped: false)
+        let maps = UserNamespacePlan(
+            uidMappings: idmap.uidMappings, gidMappings: idmap.gidMappings, writer: .direct,
+            denySetgroups: false, rootMapped: false)
         try IDMaps.write(maps, pid: pid, log: log)
         return try sys { () throws(SysError) in try Sys.open("/proc/\(pid)/ns/user", O_RDONLY) }
     }
@@ -70,7 +73,9 @@ extension Launcher {
     static func checkNotOurMountNamespace(_ fd: Int32, _ ns: NamespacePlan) throws(RuntimeError) {
         guard let theirs = try? Sys.fstat(fd), let ours = try? Sys.stat("/proc/self/ns/mnt") else { return }
         if theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev {
-            throw .message("\(ns.origin).path: `\(ns.path ?? "")` is skiff's own mount namespace: the rootfs would be built and pivot_root'ed in it; join a mount namespace made for the container (e.g. by `unshare -m`)")
+            throw .message(
+                "\(ns.origin).path: `\(ns.path ?? "")` is skiff's own mount namespace: the rootfs would be built and pivot_root'ed in it; join a mount namespace made for the container (e.g. by `unshare -m`)"
+            )
         }
     }
 

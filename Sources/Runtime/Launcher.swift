@@ -15,8 +15,10 @@ final class Launched {
     let plan: LaunchPlan
     private let renderer: FailureRenderer
 
-    fileprivate init(pid: Int32, pidfd: consuming FileDescriptor, sync: consuming FileDescriptor,
-                     startTime: UInt64, plan: LaunchPlan, renderer: FailureRenderer) {
+    fileprivate init(
+        pid: Int32, pidfd: consuming FileDescriptor, sync: consuming FileDescriptor,
+        startTime: UInt64, plan: LaunchPlan, renderer: FailureRenderer
+    ) {
         self.pid = pid
         self.pidfd = pidfd
         self.sync = sync
@@ -271,11 +273,12 @@ enum Launcher {
         // directory only root may search is out of its reach), so root's
         // parent opens every bind source, as runc does (runc compat #24).
         let parentOpensBinds = byParent && creates && plan.userNamespace != nil
-        let parentTrees = Array(plan.mounts.indices.filter { i in
-            let m = plan.mounts[i]
-            guard case .bind = m.kind else { return false }
-            return byParent && (m.idmap != nil || parentOpensBinds)
-        }.prefix(Int(SKIFF_MAX_PARENT_TREES)))
+        let parentTrees = Array(
+            plan.mounts.indices.filter { i in
+                let m = plan.mounts[i]
+                guard case .bind = m.kind else { return false }
+                return byParent && (m.idmap != nil || parentOpensBinds)
+            }.prefix(Int(SKIFF_MAX_PARENT_TREES)))
         var cmounts: [skiff_mount] = []
         for (i, m) in plan.mounts.enumerated() {
             var cm = cMount(m, arena)
@@ -304,11 +307,13 @@ enum Launcher {
         c.n_dirs = UInt32(plan.directories.count)
         c.dirs = arena.strings(plan.directories)
         c.n_devices = UInt32(plan.devices.count)
-        c.devices = arena.array(plan.devices.map { d in
-            skiff_device(path: arena.string(d.path), mode: d.mode, rdev: skiff_makedev(d.major, d.minor),
-                         uid: d.uid, gid: d.gid, flags: d.bindFromHost == nil ? 0 : UInt32(SKIFF_DEV_BIND.rawValue),
-                         host_path: arena.string(d.bindFromHost))
-        })
+        c.devices = arena.array(
+            plan.devices.map { d in
+                skiff_device(
+                    path: arena.string(d.path), mode: d.mode, rdev: skiff_makedev(d.major, d.minor),
+                    uid: d.uid, gid: d.gid, flags: d.bindFromHost == nil ? 0 : UInt32(SKIFF_DEV_BIND.rawValue),
+                    host_path: arena.string(d.bindFromHost))
+            })
         c.n_symlinks = UInt32(plan.symlinks.count)
         c.symlinks = arena.array(plan.symlinks.map { skiff_symlink(target: arena.string($0.target), path: arena.string($0.path)) })
         c.n_late_readonly = UInt32(plan.lateReadonly.count)
@@ -322,10 +327,12 @@ enum Launcher {
         c.readonly = arena.strings(plan.readonlyPaths)
 
         func cHooks(_ hooks: [HookPlan]) -> UnsafePointer<skiff_hook>? {
-            arena.array(hooks.map { h in
-                skiff_hook(path: arena.string(h.path), argv: arena.strings(h.argv), envp: arena.strings(h.env ?? plan.env),
-                           timeout_ms: h.timeoutMillis)
-            })
+            arena.array(
+                hooks.map { h in
+                    skiff_hook(
+                        path: arena.string(h.path), argv: arena.strings(h.argv), envp: arena.strings(h.env ?? plan.env),
+                        timeout_ms: h.timeoutMillis)
+                })
         }
         c.hooks_sync = plan.hooks.needsCreateSync ? 1 : 0
         c.n_create_hooks = UInt32(plan.hooks.createContainer.count)
@@ -347,10 +354,11 @@ enum Launcher {
         c.selinux_exec = arena.string(plan.selinuxExec)
         c.sched_attr = nil
         if let sp = plan.scheduler {
-            let attr = skiff_sched_attr(size: UInt32(MemoryLayout<skiff_sched_attr>.size), sched_policy: sp.policy,
-                                        sched_flags: sp.flags, sched_nice: sp.nice, sched_priority: sp.priority,
-                                        sched_runtime: sp.runtime, sched_deadline: sp.deadline, sched_period: sp.period,
-                                        sched_util_min: 0, sched_util_max: 1024)
+            let attr = skiff_sched_attr(
+                size: UInt32(MemoryLayout<skiff_sched_attr>.size), sched_policy: sp.policy,
+                sched_flags: sp.flags, sched_nice: sp.nice, sched_priority: sp.priority,
+                sched_runtime: sp.runtime, sched_deadline: sp.deadline, sched_period: sp.period,
+                sched_util_min: 0, sched_util_max: 1024)
             c.sched_attr = UnsafeRawPointer(arena.array([attr]))
         }
         c.ioprio = plan.ioPriority ?? -1
@@ -410,8 +418,9 @@ enum Launcher {
         // The child has its own copy of its end of the socket pair; ours goes.
         _ = consume childSync
         guard pid > 0 else { throw .system(SysError("clone3", nil, errno: Errno(-pid))) }
-        let launched = Launched(pid: pid, pidfd: FileDescriptor(adopting: pidfdRaw), sync: sync,
-                                startTime: 0, plan: plan, renderer: renderer)
+        let launched = Launched(
+            pid: pid, pidfd: FileDescriptor(adopting: pidfdRaw), sync: sync,
+            startTime: 0, plan: plan, renderer: renderer)
         do throws(RuntimeError) {
             if let placement = options.systemd, exec == nil {
                 try placement.place(pid)
@@ -460,8 +469,9 @@ enum Launcher {
                 guard listener >= 0 else {
                     throw RuntimeError.message("linux.seccomp.listenerPath: the container process sent no seccomp listener")
                 }
-                try SeccompAgent.send(listener, to: path, metadata: plan.seccomp?.listenerMetadata,
-                                      id: options.id, pid: launched.pid, bundle: options.bundle, annotations: plan.annotations)
+                try SeccompAgent.send(
+                    listener, to: path, metadata: plan.seccomp?.listenerMetadata,
+                    id: options.id, pid: launched.pid, bundle: options.bundle, annotations: plan.annotations)
             }
             guard let st = Proc.stat(launched.pid) else {
                 throw RuntimeError.message("the container process \(launched.pid) vanished after setup")
@@ -494,14 +504,18 @@ enum Launcher {
     /// The mounts are made and pivot_root is next: prestart and
     /// createRuntime run here, in the runtime namespace, then the child
     /// gets the state for its own hooks (createContainer, startContainer).
-    static func runCreateHooks(_ plan: LaunchPlan, _ options: Options, pid: Int32, _ child: Launched,
-                               log: Log) throws(RuntimeError) {
-        let creating = HookRunner.state(id: options.id, status: .creating, pid: pid, bundle: options.bundle,
-                                   annotations: plan.annotations)
+    static func runCreateHooks(
+        _ plan: LaunchPlan, _ options: Options, pid: Int32, _ child: Launched,
+        log: Log
+    ) throws(RuntimeError) {
+        let creating = HookRunner.state(
+            id: options.id, status: .creating, pid: pid, bundle: options.bundle,
+            annotations: plan.annotations)
         try HookRunner.run(plan.hooks.prestart, state: creating, log: log)
         try HookRunner.run(plan.hooks.createRuntime, state: creating, log: log)
-        let created = HookRunner.state(id: options.id, status: .created, pid: pid, bundle: options.bundle,
-                                  annotations: plan.annotations)
+        let created = HookRunner.state(
+            id: options.id, status: .created, pid: pid, bundle: options.bundle,
+            annotations: plan.annotations)
         let fds = FileDescriptorSet()
         _ = fds.adopt(try HookRunner.stateFile(creating))
         _ = fds.adopt(try HookRunner.stateFile(created))
@@ -509,4 +523,3 @@ enum Launcher {
         if r < 0 { throw .system(SysError("send hook state", nil, errno: Errno(-r))) }
     }
 }
-

@@ -62,8 +62,10 @@ public final class Log {
         let line: String
         switch format {
         case .json:
-            line = JSONValue.object([("level", .string(level)), ("msg", .string(message)),
-                                     ("time", .string(Time.rfc3339Now()))]).serialized(pretty: false)
+            line = JSONValue.object([
+                ("level", .string(level)), ("msg", .string(message)),
+                ("time", .string(Time.rfc3339Now())),
+            ]).serialized(pretty: false)
         case .text:
             let escaped = message.replacingOccurrencesOfQuote()
             line = "time=\"\(Time.rfc3339Now())\" level=\(level) msg=\"\(escaped)\""

@@ -14,8 +14,9 @@ enum NetDevices {
         for d in devices {
             let r = skiff_link_move(d.host, d.name, ns.raw)
             if r < 0 {
-                throw .context(JSONPath.member("linux.netDevices", d.host),
-                               .system(SysError("move interface `\(d.host)` into the container as `\(d.name)`", nil, errno: Errno(-r))))
+                throw .context(
+                    JSONPath.member("linux.netDevices", d.host),
+                    .system(SysError("move interface `\(d.host)` into the container as `\(d.name)`", nil, errno: Errno(-r))))
             }
         }
     }
@@ -25,7 +26,8 @@ enum NetDevices {
     /// (skiff is single-threaded), and always returns to its own.
     static func moveOut(_ devices: [[String]], pid: Int32, log: Log) {
         guard let host = try? Sys.open("/proc/self/ns/net", O_RDONLY),
-              let container = try? Sys.open("/proc/\(pid)/ns/net", O_RDONLY) else {
+            let container = try? Sys.open("/proc/\(pid)/ns/net", O_RDONLY)
+        else {
             log.warn("linux.netDevices: the container's network namespace is gone; its interfaces cannot be moved back")
             return
         }

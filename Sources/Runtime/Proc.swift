@@ -13,11 +13,13 @@ enum Proc {
     /// and parentheses). nil if the process is gone.
     static func stat(_ pid: Int32) -> Stat? {
         guard let bytes = try? Sys.readFile("/proc/\(pid)/stat"),
-              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            let close = bytes.lastIndex(of: UInt8(ascii: ")"))
+        else { return nil }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
         // fields[0] is field 3 (state); field 22 is fields[19].
         guard fields.count > 19, let state = fields[0].first,
-              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+            let start = UInt64(String(decoding: fields[19], as: UTF8.self))
+        else { return nil }
         return Stat(state: Character(Unicode.Scalar(state)), startTime: start)
     }
 
@@ -45,7 +47,8 @@ enum Proc {
 
     static func threadCount() -> Int {
         guard let bytes = try? Sys.readFile("/proc/self/stat"),
-              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return -1 }
+            let close = bytes.lastIndex(of: UInt8(ascii: ")"))
+        else { return -1 }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
         guard fields.count > 17 else { return -1 }
         return Int(String(decoding: fields[17], as: UTF8.self)) ?? -1

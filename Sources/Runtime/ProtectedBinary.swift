@@ -25,7 +25,8 @@ public enum ProtectedBinary {
         }
         if kind == Int32(SKIFF_EXE_READONLY.rawValue) || kind == Int32(SKIFF_EXE_SEALED.rawValue) { return }
         if Sys.euid != 0 || Proc.inUserNamespace(), let st = try? Sys.stat("/proc/self/exe"),
-           st.st_uid != Sys.euid, st.st_mode & 0o022 == 0 {
+            st.st_uid != Sys.euid, st.st_mode & 0o022 == 0
+        {
             // A rootless container's ids are ours or our subordinate ids
             // (or, for root of a user namespace, ids mapped in it): none of
             // them can write a file of another owner's that is 0755.
@@ -39,7 +40,9 @@ public enum ProtectedBinary {
         log.debug("re-executing from a read-only overlay of the binary (CVE-2019-5736)")
         let r = skiff_exec_protected(CommandLine.unsafeArgv, environ, 1, &usedMemfd)
         unsetenv(marker)
-        throw .system(SysError(usedMemfd != 0 ? "exec skiff from a sealed memfd copy" : "exec skiff from a read-only overlay",
-                               nil, errno: Errno(-r)))
+        throw .system(
+            SysError(
+                usedMemfd != 0 ? "exec skiff from a sealed memfd copy" : "exec skiff from a read-only overlay",
+                nil, errno: Errno(-r)))
     }
 }

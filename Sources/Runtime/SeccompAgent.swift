@@ -13,8 +13,10 @@ enum SeccompAgent {
     /// after this long, rather than holding it for ever.
     static let timeoutSeconds = 5
 
-    static func send(_ listener: Int32, to path: String, metadata: String?, id: String, pid: Int32, bundle: String,
-                     annotations: OrderedMap<String>?) throws(RuntimeError) {
+    static func send(
+        _ listener: Int32, to path: String, metadata: String?, id: String, pid: Int32, bundle: String,
+        annotations: OrderedMap<String>?
+    ) throws(RuntimeError) {
         var state: [(String, JSONValue)] = [
             ("ociVersion", .string(OCISpec.ociVersion)), ("id", .string(id)), ("status", .string("creating")),
             ("pid", .int(Int64(pid))), ("bundle", .string(bundle)),
@@ -32,8 +34,9 @@ enum SeccompAgent {
         let name = String(path[path.index(after: slash)...])
         do throws(SysError) {
             let dir = try Sys.open(dirPath, skiff_O_PATH | O_DIRECTORY)
-            let sock = try Sys.connectUnix(dir: dir.raw, name: name, display: path, stream: true,
-                                           timeoutSeconds: timeoutSeconds)
+            let sock = try Sys.connectUnix(
+                dir: dir.raw, name: name, display: path, stream: true,
+                timeoutSeconds: timeoutSeconds)
             let r = bytes.withUnsafeBytes { skiff_send_with_fd(sock.raw, $0.baseAddress, $0.count, listener) }
             if r < 0 { throw SysError("send the seccomp listener to", path, errno: Errno(-r)) }
         } catch {

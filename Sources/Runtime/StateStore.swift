@@ -73,7 +73,8 @@ extension ContainerRecord {
         if let systemdUnit { members.append(("systemdUnit", .string(systemdUnit))) }
         if let systemdUser { members.append(("systemdUser", .bool(systemdUser))) }
         members += [
-                    ("args", .array(args.map { .string($0) })), ("execPaths", .array(execPaths.map { .string($0) }))]
+            ("args", .array(args.map { .string($0) })), ("execPaths", .array(execPaths.map { .string($0) })),
+        ]
         if let hooks { members.append(("hooks", SpecEncoder.encode(hooks))) }
         return .object(members)
     }
@@ -123,7 +124,8 @@ struct StateStore {
 
     /// Container ids: runc's alphabet, and a single path component.
     static func checkID(_ id: String) throws(RuntimeError) {
-        let ok = !id.isEmpty && id.utf8.count <= 255 && id != "." && id != ".."
+        let ok =
+            !id.isEmpty && id.utf8.count <= 255 && id != "." && id != ".."
             && id.utf8.allSatisfy { b in
                 (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
                     || b == UInt8(ascii: "_") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
@@ -155,7 +157,9 @@ struct StateStore {
         guard let fd = try open() else { return nil }
         let st = try sys { () throws(SysError) in try Sys.fstat(fd.raw, root) }
         if st.st_uid != Sys.euid {
-            throw .message("--root `\(root)` belongs to uid \(st.st_uid), not to uid \(Sys.euid): skiff keeps state only in a directory of its caller's (whoever can write it can forge state); use another --root")
+            throw .message(
+                "--root `\(root)` belongs to uid \(st.st_uid), not to uid \(Sys.euid): skiff keeps state only in a directory of its caller's (whoever can write it can forge state); use another --root"
+            )
         }
         if st.st_mode & 0o022 != 0 {
             throw .message("--root `\(root)` may be written by group or others (mode \(String(st.st_mode & 0o7777, radix: 8))): run `chmod go-w \(root)`")
@@ -340,17 +344,21 @@ final class ContainerDir {
         // An adopted directory (one that existed before): "adopted PATH".
         for p in paths { text += (adopted.contains(p) ? "adopted " : "") + p + "\n" }  // not joined(): a run-time conformance lookup
         try sys { () throws(SysError) in
-            try Sys.writeAtomically(fd.raw, ContainerDir.cgroupsFile, Array(text.utf8), mode: 0o600,
-                                    display: path + "/" + ContainerDir.cgroupsFile)
+            try Sys.writeAtomically(
+                fd.raw, ContainerDir.cgroupsFile, Array(text.utf8), mode: 0o600,
+                display: path + "/" + ContainerDir.cgroupsFile)
         }
     }
 
     /// Read as state.json is: a regular file of the caller's, bounded.
     func readCgroups() -> (version: Int, paths: [String], adopted: [String])? {
-        guard let f = try? Sys.openat(fd.raw, ContainerDir.cgroupsFile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
-                                      display: ContainerDir.cgroupsFile),
-              let st = try? Sys.fstat(f.raw), st.st_mode & S_IFMT == S_IFREG, st.st_uid == Sys.euid,
-              let bytes = try? Sys.read(f, ContainerDir.cgroupsFile, limit: 1 << 16) else { return nil }
+        guard
+            let f = try? Sys.openat(
+                fd.raw, ContainerDir.cgroupsFile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
+                display: ContainerDir.cgroupsFile),
+            let st = try? Sys.fstat(f.raw), st.st_mode & S_IFMT == S_IFREG, st.st_uid == Sys.euid,
+            let bytes = try? Sys.read(f, ContainerDir.cgroupsFile, limit: 1 << 16)
+        else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
         guard let first = lines.first, let v = Int(first), v == 1 || v == 2 else { return nil }
         let paths = lines.dropFirst().map { $0.hasPrefix("adopted ") ? String($0.dropFirst(8)) : $0 }
@@ -365,8 +373,9 @@ final class ContainerDir {
 
     func writeConfig(_ bytes: [UInt8]) throws(RuntimeError) {
         try sys { () throws(SysError) in
-            try Sys.writeAtomically(fd.raw, ContainerDir.configFile, bytes, mode: 0o600,
-                                    display: path + "/" + ContainerDir.configFile)
+            try Sys.writeAtomically(
+                fd.raw, ContainerDir.configFile, bytes, mode: 0o600,
+                display: path + "/" + ContainerDir.configFile)
         }
     }
 

@@ -7,14 +7,20 @@ import LinuxSys
 /// one, skiff's own end of the pty.
 enum Terminal {
     /// runc's checks (utils_linux.go checkTerminal), with its reasons.
-    static func check(terminal: Bool, consoleSocket: String?, detached: Bool,
-                      command: String) throws(RuntimeError) {
+    static func check(
+        terminal: Bool, consoleSocket: String?, detached: Bool,
+        command: String
+    ) throws(RuntimeError) {
         if detached && terminal && consoleSocket == nil {
-            throw .message("process.terminal is true but \(command) has no --console-socket to send the terminal to (cannot allocate a tty for a \(command == "run" ? "detached run" : command) without one)")
+            throw .message(
+                "process.terminal is true but \(command) has no --console-socket to send the terminal to (cannot allocate a tty for a \(command == "run" ? "detached run" : command) without one)"
+            )
         }
         if consoleSocket != nil && (!detached || !terminal) {
-            throw .message(terminal ? "--console-socket: \(command) in the foreground keeps the terminal itself; use it with --detach"
-                : "--console-socket: process.terminal is false, so there is no terminal to send")
+            throw .message(
+                terminal
+                    ? "--console-socket: \(command) in the foreground keeps the terminal itself; use it with --detach"
+                    : "--console-socket: process.terminal is false, so there is no terminal to send")
         }
     }
 
@@ -95,8 +101,10 @@ final class TerminalProxy {
 
     /// The poll entries: stdin (while open) and the master.
     var pollEntries: [pollfd] {
-        [pollfd(fd: stdinOpen ? 0 : -1, events: Int16(POLLIN), revents: 0),
-         pollfd(fd: master?.raw ?? -1, events: Int16(POLLIN), revents: 0)]
+        [
+            pollfd(fd: stdinOpen ? 0 : -1, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: master?.raw ?? -1, events: Int16(POLLIN), revents: 0),
+        ]
     }
 
     /// Copies what is ready; `entries` are pollEntries after poll.

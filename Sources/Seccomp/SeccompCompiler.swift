@@ -47,9 +47,9 @@ public enum SeccompCompiler {
 
     static func flag(_ f: SeccompFlag) -> UInt32 {
         switch f {
-        case .tsync: return 1       // SECCOMP_FILTER_FLAG_TSYNC
-        case .log: return 2         // SECCOMP_FILTER_FLAG_LOG
-        case .specAllow: return 4   // SECCOMP_FILTER_FLAG_SPEC_ALLOW
+        case .tsync: return 1  // SECCOMP_FILTER_FLAG_TSYNC
+        case .log: return 2  // SECCOMP_FILTER_FLAG_LOG
+        case .specAllow: return 4  // SECCOMP_FILTER_FLAG_SPEC_ALLOW
         case .waitKillableRecv: return 32  // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
         }
     }
@@ -145,22 +145,22 @@ public enum SeccompCompiler {
     /// BPF jumps are relative, so the program after it is unchanged.
     static func enosysStub(above highest: UInt32) -> [UInt64] {
         #if arch(x86_64)
-        let auditArch: UInt32 = 0xc000_003e  // AUDIT_ARCH_X86_64
-        let x32Bit: UInt32 = 0x4000_0000     // __X32_SYSCALL_BIT: x32 has its own numbers
-        func insn(_ code: UInt16, _ jt: UInt8, _ jf: UInt8, _ k: UInt32) -> UInt64 {
-            UInt64(code) | UInt64(jt) << 16 | UInt64(jf) << 24 | UInt64(k) << 32
-        }
-        let ldAbs: UInt16 = 0x20, jeq: UInt16 = 0x15, jset: UInt16 = 0x45, jgt: UInt16 = 0x25, ret: UInt16 = 0x06
-        return [
-            insn(ldAbs, 0, 0, 4),                // A = arch
-            insn(jeq, 0, 4, auditArch),          // not native: to the program
-            insn(ldAbs, 0, 0, 0),                // A = nr
-            insn(jset, 2, 0, x32Bit),            // x32: to the program
-            insn(jgt, 0, 1, highest),            // above the profile's newest:
-            insn(ret, 0, 0, 0x0005_0000 | UInt32(ENOSYS)),  //   ENOSYS
-        ]
+            let auditArch: UInt32 = 0xc000_003e  // AUDIT_ARCH_X86_64
+            let x32Bit: UInt32 = 0x4000_0000  // __X32_SYSCALL_BIT: x32 has its own numbers
+            func insn(_ code: UInt16, _ jt: UInt8, _ jf: UInt8, _ k: UInt32) -> UInt64 {
+                UInt64(code) | UInt64(jt) << 16 | UInt64(jf) << 24 | UInt64(k) << 32
+            }
+            let ldAbs: UInt16 = 0x20, jeq: UInt16 = 0x15, jset: UInt16 = 0x45, jgt: UInt16 = 0x25, ret: UInt16 = 0x06
+            return [
+                insn(ldAbs, 0, 0, 4),  // A = arch
+                insn(jeq, 0, 4, auditArch),  // not native: to the program
+                insn(ldAbs, 0, 0, 0),  // A = nr
+                insn(jset, 2, 0, x32Bit),  // x32: to the program
+                insn(jgt, 0, 1, highest),  // above the profile's newest:
+                insn(ret, 0, 0, 0x0005_0000 | UInt32(ENOSYS)),  //   ENOSYS
+            ]
         #else
-        return []
+            return []
         #endif
     }
 }

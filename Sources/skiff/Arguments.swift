@@ -1,6 +1,6 @@
 /// runc's command line, parsed by hand: swift-argument-parser links
 /// FoundationEssentials, which alone costs more resident memory than a whole
-/// `crun run` (see DESIGN.md, "Dependencies").
+/// `crun run` (docs/design-notes.md, "The command line").
 ///
 /// Accepted forms, as urfave/cli (runc) accepts them: `--name value`,
 /// `--name=value`, `-name value`, short aliases (`-b dir`), boolean flags
@@ -36,8 +36,10 @@ struct Parsed {
 enum Arguments {
     /// Parses options and positionals of one command (or the global ones,
     /// with `stopAtPositional`: the first positional is the command name).
-    static func parse(_ args: ArraySlice<String>, _ options: [Option], command: String,
-                      stopAtPositional: Bool) throws(UsageError) -> (Parsed, rest: ArraySlice<String>) {
+    static func parse(
+        _ args: ArraySlice<String>, _ options: [Option], command: String,
+        stopAtPositional: Bool
+    ) throws(UsageError) -> (Parsed, rest: ArraySlice<String>) {
         var parsed = Parsed()
         var i = args.startIndex
         while i < args.endIndex {

@@ -67,9 +67,11 @@ enum UpdateFlags {
             origins.append(("linux.resources.\(e.path[0]).\(e.path[1])", "--\(flag)"))
         }
         guard !order.isEmpty else { throw .message("update: nothing to change: give --resources or a limit flag (see skiff update --help)") }
-        let text = "{" + order.map { k in
-            "\"\(k)\":{" + doc[k]!.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
-        }.joined(separator: ",") + "}"
+        let text =
+            "{"
+            + order.map { k in
+                "\"\(k)\":{" + doc[k]!.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
+            }.joined(separator: ",") + "}"
         do {
             return (try JSONDecoding.decode(Resources.self, json: Array(text.utf8)), origins)
         } catch {

@@ -33,63 +33,85 @@ let createOptions: [Option] = [
 ]
 
 let commands: [Command] = [
-    Command(name: "create", arguments: "<container-id>", summary: "create a container; its process waits for `start`",
-            options: createOptions, positionals: 1...1),
-    Command(name: "start", arguments: "<container-id>", summary: "start a created container", options: [],
-            positionals: 1...1),
-    Command(name: "state", arguments: "<container-id>", summary: "print the state of a container", options: [],
-            positionals: 1...1),
-    Command(name: "kill", arguments: "<container-id> [signal]", summary: "send a signal (default TERM)",
-            options: [.flag("all", "a", help: "signal every process of the container")], positionals: 1...2),
-    Command(name: "delete", arguments: "<container-id>", summary: "delete a stopped container",
-            options: [.flag("force", "f", help: "kill the container first if it runs")], positionals: 1...1),
-    Command(name: "run", arguments: "<container-id>", summary: "create, start and wait for a container",
-            options: createOptions + [.flag("detach", "d", help: "return once the container runs"),
-                                      .flag("keep", help: "keep the container, stopped, after it exits")],
-            positionals: 1...1),
-    Command(name: "exec", arguments: "<container-id> <command> [args...]", summary: "run a new process in a container",
-            options: [
-                .value("process", "p", help: "a JSON file with the process (config.json's `process`)"),
-                .value("console-socket", help: "unix socket that receives the terminal's master (with --tty --detach)"),
-                .value("cwd", help: "working directory in the container"),
-                .value("env", "e", help: "KEY=value to add to the environment (repeatable)"),
-                .flag("tty", "t", help: "give the process a terminal"),
-                .value("user", "u", help: "uid[:gid] to run as"),
-                .value("additional-gids", "g", help: "a supplementary gid (repeatable)"),
-                .flag("detach", "d", help: "return once the process runs"),
-                .value("pid-file", help: "write the process's pid to this file"),
-                .value("pidfd-socket", help: "unix socket that receives a pidfd of the process"),
-                .value("process-label", help: "SELinux label of the process"),
-                .value("apparmor", help: "AppArmor profile of the process"),
-                .flag("no-new-privs", help: "set no_new_privs"),
-                .value("cap", "c", help: "a capability to add (repeatable)"),
-                .value("preserve-fds", help: "pass this many fds after stdio (3, 4, ...) to the process"),
-                .value("cgroup", help: "a sub-cgroup to run in: path, or controller[,controller]:path on v1 (repeatable)"),
-                .flag("ignore-paused", help: "exec even into a paused container"),
-            ], positionals: 1...4096),
-    Command(name: "list", arguments: "", summary: "list containers",
-            options: [.value("format", "f", help: "table or json"), .flag("quiet", "q", help: "ids only")],
-            positionals: 0...0),
-    Command(name: "pause", arguments: "<container-id>", summary: "freeze every process of the container", options: [],
-            positionals: 1...1),
-    Command(name: "resume", arguments: "<container-id>", summary: "thaw a paused container", options: [],
-            positionals: 1...1),
-    Command(name: "update", arguments: "<container-id>", summary: "change the cgroup limits of a running container",
-            options: UpdateFlags.options, positionals: 1...1),
-    Command(name: "ps", arguments: "<container-id> [-- ps options]", summary: "list the container's processes",
-            options: [.value("format", "f", help: "table (ps output) or json (pids)")], positionals: 1...64),
-    Command(name: "events", arguments: "<container-id>", summary: "print the container's statistics and OOM events",
-            options: [.flag("stats", help: "print statistics once and exit"),
-                      .value("interval", help: "time between statistics (default 5s)")], positionals: 1...1),
-    Command(name: "spec", arguments: "", summary: "write a default config.json",
-            options: [.value("bundle", "b", help: "bundle directory (default: the current directory)"),
-                      .flag("rootless", help: "a config for an unprivileged user"),
-                      .flag("skiff-defaults", help: "no terminal, a cgroup namespace, no ambient capabilities (runc spec's otherwise)")],
-            positionals: 0...0),
-    Command(name: "features", arguments: "", summary: "print the features document", options: [],
-            positionals: 0...0),
-    Command(name: "check", arguments: "", summary: "can this host run containers for you, and what to fix",
-            options: [.flag("json", help: "print the items as JSON")], positionals: 0...0),
+    Command(
+        name: "create", arguments: "<container-id>", summary: "create a container; its process waits for `start`",
+        options: createOptions, positionals: 1...1),
+    Command(
+        name: "start", arguments: "<container-id>", summary: "start a created container", options: [],
+        positionals: 1...1),
+    Command(
+        name: "state", arguments: "<container-id>", summary: "print the state of a container", options: [],
+        positionals: 1...1),
+    Command(
+        name: "kill", arguments: "<container-id> [signal]", summary: "send a signal (default TERM)",
+        options: [.flag("all", "a", help: "signal every process of the container")], positionals: 1...2),
+    Command(
+        name: "delete", arguments: "<container-id>", summary: "delete a stopped container",
+        options: [.flag("force", "f", help: "kill the container first if it runs")], positionals: 1...1),
+    Command(
+        name: "run", arguments: "<container-id>", summary: "create, start and wait for a container",
+        options: createOptions + [
+            .flag("detach", "d", help: "return once the container runs"),
+            .flag("keep", help: "keep the container, stopped, after it exits"),
+        ],
+        positionals: 1...1),
+    Command(
+        name: "exec", arguments: "<container-id> <command> [args...]", summary: "run a new process in a container",
+        options: [
+            .value("process", "p", help: "a JSON file with the process (config.json's `process`)"),
+            .value("console-socket", help: "unix socket that receives the terminal's master (with --tty --detach)"),
+            .value("cwd", help: "working directory in the container"),
+            .value("env", "e", help: "KEY=value to add to the environment (repeatable)"),
+            .flag("tty", "t", help: "give the process a terminal"),
+            .value("user", "u", help: "uid[:gid] to run as"),
+            .value("additional-gids", "g", help: "a supplementary gid (repeatable)"),
+            .flag("detach", "d", help: "return once the process runs"),
+            .value("pid-file", help: "write the process's pid to this file"),
+            .value("pidfd-socket", help: "unix socket that receives a pidfd of the process"),
+            .value("process-label", help: "SELinux label of the process"),
+            .value("apparmor", help: "AppArmor profile of the process"),
+            .flag("no-new-privs", help: "set no_new_privs"),
+            .value("cap", "c", help: "a capability to add (repeatable)"),
+            .value("preserve-fds", help: "pass this many fds after stdio (3, 4, ...) to the process"),
+            .value("cgroup", help: "a sub-cgroup to run in: path, or controller[,controller]:path on v1 (repeatable)"),
+            .flag("ignore-paused", help: "exec even into a paused container"),
+        ], positionals: 1...4096),
+    Command(
+        name: "list", arguments: "", summary: "list containers",
+        options: [.value("format", "f", help: "table or json"), .flag("quiet", "q", help: "ids only")],
+        positionals: 0...0),
+    Command(
+        name: "pause", arguments: "<container-id>", summary: "freeze every process of the container", options: [],
+        positionals: 1...1),
+    Command(
+        name: "resume", arguments: "<container-id>", summary: "thaw a paused container", options: [],
+        positionals: 1...1),
+    Command(
+        name: "update", arguments: "<container-id>", summary: "change the cgroup limits of a running container",
+        options: UpdateFlags.options, positionals: 1...1),
+    Command(
+        name: "ps", arguments: "<container-id> [-- ps options]", summary: "list the container's processes",
+        options: [.value("format", "f", help: "table (ps output) or json (pids)")], positionals: 1...64),
+    Command(
+        name: "events", arguments: "<container-id>", summary: "print the container's statistics and OOM events",
+        options: [
+            .flag("stats", help: "print statistics once and exit"),
+            .value("interval", help: "time between statistics (default 5s)"),
+        ], positionals: 1...1),
+    Command(
+        name: "spec", arguments: "", summary: "write a default config.json",
+        options: [
+            .value("bundle", "b", help: "bundle directory (default: the current directory)"),
+            .flag("rootless", help: "a config for an unprivileged user"),
+            .flag("skiff-defaults", help: "no terminal, a cgroup namespace, no ambient capabilities (runc spec's otherwise)"),
+        ],
+        positionals: 0...0),
+    Command(
+        name: "features", arguments: "", summary: "print the features document", options: [],
+        positionals: 0...0),
+    Command(
+        name: "check", arguments: "", summary: "can this host run containers for you, and what to fix",
+        options: [.flag("json", help: "print the items as JSON")], positionals: 0...0),
 ]
 
 func usage() -> String {
@@ -179,8 +201,9 @@ struct Invocation {
             // exec: options end at the command (`exec ID sh -c ...`); ps:
             // at the id, and what follows goes to ps (`ps ID -e -x`, or
             // `ps ID -- -e -x`), as with runc.
-            let (p, tail) = try Arguments.parse(rest.dropFirst(), command.options + [.flag("help", "h", help: "")],
-                                                command: name, stopAtPositional: name == "exec" || name == "ps")
+            let (p, tail) = try Arguments.parse(
+                rest.dropFirst(), command.options + [.flag("help", "h", help: "")],
+                command: name, stopAtPositional: name == "exec" || name == "ps")
             parsed = p
             if name == "exec" || name == "ps", !tail.isEmpty {
                 var t = tail
@@ -199,8 +222,9 @@ struct Invocation {
         }
         if !command.positionals.contains(parsed.positionals.count) {
             let what = command.arguments.isEmpty ? "no arguments" : command.arguments
-            fail("\(name): expected \(what), got \(parsed.positionals.count) argument(s) (see skiff \(name) --help)",
-                 name == "exec" ? 255 : 1, log: log)
+            fail(
+                "\(name): expected \(what), got \(parsed.positionals.count) argument(s) (see skiff \(name) --help)",
+                name == "exec" ? 255 : 1, log: log)
         }
         return Invocation(global: global, name: name, command: command, parsed: parsed, log: log)
     }
@@ -221,10 +245,11 @@ struct Invocation {
             }
             preserve = n
         }
-        return Runtime.CreateOptions(bundle: parsed.value("bundle") ?? ".", pidFile: parsed.value("pid-file"),
-                                     preserveFds: preserve, noPivot: parsed.flag("no-pivot"),
-                                     consoleSocket: parsed.value("console-socket"),
-                                     noNewKeyring: parsed.flag("no-new-keyring"), pidfdSocket: parsed.value("pidfd-socket"))
+        return Runtime.CreateOptions(
+            bundle: parsed.value("bundle") ?? ".", pidFile: parsed.value("pid-file"),
+            preserveFds: preserve, noPivot: parsed.flag("no-pivot"),
+            consoleSocket: parsed.value("console-socket"),
+            noNewKeyring: parsed.flag("no-new-keyring"), pidfdSocket: parsed.value("pidfd-socket"))
     }
 
     func execOptions() -> Runtime.ExecOptions {
@@ -275,8 +300,11 @@ struct Invocation {
         case "delete":
             try makeRuntime().delete(id: id, force: parsed.flag("force"))
         case "run":
-            return try makeRuntime().run(id: id, .init(create: createOptions(), detach: parsed.flag("detach"),
-                                                       keep: parsed.flag("keep")))
+            return try makeRuntime().run(
+                id: id,
+                .init(
+                    create: createOptions(), detach: parsed.flag("detach"),
+                    keep: parsed.flag("keep")))
         case "exec":
             return try makeRuntime().exec(id: id, execOptions())
         case "list":
@@ -310,8 +338,9 @@ struct Invocation {
                 _ = write(1, text, text.utf8.count)
             }
         case "spec":
-            try Runtime.writeSpec(bundle: parsed.value("bundle") ?? ".", rootless: parsed.flag("rootless"),
-                                  skiffDefaults: parsed.flag("skiff-defaults"))
+            try Runtime.writeSpec(
+                bundle: parsed.value("bundle") ?? ".", rootless: parsed.flag("rootless"),
+                skiffDefaults: parsed.flag("skiff-defaults"))
         case "features":
             print(Runtime.features())
         case "check":

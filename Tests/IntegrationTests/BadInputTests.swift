@@ -110,35 +110,37 @@ import Testing
         s.expectNothingLeft(id)
     }
 
-    @Test("wrong command-line input is refused with the flag named", arguments: [
-        (["create", "--preserve-fds", "many", "x"], "create: --preserve-fds: `many` is not a number of fds"),
-        (["create", "--preserve-fds", "3", "x"], "--preserve-fds 3: fd 3 is not open"),
-        (["--log-format", "xml", "state", "x"], "--log-format: must be `text` or `json`, not `xml`"),
-        (["events", "--interval", "9999999999999999m", "x"], "--interval: `9999999999999999m` is not a duration"),
-        (["create", "--frobnicate", "x"], "create: unknown option `--frobnicate`"),
-        (["create", "--bundle"], "create: option --bundle needs a value"),
-        (["create"], "create: expected <container-id>, got 0 argument(s)"),
-        (["kill", "x", "TERM", "extra"], "kill: expected <container-id> [signal], got 3 argument(s)"),
-        (["run", "--detach=maybe", "x"], "run: option --detach takes true or false, not `maybe`"),
-        (["list", "--format", "yaml"], "list: --format must be `table` or `json`, not `yaml`"),
-        (["frob"], "skiff: unknown command `frob`"),
-        (["create", "--console-socket", "/s", "x"], "--console-socket: process.terminal is false"),
-        (["state", "a/b"], "invalid container id `a/b`"),
-        (["state", ".."], "invalid container id `..`"),
-        (["start", "nosuch"], "container `nosuch` does not exist"),
-        (["kill", "nosuch"], "container `nosuch` does not exist"),
-        (["delete", "nosuch"], "container `nosuch` does not exist"),
-        (["pause", "nosuch"], "container `nosuch` does not exist"),
-        (["resume", "nosuch"], "container `nosuch` does not exist"),
-        (["ps", "--format", "yaml", "x"], "ps: --format must be `table` or `json`, not `yaml`"),
-        (["events", "--interval", "5", "x"], "--interval: `5` is not a duration like 5s or 500ms"),
-        (["events", "--interval", "0s", "x"], "--interval: `0s` is not a duration"),
-        (["update", "--resources", "/nonexistent/r.json", "x"], "update: --resources: open `/nonexistent/r.json`"),
-        (["update", "--memory", "lots", "x"], "update: --memory: `lots` is not a size"),
-        (["update", "x"], "update: nothing to change"),
-        (["update", "--pids-limit", "5", "nosuch"], "container `nosuch` does not exist"),
-        (["--systemd-cgroup=maybe", "list"], "skiff: option --systemd-cgroup takes true or false, not `maybe`"),
-    ])
+    @Test(
+        "wrong command-line input is refused with the flag named",
+        arguments: [
+            (["create", "--preserve-fds", "many", "x"], "create: --preserve-fds: `many` is not a number of fds"),
+            (["create", "--preserve-fds", "3", "x"], "--preserve-fds 3: fd 3 is not open"),
+            (["--log-format", "xml", "state", "x"], "--log-format: must be `text` or `json`, not `xml`"),
+            (["events", "--interval", "9999999999999999m", "x"], "--interval: `9999999999999999m` is not a duration"),
+            (["create", "--frobnicate", "x"], "create: unknown option `--frobnicate`"),
+            (["create", "--bundle"], "create: option --bundle needs a value"),
+            (["create"], "create: expected <container-id>, got 0 argument(s)"),
+            (["kill", "x", "TERM", "extra"], "kill: expected <container-id> [signal], got 3 argument(s)"),
+            (["run", "--detach=maybe", "x"], "run: option --detach takes true or false, not `maybe`"),
+            (["list", "--format", "yaml"], "list: --format must be `table` or `json`, not `yaml`"),
+            (["frob"], "skiff: unknown command `frob`"),
+            (["create", "--console-socket", "/s", "x"], "--console-socket: process.terminal is false"),
+            (["state", "a/b"], "invalid container id `a/b`"),
+            (["state", ".."], "invalid container id `..`"),
+            (["start", "nosuch"], "container `nosuch` does not exist"),
+            (["kill", "nosuch"], "container `nosuch` does not exist"),
+            (["delete", "nosuch"], "container `nosuch` does not exist"),
+            (["pause", "nosuch"], "container `nosuch` does not exist"),
+            (["resume", "nosuch"], "container `nosuch` does not exist"),
+            (["ps", "--format", "yaml", "x"], "ps: --format must be `table` or `json`, not `yaml`"),
+            (["events", "--interval", "5", "x"], "--interval: `5` is not a duration like 5s or 500ms"),
+            (["events", "--interval", "0s", "x"], "--interval: `0s` is not a duration"),
+            (["update", "--resources", "/nonexistent/r.json", "x"], "update: --resources: open `/nonexistent/r.json`"),
+            (["update", "--memory", "lots", "x"], "update: --memory: `lots` is not a size"),
+            (["update", "x"], "update: nothing to change"),
+            (["update", "--pids-limit", "5", "nosuch"], "container `nosuch` does not exist"),
+            (["--systemd-cgroup=maybe", "list"], "skiff: option --systemd-cgroup takes true or false, not `maybe`"),
+        ])
     func flags(args: [String], expected: String) throws {
         let s = try Skiff(["true"])
         try s.writeConfig()
@@ -149,15 +151,18 @@ import Testing
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: s.root)) ?? []).isEmpty, "state left behind")
     }
 
-    @Test("--systemd-cgroup where systemd is not PID 1: the error says what PID 1 is and what to use; nothing is left",
-          .needsNoSystemd)
+    @Test(
+        "--systemd-cgroup where systemd is not PID 1: the error says what PID 1 is and what to use; nothing is left",
+        .needsNoSystemd)
     func noSystemd() throws {
         let s = try Skiff(["true"])
         for command in ["run", "create"] {
             let id = Harness.uniqueName("nosd")
             let r = try s("--systemd-cgroup", command, "--bundle", s.bundle, id)
             #expect(r.status == 1, "\(r)")
-            #expect(r.stderr.contains("--systemd-cgroup: cannot reach systemd (the system manager) over D-Bus (/run/systemd/private: no such file or directory"), "\(r)")
+            #expect(
+                r.stderr.contains("--systemd-cgroup: cannot reach systemd (the system manager) over D-Bus (/run/systemd/private: no such file or directory"),
+                "\(r)")
             #expect(r.stderr.contains(", not systemd: without systemd use the cgroupfs driver (drop --systemd-cgroup)"), "\(r)")
             s.expectNothingLeft(id)
         }

@@ -30,10 +30,12 @@ enum Attack {
     /// a pid, holds that process's /proc/<pid>/exe open and, once `release`
     /// exists, tries `tries` times to reopen it for writing.
     static func overwritePod(_ decoy: String, release: String, tries: Int) throws -> Pod {
-        try Pod(decoy: decoy, attacker: """
-            while [ ! -f /out/go ]; do sleep 0.02; done
-            /out/attack overwrite $(cat /out/go) \(release) \(tries) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
-            """, capabilities: ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_DAC_OVERRIDE"])
+        try Pod(
+            decoy: decoy,
+            attacker: """
+                while [ ! -f /out/go ]; do sleep 0.02; done
+                /out/attack overwrite $(cat /out/go) \(release) \(tries) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
+                """, capabilities: ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_DAC_OVERRIDE"])
     }
 
     /// "name errno" lines, as the attacker prints them.
@@ -70,8 +72,10 @@ enum Attack {
             try FileManager.default.copyItem(atPath: Attack.binary, toPath: out + "/attack")
             a.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
             if let capabilities {
-                a["process", "capabilities"] = ["bounding": capabilities, "effective": capabilities,
-                                               "permitted": capabilities]
+                a["process", "capabilities"] = [
+                    "bounding": capabilities, "effective": capabilities,
+                    "permitted": capabilities,
+                ]
             }
             b = try Skiff(["true"])
             b.binary = decoy
@@ -137,7 +141,7 @@ enum Attack {
         let reader = open(pod.out + "/fifo", O_RDONLY | O_NONBLOCK)
         defer { close(reader) }
         try waitFor(seconds: 10) { (try? pod.b.state(pod.idB)["status"] as? String) == "stopped" }
-        FileManager.default.createFile(atPath: pod.out + "/started", contents: nil)
+        _ = FileManager.default.createFile(atPath: pod.out + "/started", contents: nil)
         let r = try pod.result()
         #expect(r["open-exe"] == 0, "the attacker holds /proc/<pid>/exe of skiff's binary running in the container: \(r)")
         #expect(r["reopen-write"] == EROFS, "reopening it for writing must fail with EROFS: \(r)")
@@ -146,10 +150,12 @@ enum Attack {
 
     @Test("CVE-2016-9962: a container sharing the pid namespace cannot ptrace, or read the memory, environment or binary of the process waiting for start")
     func cve_2016_9962() throws {
-        var pod = try Attack.Pod(decoy: try Attack.decoy(), attacker: """
-            while [ ! -f /out/go ]; do sleep 0.02; done
-            /out/attack probe $(cat /out/go) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
-            """)
+        var pod = try Attack.Pod(
+            decoy: try Attack.decoy(),
+            attacker: """
+                while [ ! -f /out/go ]; do sleep 0.02; done
+                /out/attack probe $(cat /out/go) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
+                """)
         defer { pod.stop() }
         try pod.start()
         let r = try pod.result()
@@ -169,7 +175,9 @@ enum Attack {
             .split(separator: "\0").map(String.init)
     }
 
-    @Test("as root, create moves its running image onto the read-only copy instead of exec'ing it: one execve, the arguments and environment intact, the binary read-only")
+    @Test(
+        "as root, create moves its running image onto the read-only copy instead of exec'ing it: one execve, the arguments and environment intact, the binary read-only"
+    )
     func swappedInPlace() throws {
         var s = try Skiff(["sh", "-c", "echo started"])
         s.binary = try Attack.decoy()
@@ -212,8 +220,9 @@ enum Attack {
         // The marker names the pid of the skiff that re-executed, so that an
         // inherited one is never believed.
         let marker = try Self.initialEnvironment(pid).first { $0.hasPrefix("_SKIFF_PROTECTED_EXE=") }
-        #expect(marker.flatMap { Int32($0.dropFirst(21)) }.map { $0 > 1 && $0 != Int32(pid) } == true,
-                "the memfd copy is exec'd, with the marker: \(marker ?? "none")")
+        #expect(
+            marker.flatMap { Int32($0.dropFirst(21)) }.map { $0 > 1 && $0 != Int32(pid) } == true,
+            "the memfd copy is exec'd, with the marker: \(marker ?? "none")")
         #expect(try s("start", id).status == 0)
         let r = try s("run", "--bundle", s.bundle, Harness.uniqueName("memfd"))
         #expect(r.status == 0 && r.stdout == "started\n", "\(r)")
@@ -230,7 +239,7 @@ enum Attack {
         // Start B: its process execs, and no skiff process runs the file any
         // more (which would answer ETXTBSY and hide the real guarantee).
         #expect(try pod.b("start", pod.idB).status == 0)
-        FileManager.default.createFile(atPath: pod.out + "/started", contents: nil)
+        _ = FileManager.default.createFile(atPath: pod.out + "/started", contents: nil)
         let r = try pod.result()
         #expect(r["open-exe"] == 0, "the attacker holds /proc/<pid>/exe of the waiting process: \(r)")
         #expect(r["reopen-write"] == EROFS, "reopening it for writing must fail with EROFS: \(r)")

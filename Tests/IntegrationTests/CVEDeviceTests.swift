@@ -44,8 +44,9 @@ import Testing
         s.mounts = s.mounts.filter { !(($0["destination"] as? String) ?? "").hasPrefix("/dev") }
         s.mounts.append(["destination": "/data", "source": decoy, "options": ["rbind"]])
         try s.expectRefused("a symlink on the way in the rootfs: devices, their directories and links are only made below real directories")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: decoy).isEmpty,
-                "made on the host: \((try? FileManager.default.contentsOfDirectory(atPath: decoy)) ?? [])")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: decoy).isEmpty,
+            "made on the host: \((try? FileManager.default.contentsOfDirectory(atPath: decoy)) ?? [])")
         // A link below /dev leading out is not followed either.
         let rootfs2 = try CVEProcTests.rootfs(["dev/pts": "/data"])
         var s2 = try Skiff(["true"], rootfs: rootfs2)

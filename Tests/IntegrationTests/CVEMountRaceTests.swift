@@ -35,7 +35,7 @@ import Testing
             _ = try b.run(id)
             b.expectNothingLeft(id)
         }
-        FileManager.default.createFile(atPath: volume + "/stop", contents: nil)
+        _ = FileManager.default.createFile(atPath: volume + "/stop", contents: nil)
         try waitFor { FileManager.default.fileExists(atPath: volume + "/swaps") }
         let report = try String(contentsOfFile: volume + "/swaps", encoding: .utf8)
         let swaps = Int(report.split(separator: " ").last?.split(separator: "\n").first ?? "") ?? 0
@@ -60,12 +60,15 @@ import Testing
         let file = Harness.scratch + "/" + Harness.uniqueName("bindfile")
         try "x\n".write(toFile: file, atomically: false, encoding: .utf8)
         let (decoy, _, swaps) = try Self.race(rounds: 40) { _ in
-            [["destination": "/vol/x/newdir/deeper", "type": "tmpfs", "source": "tmpfs"],
-             ["destination": "/vol/x/newfile", "source": file, "options": ["bind"]]]
+            [
+                ["destination": "/vol/x/newdir/deeper", "type": "tmpfs", "source": "tmpfs"],
+                ["destination": "/vol/x/newfile", "source": file, "options": ["bind"]],
+            ]
         }
         #expect(swaps > 1000, "the sibling did not race: \(swaps) swaps")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: decoy).isEmpty,
-                "files were created on the host: \((try? FileManager.default.contentsOfDirectory(atPath: decoy)) ?? [])")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: decoy).isEmpty,
+            "files were created on the host: \((try? FileManager.default.contentsOfDirectory(atPath: decoy)) ?? [])")
     }
 }
 
@@ -85,7 +88,7 @@ import Testing
         try fm.createDirectory(atPath: volume + "/x/t", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: volume + "/y", withIntermediateDirectories: true)
         try fm.createSymbolicLink(atPath: volume + "/y/t", withDestinationPath: "/hostvol/victim")
-        fm.createFile(atPath: volume + "/x/t/planted", contents: Data("x".utf8))
+        _ = fm.createFile(atPath: volume + "/x/t/planted", contents: Data("x".utf8))
         chmod(volume + "/x/t/planted", 0o4755)
         chmod(volume + "/x/t", 0o777)
         try fm.createDirectory(atPath: host + "/victim", withIntermediateDirectories: true)
@@ -98,14 +101,16 @@ import Testing
         racer.standardOutput = out
         try racer.run()
         defer {
-            fm.createFile(atPath: stop, contents: nil)
+            _ = fm.createFile(atPath: stop, contents: nil)
             racer.waitUntilExit()
         }
 
         var b = try Skiff(["true"])
-        b.mounts += [["destination": "/data", "source": volume, "options": ["rbind"]],
-                     ["destination": "/hostvol", "source": host, "options": ["rbind"]],
-                     ["destination": "/data/x/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "nosuid"]]]
+        b.mounts += [
+            ["destination": "/data", "source": volume, "options": ["rbind"]],
+            ["destination": "/hostvol", "source": host, "options": ["rbind"]],
+            ["destination": "/data/x/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "nosuid"]],
+        ]
         var victimChanged = ""
         for _ in 0..<60 {
             let id = Harness.uniqueName("retarget")
@@ -119,11 +124,12 @@ import Testing
                 break
             }
         }
-        fm.createFile(atPath: stop, contents: nil)
+        _ = fm.createFile(atPath: stop, contents: nil)
         racer.waitUntilExit()
         let swaps = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(swaps.hasPrefix("swaps ") && (Int(swaps.dropFirst(6).prefix { $0.isNumber }) ?? 0) > 1000,
-                "the attacker did not race: \(swaps)")
+        #expect(
+            swaps.hasPrefix("swaps ") && (Int(swaps.dropFirst(6).prefix { $0.isNumber }) ?? 0) > 1000,
+            "the attacker did not race: \(swaps)")
         #expect(victimChanged.isEmpty, "the host's directory was changed through the swapped path: \(victimChanged)")
     }
 }

@@ -27,8 +27,9 @@ import Testing
             try "host file\n".write(toFile: dir + "/timer_list", atomically: false, encoding: .utf8)
         }
         func expectUntouched(sourceLocation: SourceLocation = #_sourceLocation) {
-            #expect((try? String(contentsOfFile: dir + "/sys/net/ipv4/ip_forward", encoding: .utf8)) == "0\n",
-                    "a sysctl was written into the host's decoy", sourceLocation: sourceLocation)
+            #expect(
+                (try? String(contentsOfFile: dir + "/sys/net/ipv4/ip_forward", encoding: .utf8)) == "0\n",
+                "a sysctl was written into the host's decoy", sourceLocation: sourceLocation)
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.sorted()
             #expect(entries == ["sys", "timer_list"], "the decoy changed: \(entries ?? [])", sourceLocation: sourceLocation)
         }
@@ -60,8 +61,10 @@ import Testing
         // file bound there, then root writes the sysctl.
         let decoy = try Decoy()
         var s = try Skiff(["true"], rootfs: try Self.rootfs(["netdir": "/proc/sys/net/ipv4"]))
-        s.mounts.append(["destination": "/netdir/ip_forward", "source": decoy.dir + "/sys/net/ipv4/ip_forward",
-                         "options": ["bind"]])
+        s.mounts.append([
+            "destination": "/netdir/ip_forward", "source": decoy.dir + "/sys/net/ipv4/ip_forward",
+            "options": ["bind"],
+        ])
         s["linux", "sysctl"] = ["net.ipv4.ip_forward": "1"]
         try s.expectRefused("resolves into /proc in the rootfs")
         decoy.expectUntouched()

@@ -10,7 +10,9 @@ import Testing
     /// one v2 tree.
     static var hierarchies: [String] {
         let mounts = Harness.hostMountinfo()
-        if mounts.contains(" /sys/fs/cgroup rw") && mounts.split(separator: "\n").contains(where: { $0.contains(" /sys/fs/cgroup ") && $0.contains(" - cgroup2 ") }) {
+        if mounts.contains(" /sys/fs/cgroup rw")
+            && mounts.split(separator: "\n").contains(where: { $0.contains(" /sys/fs/cgroup ") && $0.contains(" - cgroup2 ") })
+        {
             return [""]
         }
         return ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).filter { $0 != "unified" }
@@ -50,8 +52,9 @@ import Testing
         func expectUntouched(sourceLocation: SourceLocation = #_sourceLocation) {
             #expect(decoyAlive, "the host's process in the joined cgroup was killed", sourceLocation: sourceLocation)
             for d in dirs {
-                #expect(FileManager.default.fileExists(atPath: d), "the cgroup skiff did not make was removed: \(d)",
-                        sourceLocation: sourceLocation)
+                #expect(
+                    FileManager.default.fileExists(atPath: d), "the cgroup skiff did not make was removed: \(d)",
+                    sourceLocation: sourceLocation)
             }
         }
     }

@@ -67,8 +67,9 @@ import Testing
 
     @Test("runc's layout inside: the container's own directories at /sys/fs/cgroup, read-only")
     func mountLayout() throws {
-        let b = try Self.box(["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; grep ' /sys/fs/cgroup/pids ' /proc/self/mountinfo; echo 1 > /sys/fs/cgroup/pids/pids.max"],
-                             resources: ["pids": ["limit": 77]])
+        let b = try Self.box(
+            ["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; grep ' /sys/fs/cgroup/pids ' /proc/self/mountinfo; echo 1 > /sys/fs/cgroup/pids/pids.max"],
+            resources: ["pids": ["limit": 77]])
         var s = b.s
         s.namespaces = s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
         let r = try s.run(b.id)
@@ -119,7 +120,9 @@ import Testing
     }
 
     /// Allocates past the limit once told to, then lives 2 s more.
-    static let streamArgs = ["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=32M count=1 2>/dev/null; echo $? > /out/dd; sleep 2"]
+    static let streamArgs = [
+        "sh", "-c", "while [ ! -e /out/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=32M count=1 2>/dev/null; echo $? > /out/dd; sleep 2",
+    ]
 
     /// `events` woken by the kernel (v1: an eventfd on memory.oom_control,
     /// v2: memory.events): one oom event per kill, stats every interval,
@@ -131,14 +134,14 @@ import Testing
         let events = Process()
         events.executableURL = URL(fileURLWithPath: Harness.binary)
         events.arguments = ["--root", s.root, "events", "--interval", "500ms", id]
-        FileManager.default.createFile(atPath: out + "/events", contents: nil)
+        _ = FileManager.default.createFile(atPath: out + "/events", contents: nil)
         events.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out + "/events"))
         try events.run()
         // OOM kills count from when events starts: the first stats line
         // (one interval in) says it is watching. A fixed pause here lost
         // the kill under TCG, where the process takes longer to start.
         try waitFor { ((try? String(contentsOfFile: out + "/events", encoding: .utf8)) ?? "").contains("\n") }
-        FileManager.default.createFile(atPath: out + "/go", contents: nil)
+        _ = FileManager.default.createFile(atPath: out + "/go", contents: nil)
         events.waitUntilExit()  // the container exits 2 s after the kill
         let lines = try String(contentsOfFile: out + "/events", encoding: .utf8).split(separator: "\n")
         let types = lines.compactMap { line -> String? in
@@ -161,7 +164,8 @@ import Testing
     @Test("a denied device cannot be opened, an allowed one can (runc's default list after the config's rules)")
     func devices() throws {
         // mknod is allowed for every node (runc's list), opening is not.
-        let script = "mknod /dev/xloop b 7 0 && head -c 1 /dev/xloop >/dev/null; echo loop=$?; head -c 1 /dev/zero | wc -c; grep -c 'b 7:0 r$' /sys/fs/cgroup/devices/devices.list"
+        let script =
+            "mknod /dev/xloop b 7 0 && head -c 1 /dev/xloop >/dev/null; echo loop=$?; head -c 1 /dev/zero | wc -c; grep -c 'b 7:0 r$' /sys/fs/cgroup/devices/devices.list"
         var b = try Self.box(["sh", "-c", script])
         b.s.namespaces = b.s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
         for set in ["bounding", "effective", "permitted"] { b.s["process", "capabilities", set] = ["CAP_MKNOD"] }
@@ -169,8 +173,9 @@ import Testing
         #expect(r.stdout == "loop=1\n1\n0\n" && r.stderr.contains("Operation not permitted"), "\(r)")
         b.expectGone()
 
-        var c = try Self.box(["sh", "-c", script],
-                             resources: ["devices": [["allow": false, "access": "rwm"], ["allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"]]])
+        var c = try Self.box(
+            ["sh", "-c", script],
+            resources: ["devices": [["allow": false, "access": "rwm"], ["allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"]]])
         c.s.namespaces = c.s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
         for set in ["bounding", "effective", "permitted"] { c.s["process", "capabilities", set] = ["CAP_MKNOD"] }
         let r2 = try c.s.run(c.id)
@@ -180,8 +185,9 @@ import Testing
 
     /// A disk of this host as "major:minor" (throttle rules need a real one).
     static func disk() throws -> [Int] {
-        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: "/sys/block").sorted()
-            .first { !$0.hasPrefix("loop") && !$0.hasPrefix("ram") })
+        let name = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: "/sys/block").sorted()
+                .first { !$0.hasPrefix("loop") && !$0.hasPrefix("ram") })
         let dev = try String(contentsOfFile: "/sys/block/\(name)/dev", encoding: .utf8)
         let mm = dev.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").compactMap { Int($0) }
         try #require(mm.count == 2)
@@ -191,13 +197,17 @@ import Testing
     @Test("cpu, cpuset, blkio throttle, memory and pids files hold the values runc writes")
     func files() throws {
         let mm = try Self.disk()
-        let b = try Self.box(["sleep", "60"], resources: [
-            "cpu": ["shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"],
-            "memory": ["limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20, "swappiness": 10],
-            "pids": ["limit": 42],
-            "blockIO": ["throttleReadBpsDevice": [["major": mm[0], "minor": mm[1], "rate": 1 << 20]],
-                        "throttleWriteIOPSDevice": [["major": mm[0], "minor": mm[1], "rate": 100]]],
-        ])
+        let b = try Self.box(
+            ["sleep", "60"],
+            resources: [
+                "cpu": ["shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"],
+                "memory": ["limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20, "swappiness": 10],
+                "pids": ["limit": 42],
+                "blockIO": [
+                    "throttleReadBpsDevice": [["major": mm[0], "minor": mm[1], "rate": 1 << 20]],
+                    "throttleWriteIOPSDevice": [["major": mm[0], "minor": mm[1], "rate": 100]],
+                ],
+            ])
         defer { b.cleanup() }
         let r = try b.s("run", "--detach", "--bundle", b.s.bundle, b.id)
         #expect(r.status == 0, "\(r)")
@@ -274,11 +284,13 @@ import Testing
         let doc = try b.s("update", "--resources", "-", b.id, stdin: #"{"pids":{"limit":-1},"cpu":{"shares":100}}"#)
         #expect(doc.status == 0, "\(doc)")
         #expect(b.file("pids", "pids.max") == "max" && b.file("cpu", "cpu.shares") == "100")
-        for (args, message) in [(["--cpu-share", "1"], "--cpu-share: 1 is out of range (2...262144)"),
-                                (["--memory", "12x"], "--memory: `12x` is not a size"),
-                                (["--pids-limit", "-5"], "--pids-limit: -5 is not a number of tasks"),
-                                (["--cpuset-cpus", "0-"], "--cpuset-cpus: `0-` is not a list"),
-                                ([], "nothing to change")] {
+        for (args, message) in [
+            (["--cpu-share", "1"], "--cpu-share: 1 is out of range (2...262144)"),
+            (["--memory", "12x"], "--memory: `12x` is not a size"),
+            (["--pids-limit", "-5"], "--pids-limit: -5 is not a number of tasks"),
+            (["--cpuset-cpus", "0-"], "--cpuset-cpus: `0-` is not a list"),
+            ([], "nothing to change"),
+        ] {
             let r = try b.s(["--root", b.s.root, "update"] + args + [b.id])
             #expect(r.status == 1 && r.stderr.contains(message), "\(args): \(r)")
         }
@@ -297,7 +309,8 @@ import Testing
         let pids = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [Int] ?? []
         #expect(pids.count == 3, "\(json)")
         let table = try b.s("ps", b.id)
-        #expect(table.stdout.hasPrefix("UID") && table.stdout.contains("sleep 71") && table.stdout.contains("sleep 72")
+        #expect(
+            table.stdout.hasPrefix("UID") && table.stdout.contains("sleep 71") && table.stdout.contains("sleep 72")
                 && table.stdout.split(separator: "\n").count == 4, "\(table)")
         let custom = try b.s("ps", b.id, "--", "-o", "pid,comm")
         #expect(custom.stdout.hasPrefix("    PID COMMAND") || custom.stdout.contains("PID COMMAND"), "\(custom)")
@@ -325,7 +338,8 @@ import Testing
         let r = try b.s.expectRefused("linux.resources.cpu.cpus: write /sys/fs/cgroup/cpuset/\(b.parent)/")
         #expect(r.stderr.contains("out of range"), "\(r)")
         for h in Self.hierarchies {
-            let children = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/\(h)/\(b.parent)"))?
+            let children =
+                (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/\(h)/\(b.parent)"))?
                 .filter { !$0.contains(".") && $0 != "tasks" } ?? []
             #expect(children.isEmpty, "\(h): \(children)")
         }
@@ -362,27 +376,35 @@ import Testing
         b.expectGone()
     }
 
-    @Test("every invalid resource value is refused with its JSON path, and nothing is left", arguments: [
-        (#"{"memory":{"limit":1000}}"#, #"linux.resources.memory.limit: 1000 is below the kernel's minimum"#),
-        (#"{"memory":{"limit":1073741824,"swap":1048576}}"#, #"linux.resources.memory.swap: 1048576 is below linux.resources.memory.limit"#),
-        (#"{"memory":{"swappiness":101}}"#, #"linux.resources.memory.swappiness: 101 is out of range"#),
-        (#"{"cpu":{"shares":1}}"#, #"linux.resources.cpu.shares: 1 is out of range"#),
-        (#"{"cpu":{"quota":10}}"#, #"linux.resources.cpu.quota: 10 is below the kernel's minimum"#),
-        (#"{"cpu":{"period":10}}"#, #"linux.resources.cpu.period: 10 is out of range"#),
-        (#"{"cpu":{"cpus":"a-b"}}"#, #"linux.resources.cpu.cpus: `a-b` is not a list"#),
-        (#"{"cpu":{"idle":2}}"#, #"linux.resources.cpu.idle: 2 is neither 0 nor 1"#),
-        (#"{"pids":{"limit":-2}}"#, #"linux.resources.pids.limit: -2 is not a number of tasks"#),
-        (#"{"blockIO":{"weight":5}}"#, #"linux.resources.blockIO.weight: 5 is out of range"#),
-        (#"{"blockIO":{"throttleReadBpsDevice":[{"major":-3,"minor":0,"rate":1}]}}"#, #"linux.resources.blockIO.throttleReadBpsDevice[0]: -3:0 is not a device number"#),
-        (#"{"hugepageLimits":[{"pageSize":"2XB","limit":1}]}"#, #"linux.resources.hugepageLimits[0].pageSize: `2XB` is not a huge page size"#),
-        (#"{"hugepageLimits":[{"pageSize":"2MB","limit":1}]}"#, #"linux.resources.hugepageLimits[0].limit: this host has no `hugetlb` cgroup v1 hierarchy"#),
-        (#"{"network":{"classID":1}}"#, #"linux.resources.network.classID: this host has no `net_cls` cgroup v1 hierarchy"#),
-        (#"{"unified":{"memory.high":"1"}}"#, #"linux.resources.unified["memory.high"]: this host uses cgroup v1"#),
-        (#"{"devices":[{"allow":true,"type":"x"}]}"#, #"linux.resources.devices[0].type: `x` is not a device type"#),
-        (#"{"devices":[{"allow":true,"access":"rwx"}]}"#, #"linux.resources.devices[0].access: `rwx` is not a device access"#),
-        (#"{"devices":[{"allow":true,"major":-7}]}"#, #"linux.resources.devices[0].major: -7 is not a device number"#),
-        (#"{"cpu":{"realtimeRuntime":-5}}"#, #"linux.resources.cpu.realtimeRuntime"#),
-    ])
+    @Test(
+        "every invalid resource value is refused with its JSON path, and nothing is left",
+        arguments: [
+            (#"{"memory":{"limit":1000}}"#, #"linux.resources.memory.limit: 1000 is below the kernel's minimum"#),
+            (#"{"memory":{"limit":1073741824,"swap":1048576}}"#, #"linux.resources.memory.swap: 1048576 is below linux.resources.memory.limit"#),
+            (#"{"memory":{"swappiness":101}}"#, #"linux.resources.memory.swappiness: 101 is out of range"#),
+            (#"{"cpu":{"shares":1}}"#, #"linux.resources.cpu.shares: 1 is out of range"#),
+            (#"{"cpu":{"quota":10}}"#, #"linux.resources.cpu.quota: 10 is below the kernel's minimum"#),
+            (#"{"cpu":{"period":10}}"#, #"linux.resources.cpu.period: 10 is out of range"#),
+            (#"{"cpu":{"cpus":"a-b"}}"#, #"linux.resources.cpu.cpus: `a-b` is not a list"#),
+            (#"{"cpu":{"idle":2}}"#, #"linux.resources.cpu.idle: 2 is neither 0 nor 1"#),
+            (#"{"pids":{"limit":-2}}"#, #"linux.resources.pids.limit: -2 is not a number of tasks"#),
+            (#"{"blockIO":{"weight":5}}"#, #"linux.resources.blockIO.weight: 5 is out of range"#),
+            (
+                #"{"blockIO":{"throttleReadBpsDevice":[{"major":-3,"minor":0,"rate":1}]}}"#,
+                #"linux.resources.blockIO.throttleReadBpsDevice[0]: -3:0 is not a device number"#
+            ),
+            (#"{"hugepageLimits":[{"pageSize":"2XB","limit":1}]}"#, #"linux.resources.hugepageLimits[0].pageSize: `2XB` is not a huge page size"#),
+            (
+                #"{"hugepageLimits":[{"pageSize":"2MB","limit":1}]}"#,
+                #"linux.resources.hugepageLimits[0].limit: this host has no `hugetlb` cgroup v1 hierarchy"#
+            ),
+            (#"{"network":{"classID":1}}"#, #"linux.resources.network.classID: this host has no `net_cls` cgroup v1 hierarchy"#),
+            (#"{"unified":{"memory.high":"1"}}"#, #"linux.resources.unified["memory.high"]: this host uses cgroup v1"#),
+            (#"{"devices":[{"allow":true,"type":"x"}]}"#, #"linux.resources.devices[0].type: `x` is not a device type"#),
+            (#"{"devices":[{"allow":true,"access":"rwx"}]}"#, #"linux.resources.devices[0].access: `rwx` is not a device access"#),
+            (#"{"devices":[{"allow":true,"major":-7}]}"#, #"linux.resources.devices[0].major: -7 is not a device number"#),
+            (#"{"cpu":{"realtimeRuntime":-5}}"#, #"linux.resources.cpu.realtimeRuntime"#),
+        ])
     func badValues(_ resources: String, _ message: String) throws {
         let doc = try JSONSerialization.jsonObject(with: Data(resources.utf8))
         let b = try Self.box(["true"], resources: doc as? [String: Any])

@@ -62,15 +62,19 @@ import Testing
         let disk = try String(contentsOfFile: "/sys/block/vda/dev", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let mm = disk.split(separator: ":").compactMap { Int($0) }
         try #require(mm.count == 2)
-        let b = try Self.box(["sleep", "60"], resources: [
-            "memory": ["limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20],
-            "cpu": ["shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0", "idle": 0],
-            "pids": ["limit": 42],
-            "blockIO": ["weight": 300, "throttleReadBpsDevice": [["major": mm[0], "minor": mm[1], "rate": 1 << 20]],
-                        "throttleWriteIOPSDevice": [["major": mm[0], "minor": mm[1], "rate": 100]]],
-            "hugepageLimits": [["pageSize": "2MB", "limit": 4 << 20]],
-            "unified": ["memory.high": "\(100 << 20)"],
-        ])
+        let b = try Self.box(
+            ["sleep", "60"],
+            resources: [
+                "memory": ["limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20],
+                "cpu": ["shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0", "idle": 0],
+                "pids": ["limit": 42],
+                "blockIO": [
+                    "weight": 300, "throttleReadBpsDevice": [["major": mm[0], "minor": mm[1], "rate": 1 << 20]],
+                    "throttleWriteIOPSDevice": [["major": mm[0], "minor": mm[1], "rate": 100]],
+                ],
+                "hugepageLimits": [["pageSize": "2MB", "limit": 4 << 20]],
+                "unified": ["memory.high": "\(100 << 20)"],
+            ])
         defer { b.cleanup() }
         let r = try b.s("run", "--detach", "--bundle", b.s.bundle, b.id)
         #expect(r.status == 0, "\(r)")
@@ -115,8 +119,9 @@ import Testing
         for set in ["bounding", "effective", "permitted"] { b.s["process", "capabilities", set] = ["CAP_MKNOD"] }
         let r = try b.s.run(b.id)
         #expect(r.stdout == "disk=1\n1\n" && r.stderr.contains("Operation not permitted"), "\(r)")
-        var c = try Self.box(["sh", "-c", script],
-                             resources: ["devices": [["allow": false, "access": "rwm"], ["allow": true, "type": "b", "major": mm[0], "minor": mm[1], "access": "r"]]])
+        var c = try Self.box(
+            ["sh", "-c", script],
+            resources: ["devices": [["allow": false, "access": "rwm"], ["allow": true, "type": "b", "major": mm[0], "minor": mm[1], "access": "r"]]])
         for set in ["bounding", "effective", "permitted"] { c.s["process", "capabilities", set] = ["CAP_MKNOD"] }
         let r2 = try c.s.run(c.id)
         #expect(r2.stdout == "disk=0\n1\n", "\(r2)")
@@ -140,13 +145,15 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: b.dir))
     }
 
-    @Test("v2 errors: a unified key with no file, network fields, realtime cpu", arguments: [
-        (#"{"unified":{"memory.nope":"1"}}"#, #"linux.resources.unified["memory.nope"]: write /sys/fs/cgroup/skiff-v2/"#),
-        (#"{"unified":{"../x":"1"}}"#, #"linux.resources.unified["../x"]: `../x` is not a cgroup v2 file name"#),
-        (#"{"network":{"classID":1}}"#, "linux.resources.network: cgroup v2 has no net_cls or net_prio controller"),
-        (#"{"cpu":{"realtimeRuntime":1000}}"#, "linux.resources.cpu.realtimeRuntime: cgroup v2 has no realtime cpu limits"),
-        (#"{"memory":{"swap":1048576}}"#, "linux.resources.memory.swap: a swap limit needs a memory limit"),
-    ])
+    @Test(
+        "v2 errors: a unified key with no file, network fields, realtime cpu",
+        arguments: [
+            (#"{"unified":{"memory.nope":"1"}}"#, #"linux.resources.unified["memory.nope"]: write /sys/fs/cgroup/skiff-v2/"#),
+            (#"{"unified":{"../x":"1"}}"#, #"linux.resources.unified["../x"]: `../x` is not a cgroup v2 file name"#),
+            (#"{"network":{"classID":1}}"#, "linux.resources.network: cgroup v2 has no net_cls or net_prio controller"),
+            (#"{"cpu":{"realtimeRuntime":1000}}"#, "linux.resources.cpu.realtimeRuntime: cgroup v2 has no realtime cpu limits"),
+            (#"{"memory":{"swap":1048576}}"#, "linux.resources.memory.swap: a swap limit needs a memory limit"),
+        ])
     func errors(_ resources: String, _ message: String) throws {
         let doc = try JSONSerialization.jsonObject(with: Data(resources.utf8))
         let b = try Self.box(["true"], resources: doc as? [String: Any])
@@ -166,14 +173,18 @@ import Testing
         defer { for d in [deleg + "/session", deleg, plain + "/session", plain] { rmdir(d) } }
         // What systemd's Delegate=yes gives: the directory and its
         // cgroup.procs, cgroup.subtree_control and cgroup.threads.
-        _ = try Harness.sh("chown \(user) \(deleg) \(deleg)/cgroup.procs \(deleg)/cgroup.subtree_control \(deleg)/cgroup.threads \(deleg)/session \(deleg)/session/cgroup.procs")
+        _ = try Harness.sh(
+            "chown \(user) \(deleg) \(deleg)/cgroup.procs \(deleg)/cgroup.subtree_control \(deleg)/cgroup.threads \(deleg)/session \(deleg)/session/cgroup.procs"
+        )
 
         var s = try Skiff.rootless(["sh", "-c", "cat /proc/self/cgroup /sys/fs/cgroup/pids.max"])
         s.namespaces = s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
         s["linux", "resources"] = ["pids": ["limit": 7]]
         try s.writeConfig()
         func run(in cgroup: String, _ id: String) throws -> Harness.Result {
-            try Harness.sh("echo $$ > \(cgroup)/session/cgroup.procs && exec /usr/sbin/runuser -u \(user) -- env PATH=/usr/bin:/bin HOME=/ \(Harness.binary) --root \(s.root) run --bundle \(s.bundle) \(id)")
+            try Harness.sh(
+                "echo $$ > \(cgroup)/session/cgroup.procs && exec /usr/sbin/runuser -u \(user) -- env PATH=/usr/bin:/bin HOME=/ \(Harness.binary) --root \(s.root) run --bundle \(s.bundle) \(id)"
+            )
         }
         let id = Harness.uniqueName("deleg")
         let r = try run(in: deleg, id)
@@ -190,7 +201,9 @@ import Testing
         #expect(ns.status == 0 && ns.stdout == "0::/\n7\n", "\(ns)")
 
         let refused = try run(in: plain, Harness.uniqueName("plain"))
-        #expect(refused.status == 1 && refused.stderr.contains("linux.resources.pids: cannot be applied for user `\(user)`: no cgroup is delegated to this user"), "\(refused)")
+        #expect(
+            refused.status == 1 && refused.stderr.contains("linux.resources.pids: cannot be applied for user `\(user)`: no cgroup is delegated to this user"),
+            "\(refused)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: plain).filter { !$0.contains(".") } == ["session"])
     }
 }

@@ -19,7 +19,8 @@ import Testing
     func joins() throws {
         let (s, id, pid) = try ExecTests.running()
         defer { _ = try? s("delete", "--force", id) }
-        let script = ExecTests.namespaces.map { "readlink /proc/self/ns/\($0)" }.joined(separator: "; ")
+        let script =
+            ExecTests.namespaces.map { "readlink /proc/self/ns/\($0)" }.joined(separator: "; ")
             + "; echo pid=$$; cat /proc/self/cgroup"
         let r = try s("exec", id, "sh", "-c", script)
         #expect(r.status == 0, "\(r)")
@@ -73,7 +74,8 @@ import Testing
             #expect(r.status == 0, "\(r)")
             let p = try #require(Int(try String(contentsOfFile: file, encoding: .utf8)))
             pids.append(p)
-            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/ns/pid")
+            #expect(
+                try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/ns/pid")
                     == FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid"))
         }
         let ps = try s("exec", id, "ps", "-o", "pid,args")
@@ -87,9 +89,10 @@ import Testing
     func flags() throws {
         let (s, id, _) = try ExecTests.running()
         defer { _ = try? s("delete", "--force", id) }
-        let r = try s("exec", "--user", "65534:65534", "--additional-gids", "7", "-g", "8", "--cwd", "/tmp",
-                      "-e", "FOO=bar", "--cap", "CAP_SYS_ADMIN", "--no-new-privs", id,
-                      "sh", "-c", "id -u; id -g; id -G; pwd; echo $FOO; grep -E 'Cap(Inh|Eff|Bnd)|NoNewPrivs' /proc/self/status")
+        let r = try s(
+            "exec", "--user", "65534:65534", "--additional-gids", "7", "-g", "8", "--cwd", "/tmp",
+            "-e", "FOO=bar", "--cap", "CAP_SYS_ADMIN", "--no-new-privs", id,
+            "sh", "-c", "id -u; id -g; id -G; pwd; echo $FOO; grep -E 'Cap(Inh|Eff|Bnd)|NoNewPrivs' /proc/self/status")
         #expect(r.status == 0, "\(r)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(Array(lines.prefix(5)) == ["65534", "65534", "65534 7 8", "/tmp", "bar"], "\(r)")
@@ -107,8 +110,10 @@ import Testing
     @Test("the container's seccomp filter, rlimits and umask apply to an exec'd process")
     func confinement() throws {
         var s = try Skiff(["sleep", "60"])
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW",
-                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"]]]
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"]],
+        ]
         s["process", "rlimits"] = [["type": "RLIMIT_NOFILE", "soft": 123, "hard": 456]]
         s["process", "user", "umask"] = 0o077
         let id = Harness.uniqueName("exsec")
@@ -136,8 +141,9 @@ import Testing
         let (s, id, pid) = try ExecTests.running()
         defer { _ = try? s("delete", "--force", id) }
         // A sub-cgroup in the container's pids hierarchy.
-        let line = try #require(try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
-            .split(separator: "\n").first { $0.contains(":pids:") })
+        let line = try #require(
+            try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+                .split(separator: "\n").first { $0.contains(":pids:") })
         let dir = "/sys/fs/cgroup/pids" + String(line.split(separator: ":", maxSplits: 2)[2]) + "/sub"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
         let e = try s("exec", "--cgroup", "pids:sub", id, "sh", "-c", "grep :pids: /proc/self/cgroup")
@@ -160,7 +166,8 @@ import Testing
         defer { _ = try? s("delete", "--force", id) }
         let file = s.bundle + "/fields.json"
         func exec(_ extra: String) throws -> Harness.Result {
-            try #"{"args": ["sh", "-c", "grep ^Cpus_allowed_list /proc/self/status; awk '{print $19, $41}' /proc/self/stat"], "cwd": "/", "user": {"uid": 0, "gid": 0}, \#(extra)}"#
+            try
+                #"{"args": ["sh", "-c", "grep ^Cpus_allowed_list /proc/self/status; awk '{print $19, $41}' /proc/self/stat"], "cwd": "/", "user": {"uid": 0, "gid": 0}, \#(extra)}"#
                 .write(toFile: file, atomically: true, encoding: .utf8)
             return try s("exec", "--process", file, id)
         }
@@ -177,7 +184,8 @@ import Testing
         let (s, id, _) = try ExecTests.running()
         defer { _ = try? s("delete", "--force", id) }
         let file = s.bundle + "/process.json"
-        try #"{"args": ["sh", "-c", "echo $A $(id -u) $(pwd)"], "env": ["A=from-file", "PATH=/bin"], "cwd": "/dev", "user": {"uid": 5, "gid": 5}, "terminal": false}"#
+        try
+            #"{"args": ["sh", "-c", "echo $A $(id -u) $(pwd)"], "env": ["A=from-file", "PATH=/bin"], "cwd": "/dev", "user": {"uid": 5, "gid": 5}, "terminal": false}"#
             .write(toFile: file, atomically: true, encoding: .utf8)
         let r = try s("exec", "--process", file, id)
         #expect(r.status == 0 && r.stdout == "from-file 5 /dev\n", "\(r)")
@@ -211,7 +219,7 @@ import Testing
         defer { _ = try? s("delete", "--force", id) }
         #expect(try s("pause", id).status == 0)
         let out = s.bundle + "/exec.out"
-        FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: s.binary)
         p.arguments = ["--root", s.root, "exec", "--ignore-paused", id, "echo", "ok"]
@@ -226,17 +234,19 @@ import Testing
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "ok\n")
     }
 
-    @Test("wrong exec input names the flag", arguments: [
-        (["--user", "1:-1"], "--user: `1:-1` is not uid[:gid]"),
-        (["--user", "+5"], "--user: `+5` is not uid[:gid]"),
-        (["--user", "4294967295"], "--user: `4294967295` is not uid[:gid]"),
-        (["-g", "x"], "--additional-gids: `x` is not a decimal gid"),
-        (["-e", "NOEQUALS"], "--env `NOEQUALS` (#1): must be KEY=value"),
-        (["--cap", "CAP_FLY"], "--cap: unknown capability `CAP_FLY`"),
-        (["--cgroup", "nosuch"], "--cgroup: `"),
-        (["--process", "/nonexistent.json"], "--process: open `/nonexistent.json`"),
-        (["--tty"], "process.terminal is true but exec has no --console-socket"),
-    ])
+    @Test(
+        "wrong exec input names the flag",
+        arguments: [
+            (["--user", "1:-1"], "--user: `1:-1` is not uid[:gid]"),
+            (["--user", "+5"], "--user: `+5` is not uid[:gid]"),
+            (["--user", "4294967295"], "--user: `4294967295` is not uid[:gid]"),
+            (["-g", "x"], "--additional-gids: `x` is not a decimal gid"),
+            (["-e", "NOEQUALS"], "--env `NOEQUALS` (#1): must be KEY=value"),
+            (["--cap", "CAP_FLY"], "--cap: unknown capability `CAP_FLY`"),
+            (["--cgroup", "nosuch"], "--cgroup: `"),
+            (["--process", "/nonexistent.json"], "--process: open `/nonexistent.json`"),
+            (["--tty"], "process.terminal is true but exec has no --console-socket"),
+        ])
     func badInput(flags: [String], message: String) throws {
         let (s, id, _) = try ExecTests.running()
         defer { _ = try? s("delete", "--force", id) }
@@ -284,10 +294,12 @@ import Testing
     /// CVE-2016-9962 through exec: the process is not dumpable until execve.
     @Test("CVE-2016-9962 through exec: a process of the container cannot ptrace, or read the memory, environment or binary of an exec process")
     func cve_2016_9962() throws {
-        var pod = try Attack.Pod(decoy: try Attack.decoy(), attacker: """
-            while [ ! -f /out/go ]; do sleep 0.02; done
-            /out/attack probe $(cat /out/go) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
-            """)
+        var pod = try Attack.Pod(
+            decoy: try Attack.decoy(),
+            attacker: """
+                while [ ! -f /out/go ]; do sleep 0.02; done
+                /out/attack probe $(cat /out/go) > /out/result.tmp; mv /out/result.tmp /out/result; sleep 30
+                """)
         defer { pod.stop() }
         try ExecTests.holdExecProcess(&pod)
         let r = try pod.result()

@@ -120,8 +120,9 @@ enum Harness {
         try out.close()
         try err.close()
         let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-        return Result(status: status, stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+        return Result(
+            status: status, stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
     }
 
     @discardableResult
@@ -133,7 +134,8 @@ enum Harness {
         let me = getpid()
         return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name in
             guard let pid = Int32(name), pid != me,
-                  let cmd = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return nil }
+                let cmd = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))
+            else { return nil }
             let text = String(decoding: cmd.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
             return text.contains(marker) ? pid : nil
         }
@@ -232,8 +234,9 @@ struct Skiff {
     func skiff(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
         if let user {
             let env = ["PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": root + "-xdg", "HOME": "/"]
-            return try Harness.exec("/usr/sbin/runuser", ["-u", user, "--", binary] + args,
-                                    env: env, stdin: stdin)
+            return try Harness.exec(
+                "/usr/sbin/runuser", ["-u", user, "--", binary] + args,
+                env: env, stdin: stdin)
         }
         return try Harness.exec(binary, args, stdin: stdin)
     }
@@ -269,8 +272,9 @@ struct Skiff {
 
     /// Nothing of container `id` is left: no state directory, no process.
     func expectNothingLeft(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(!FileManager.default.fileExists(atPath: root + "/" + id), "state directory left behind",
-                sourceLocation: sourceLocation)
+        #expect(
+            !FileManager.default.fileExists(atPath: root + "/" + id), "state directory left behind",
+            sourceLocation: sourceLocation)
         #expect(Harness.processes(mentioning: " \(id)").isEmpty, "process left behind", sourceLocation: sourceLocation)
         #expect(!Harness.hostMountinfo().contains(bundle), "mount left behind", sourceLocation: sourceLocation)
     }
@@ -278,8 +282,10 @@ struct Skiff {
     /// `run` (or `create`) of a new container is refused: exit 1, `message`
     /// on stderr, and nothing of the container left behind.
     @discardableResult
-    func expectRefused(_ message: String, create: Bool = false,
-                       sourceLocation: SourceLocation = #_sourceLocation) throws -> Harness.Result {
+    func expectRefused(
+        _ message: String, create: Bool = false,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Harness.Result {
         let id = Harness.uniqueName("refused")
         let r = create ? try self("create", "--bundle", bundle, id) : try run(id)
         #expect(r.status == 1, "\(r)", sourceLocation: sourceLocation)

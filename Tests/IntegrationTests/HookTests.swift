@@ -11,8 +11,10 @@ import Testing
         var s: Skiff
         let dir: String
 
-        init(_ args: [String], kinds: [String] = HookTests.kinds, failing: String = "", sleeping: String = "",
-             timeout: Int? = nil) throws {
+        init(
+            _ args: [String], kinds: [String] = HookTests.kinds, failing: String = "", sleeping: String = "",
+            timeout: Int? = nil
+        ) throws {
             s = try Skiff(args)
             dir = s.bundle + "/hk"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -35,8 +37,10 @@ import Testing
                 // startContainer's path is resolved in the container.
                 let path = k == "startContainer" ? "/hk/hook.sh" : dir + "/hook.sh"
                 let hk = k == "startContainer" ? "/hk" : dir
-                var h: [String: Any] = ["path": path, "args": ["hook.sh", k],
-                                        "env": ["HK=\(hk)", "FAIL=\(failing)", "SLEEP=\(sleeping)"]]
+                var h: [String: Any] = [
+                    "path": path, "args": ["hook.sh", k],
+                    "env": ["HK=\(hk)", "FAIL=\(failing)", "SLEEP=\(sleeping)"],
+                ]
                 if let timeout { h["timeout"] = timeout }
                 hooks[k] = [h]
             }
@@ -116,8 +120,9 @@ import Testing
         h.s.expectNothingLeft(id)
     }
 
-    @Test("a failing prestart, createRuntime or createContainer hook fails create with its output; poststop still runs",
-          arguments: ["prestart", "createRuntime", "createContainer"])
+    @Test(
+        "a failing prestart, createRuntime or createContainer hook fails create with its output; poststop still runs",
+        arguments: ["prestart", "createRuntime", "createContainer"])
     func createFailure(kind: String) throws {
         let h = try Hooked(["true"], failing: kind)
         let r = try h.s.expectRefused("hooks.\(kind)[0] `", create: true)
@@ -142,8 +147,9 @@ import Testing
         h.s.expectNothingLeft(id)
     }
 
-    @Test("failing poststart and poststop hooks are warnings: start and delete succeed",
-          arguments: ["poststart", "poststop"])
+    @Test(
+        "failing poststart and poststop hooks are warnings: start and delete succeed",
+        arguments: ["poststart", "poststop"])
     func warnings(kind: String) throws {
         let h = try Hooked(["true"], failing: kind)
         let id = Harness.uniqueName("hookwarn")
@@ -172,20 +178,24 @@ import Testing
         #expect(try s("delete", "--force", id).status == 0)
     }
 
-    @Test("wrong hook fields name their JSON path", arguments: [
-        (#"{"path": "relative/hook"}"#, "hooks.prestart[0].path: must be an absolute path"),
-        (#"{"path": "/bin/true", "timeout": 0}"#, "hooks.prestart[0].timeout: must be a number of seconds greater than zero"),
-        (#"{"path": "/bin/true", "timeout": -5}"#, "hooks.prestart[0].timeout"),
-        (#"{"path": "/bin/true", "env": ["NOEQUALS"]}"#, "hooks.prestart[0].env[0]: must be KEY=value"),
-        (#"{"args": ["x"]}"#, "hooks.prestart[0].path"),
-    ])
+    @Test(
+        "wrong hook fields name their JSON path",
+        arguments: [
+            (#"{"path": "relative/hook"}"#, "hooks.prestart[0].path: must be an absolute path"),
+            (#"{"path": "/bin/true", "timeout": 0}"#, "hooks.prestart[0].timeout: must be a number of seconds greater than zero"),
+            (#"{"path": "/bin/true", "timeout": -5}"#, "hooks.prestart[0].timeout"),
+            (#"{"path": "/bin/true", "env": ["NOEQUALS"]}"#, "hooks.prestart[0].env[0]: must be KEY=value"),
+            (#"{"args": ["x"]}"#, "hooks.prestart[0].path"),
+        ])
     func badInput(hook: String, message: String) throws {
         var s = try Skiff(["true"])
         s["hooks"] = ["prestart": [try JSONSerialization.jsonObject(with: Data(hook.utf8))]]
         try s.expectRefused(message)
     }
 
-    @Test("a hook without env gets its runner's environment: skiff's for the runtime's hooks (as runc), the container's for the container's, never the caller's inside")
+    @Test(
+        "a hook without env gets its runner's environment: skiff's for the runtime's hooks (as runc), the container's for the container's, never the caller's inside"
+    )
     func hookWithoutEnv() throws {
         var s = try Skiff(["true"])
         let out = try s.outDir()
@@ -196,8 +206,9 @@ import Testing
             "startContainer": [["path": "/bin/sh", "args": ["sh", "-c", "echo \"$SKIFF_TEST_MARK|$IN_CONTAINER\" > /out/start"]]],
         ]
         try s.writeConfig()
-        let r = try Harness.exec(s.binary, ["--root", s.root, "run", "--bundle", s.bundle, Harness.uniqueName("hkenv")],
-                                 env: ["PATH": "/usr/bin:/bin", "SKIFF_TEST_MARK": "from-the-caller"])
+        let r = try Harness.exec(
+            s.binary, ["--root", s.root, "run", "--bundle", s.bundle, Harness.uniqueName("hkenv")],
+            env: ["PATH": "/usr/bin:/bin", "SKIFF_TEST_MARK": "from-the-caller"])
         #expect(r.status == 0, "\(r)")
         #expect(try String(contentsOfFile: out + "/poststart", encoding: .utf8) == "from-the-caller\n")
         #expect(try String(contentsOfFile: out + "/start", encoding: .utf8) == "|yes\n")

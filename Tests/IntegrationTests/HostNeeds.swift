@@ -51,8 +51,9 @@ extension Trait where Self == ConditionTrait {
     }
 
     static var needsMemorySwapAccounting: Self {
-        .enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
-                 "needs cgroup v1 swap accounting (memory.memsw.*: swapaccount=1); this host has \(Host.cgroupDescription)")
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
+            "needs cgroup v1 swap accounting (memory.memsw.*: swapaccount=1); this host has \(Host.cgroupDescription)")
     }
 
     static var needsNoSystemd: Self {
@@ -86,7 +87,7 @@ extension Trait where Self == ConditionTrait {
 enum GuestReport {
     static func skipped(_ output: String, guest: String) {
         for line in output.split(separator: "\n") where line.contains(" skipped: ") && !line.contains(runsInGuest) {
-            print("➜ [\(guest)] " + line.drop { $0 != "\"" } )
+            print("➜ [\(guest)] " + line.drop { $0 != "\"" })
         }
     }
 }

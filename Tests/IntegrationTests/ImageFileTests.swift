@@ -26,8 +26,9 @@ import Testing
         return (s, id, rootfs)
     }
 
-    @Test("exec into a container whose /etc/passwd is a FIFO or /dev/zero's node neither hangs nor opens it; kill and delete go on",
-          arguments: ["mkfifo /etc/passwd", "mknod /etc/passwd c 1 5"])
+    @Test(
+        "exec into a container whose /etc/passwd is a FIFO or /dev/zero's node neither hangs nor opens it; kill and delete go on",
+        arguments: ["mkfifo /etc/passwd", "mknod /etc/passwd c 1 5"])
     func execWithTamperedPasswd(make: String) throws {
         let (s, id, _) = try Self.tampered(make)
         defer { _ = try? Self.bounded(s, ["delete", "--force", id]) }
@@ -88,8 +89,10 @@ import Testing
         let victim = Harness.scratch + "/" + Harness.uniqueName("victim")
         try "victim\n".write(toFile: victim, atomically: false, encoding: .utf8)
         // The names skiff used to use: .NAME.<its pid>.tmp, for the next pids.
-        let last = Int((try String(contentsOfFile: "/proc/sys/kernel/ns_last_pid", encoding: .utf8))
-            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let last =
+            Int(
+                (try String(contentsOfFile: "/proc/sys/kernel/ns_last_pid", encoding: .utf8))
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         for pid in (last + 1)...(last + 400) { link(victim, dir + "/.pid.\(pid).tmp") }
         #expect(mkfifo(dir + "/fifo", 0o600) == 0)
         let s = try Skiff(["sleep", "30"])

@@ -66,10 +66,13 @@ import Testing
 
     @Test("mounts are present with their options; masked paths are empty; readonly paths are read-only")
     func mounts() throws {
-        var s = try Skiff(["sh", "-c", """
+        var s = try Skiff([
+            "sh", "-c",
+            """
             cat /proc/self/mountinfo; echo ---; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; cat /proc/keys | wc -c
             echo ---; echo 1 > /proc/sys/vm/drop_caches && echo writable; touch /rootfile && echo writable-root; echo end
-            """])
+            """,
+        ])
         s.mounts.append(["destination": "/data", "source": "/etc", "options": ["rbind", "ro", "nosuid", "nodev"]])
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
@@ -133,8 +136,10 @@ import Testing
     @Test("capabilities: the bounding set is exact; a non-root user gets ambient ones")
     func capabilities() throws {
         var s = try Skiff(["cat", "/proc/self/status"])
-        s["process", "capabilities"] = ["bounding": ["CAP_CHOWN", "CAP_KILL"], "permitted": ["CAP_CHOWN", "CAP_KILL"],
-                                        "effective": ["CAP_CHOWN", "CAP_KILL"]]
+        s["process", "capabilities"] = [
+            "bounding": ["CAP_CHOWN", "CAP_KILL"], "permitted": ["CAP_CHOWN", "CAP_KILL"],
+            "effective": ["CAP_CHOWN", "CAP_KILL"],
+        ]
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
         #expect(statusField(r.stdout, "CapBnd") == "0000000000000021")
@@ -155,23 +160,27 @@ import Testing
 
     @Test("default devices, a configured device, and /dev links")
     func devices() throws {
-        var s = try Skiff(["sh", "-c", "stat -c '%n %F %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fuse; readlink /dev/ptmx; readlink /dev/fd; readlink /dev/stdin"])
+        var s = try Skiff([
+            "sh", "-c",
+            "stat -c '%n %F %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fuse; readlink /dev/ptmx; readlink /dev/fd; readlink /dev/stdin",
+        ])
         s["linux", "devices"] = [["path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600]]
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
-        #expect(r.stdout == """
-            /dev/null character special file 1:3 666
-            /dev/zero character special file 1:5 666
-            /dev/full character special file 1:7 666
-            /dev/random character special file 1:8 666
-            /dev/urandom character special file 1:9 666
-            /dev/tty character special file 5:0 666
-            /dev/fuse character special file a:e5 600
-            pts/ptmx
-            /proc/self/fd
-            /proc/self/fd/0
+        #expect(
+            r.stdout == """
+                /dev/null character special file 1:3 666
+                /dev/zero character special file 1:5 666
+                /dev/full character special file 1:7 666
+                /dev/random character special file 1:8 666
+                /dev/urandom character special file 1:9 666
+                /dev/tty character special file 5:0 666
+                /dev/fuse character special file a:e5 600
+                pts/ptmx
+                /proc/self/fd
+                /proc/self/fd/0
 
-            """)
+                """)
     }
 
     @Test("a new network namespace has lo up; namespaced sysctls apply inside only")
@@ -230,14 +239,16 @@ import Testing
     /// skiff registers its own image with a userfaultfd (fault-around off:
     /// faultaround.c) on kernels with UFFD_FEATURE_WP_ASYNC (6.7); the fd
     /// must never reach a container, nor fill a gap in --preserve-fds.
-    @Test("skiff's own userfaultfd stays skiff's: registered, not in the container, not in a gap of --preserve-fds",
-          .needsKernel(6, 7, for: "UFFD_FEATURE_WP_ASYNC, which skiff's fault-around needs"))
+    @Test(
+        "skiff's own userfaultfd stays skiff's: registered, not in the container, not in a gap of --preserve-fds",
+        .needsKernel(6, 7, for: "UFFD_FEATURE_WP_ASYNC, which skiff's fault-around needs"))
     func faultFd() throws {
         let s = try Skiff(["sh", "-c", "ls -l /proc/self/fd/; sleep 1"])
         try s.writeConfig()
         let id = Harness.uniqueName("uffd")
         // skiff's pid from `&`: its fds and mappings while the container runs.
-        let r = try Harness.sh("""
+        let r = try Harness.sh(
+            """
             \(Harness.binary) --root \(s.root) run --bundle \(s.bundle) \(id) & pid=$!
             sleep 0.3
             echo "skiff: $(ls -l /proc/$pid/fd | grep -c userfaultfd) $(grep -c '^VmFlags:.* uw' /proc/$pid/smaps)"
@@ -266,8 +277,10 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: rootfs + "/up", withDestinationPath: "../../../../../../..\(hostDir)")
         var s = try Skiff(["sh", "-c", "touch /escape/inside /up/inside2 && echo ok"], rootfs: rootfs)
         s["root", "readonly"] = false
-        s.mounts += [["destination": "/escape", "type": "tmpfs", "source": "tmpfs"],
-                     ["destination": "/up/deeper", "type": "tmpfs", "source": "tmpfs"]]
+        s.mounts += [
+            ["destination": "/escape", "type": "tmpfs", "source": "tmpfs"],
+            ["destination": "/up/deeper", "type": "tmpfs", "source": "tmpfs"],
+        ]
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: hostDir).isEmpty, "the host directory was touched")
@@ -295,10 +308,10 @@ import Testing
         let stop = Atomic()
         let churn = Thread {
             while stop.current == 0 { rename(a, b); rename(b, a) }
-            stop.next()
+            _ = stop.next()
         }
         churn.start()
-        defer { stop.next(); while stop.current < 2 { usleep(1000) } }
+        defer { _ = stop.next(); while stop.current < 2 { usleep(1000) } }
         var failures: [String] = []
         for i in 0..<40 {
             let r = try s.run("\(Harness.uniqueName("renames"))-\(i)")

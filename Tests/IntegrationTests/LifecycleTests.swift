@@ -173,8 +173,17 @@ import Testing
     @Test("--log text: a hook's output with line breaks stays inside its record (no forged line)")
     func textLogEscapesLineBreaks() throws {
         var s = try Skiff(["true"])
-        s["hooks"] = ["poststart": [["path": "/bin/sh", "args": ["sh", "-c",
-            #"printf 'oops\ntime="2020-01-01T00:00:00Z" level=error msg="forged"\n'; exit 1"#]]]]
+        s["hooks"] = [
+            "poststart": [
+                [
+                    "path": "/bin/sh",
+                    "args": [
+                        "sh", "-c",
+                        #"printf 'oops\ntime="2020-01-01T00:00:00Z" level=error msg="forged"\n'; exit 1"#,
+                    ],
+                ]
+            ]
+        ]
         let log = s.bundle + "/skiff.log"
         let r = try s("run", "--bundle", s.bundle, Harness.uniqueName("forge"), global: ["--log", log])
         #expect(r.status == 0, "\(r)")
@@ -188,8 +197,9 @@ import Testing
         let s = try Skiff(["true"])
         try s.writeConfig()
         let id = Harness.uniqueName("marker")
-        let r = try Harness.exec(s.binary, ["--root", s.root, "run", "--bundle", s.bundle, id],
-                                 env: ["PATH": "/usr/bin:/bin", "_SKIFF_PROTECTED_EXE": "1"])
+        let r = try Harness.exec(
+            s.binary, ["--root", s.root, "run", "--bundle", s.bundle, id],
+            env: ["PATH": "/usr/bin:/bin", "_SKIFF_PROTECTED_EXE": "1"])
         #expect(r.status == 0, "\(r)")
         s.expectNothingLeft(id)
     }

@@ -7,12 +7,14 @@ import Testing
     /// Fields 19 (nice), 40 (rt_priority) and 41 (policy) of /proc/self/stat.
     static let schedFields = "awk '{print $19, $40, $41}' /proc/self/stat"
 
-    @Test("the scheduler policy, nice value and real-time priority", arguments: [
-        (#"{"policy":"SCHED_BATCH","nice":5}"#, "5 0 3"),
-        (#"{"policy":"SCHED_IDLE"}"#, "0 0 5"),
-        (#"{"policy":"SCHED_FIFO","priority":10}"#, "0 10 1"),
-        (#"{"policy":"SCHED_RR","priority":3,"flags":["SCHED_FLAG_RESET_ON_FORK"]}"#, "0 3 2"),
-    ])
+    @Test(
+        "the scheduler policy, nice value and real-time priority",
+        arguments: [
+            (#"{"policy":"SCHED_BATCH","nice":5}"#, "5 0 3"),
+            (#"{"policy":"SCHED_IDLE"}"#, "0 0 5"),
+            (#"{"policy":"SCHED_FIFO","priority":10}"#, "0 10 1"),
+            (#"{"policy":"SCHED_RR","priority":3,"flags":["SCHED_FLAG_RESET_ON_FORK"]}"#, "0 3 2"),
+        ])
     func scheduler(_ scheduler: String, _ expected: String) throws {
         var s = try Skiff(["sh", "-c", "exec \(Self.schedFields)"])
         s["process", "scheduler"] = try JSONSerialization.jsonObject(with: Data(scheduler.utf8))
@@ -64,23 +66,37 @@ import Testing
             ("process", "scheduler", ["policy": "SCHED_ISO"], "process.scheduler.policy: SCHED_ISO is not implemented by Linux"),
             ("process", "scheduler", ["policy": "SCHED_LATE"], "process.scheduler.policy: unknown scheduler policy `SCHED_LATE`"),
             ("process", "scheduler", ["policy": "SCHED_OTHER", "nice": 20], "process.scheduler.nice: 20 is not a nice value (-20 to 19)"),
-            ("process", "scheduler", ["policy": "SCHED_OTHER", "priority": 5],
-             "process.scheduler.priority: only SCHED_FIFO and SCHED_RR take a priority, not SCHED_OTHER"),
+            (
+                "process", "scheduler", ["policy": "SCHED_OTHER", "priority": 5],
+                "process.scheduler.priority: only SCHED_FIFO and SCHED_RR take a priority, not SCHED_OTHER"
+            ),
             ("process", "scheduler", ["policy": "SCHED_FIFO"], "process.scheduler.priority: SCHED_FIFO takes a priority of 1 to 99, not 0"),
-            ("process", "scheduler", ["policy": "SCHED_DEADLINE"],
-             "process.scheduler: SCHED_DEADLINE needs runtime <= deadline <= period (ns), runtime above 0"),
-            ("process", "scheduler", ["policy": "SCHED_BATCH", "flags": ["SCHED_FLAG_FAST"]],
-             "process.scheduler.flags[0]: unknown scheduler flag `SCHED_FLAG_FAST`"),
-            ("process", "ioPriority", ["class": "IOPRIO_CLASS_BE", "priority": 8],
-             "process.ioPriority.priority: 8 is not an I/O priority (0 to 7)"),
-            ("process", "execCPUAffinity", ["final": "2-1"],
-             "process.execCPUAffinity.final: `2-1` is not a list like `0-3,8` (numbers below 1024)"),
-            ("process", "execCPUAffinity", ["initial": "0,x"],
-             "process.execCPUAffinity.initial: `0,x` is not a list like `0-3,8`"),
+            (
+                "process", "scheduler", ["policy": "SCHED_DEADLINE"],
+                "process.scheduler: SCHED_DEADLINE needs runtime <= deadline <= period (ns), runtime above 0"
+            ),
+            (
+                "process", "scheduler", ["policy": "SCHED_BATCH", "flags": ["SCHED_FLAG_FAST"]],
+                "process.scheduler.flags[0]: unknown scheduler flag `SCHED_FLAG_FAST`"
+            ),
+            (
+                "process", "ioPriority", ["class": "IOPRIO_CLASS_BE", "priority": 8],
+                "process.ioPriority.priority: 8 is not an I/O priority (0 to 7)"
+            ),
+            (
+                "process", "execCPUAffinity", ["final": "2-1"],
+                "process.execCPUAffinity.final: `2-1` is not a list like `0-3,8` (numbers below 1024)"
+            ),
+            (
+                "process", "execCPUAffinity", ["initial": "0,x"],
+                "process.execCPUAffinity.initial: `0,x` is not a list like `0-3,8`"
+            ),
             ("linux", "memoryPolicy", ["mode": "MPOL_BIND"], "linux.memoryPolicy.nodes: MPOL_BIND needs nodes"),
             ("linux", "memoryPolicy", ["mode": "MPOL_DEFAULT", "nodes": "0"], "linux.memoryPolicy.nodes: MPOL_DEFAULT takes no nodes"),
-            ("linux", "memoryPolicy", ["mode": "MPOL_BIND", "nodes": "7"],
-             "linux.memoryPolicy.nodes: node 7 does not exist on this host"),
+            (
+                "linux", "memoryPolicy", ["mode": "MPOL_BIND", "nodes": "7"],
+                "linux.memoryPolicy.nodes: node 7 does not exist on this host"
+            ),
         ]
         for (section, key, value, message) in cases {
             var s = try Skiff(["true"])
@@ -124,7 +140,8 @@ import Testing
         try s.writeConfig()
         let id = Harness.uniqueName("netdev")
         let skiff = "\(s.binary) --root \(s.root)"
-        let r = try Harness.sh("""
+        let r = try Harness.sh(
+            """
             unshare -n sh -c '
             ip link add skv0 type veth peer name skv1 || exit 9
             \(skiff) run --detach --bundle \(s.bundle) \(id) || exit 8

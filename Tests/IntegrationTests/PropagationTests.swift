@@ -38,18 +38,23 @@ import Testing
     /// Runs one container with `binary` (skiff or runc) in a private mount
     /// namespace whose /vol source is a shared tmpfs; returns what crossed.
     static func observe(binary: String, root: String, bind: String) throws -> Seen {
-        var s = try Skiff(["sh", "-c", """
+        var s = try Skiff([
+            "sh", "-c",
+            """
             mount -t tmpfs c2h /vol/c2h && echo mounted > /out/state
             while [ ! -e /out/go ]; do sleep 0.02; done
             if grep -q ' - tmpfs h2c ' /proc/self/mountinfo; then echo yes; else echo no; fi > /out/h2c.tmp
             mv /out/h2c.tmp /out/h2c
-            """])
+            """,
+        ])
         let out = try s.outDir()
         let vol = s.bundle + "/vol"
         try FileManager.default.createDirectory(atPath: vol, withIntermediateDirectories: true)
         s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
-        s.mounts.append(["destination": "/vol", "source": vol, "type": "bind",
-                         "options": ["rbind", "rw"] + (bind.isEmpty ? [] : [bind])])
+        s.mounts.append([
+            "destination": "/vol", "source": vol, "type": "bind",
+            "options": ["rbind", "rw"] + (bind.isEmpty ? [] : [bind]),
+        ])
         if !root.isEmpty { s["linux", "rootfsPropagation"] = root }
         let caps = ["CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"]
         s["process", "capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]

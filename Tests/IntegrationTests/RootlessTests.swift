@@ -35,8 +35,10 @@ enum TestUser {
 }
 
 struct RootlessUserTrait: SuiteTrait, TestScoping {
-    func provideScope(for test: Test, testCase: Test.Case?,
-                      performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(
+        for test: Test, testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
+    ) async throws {
         try TestUser.create()
         defer { TestUser.remove() }
         try await function()
@@ -74,7 +76,10 @@ extension Skiff {
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
         let uid = TestUser.uid, gid = TestUser.gid
-        #expect(r.stdout == "0\n         0 \(String(repeating: " ", count: 10 - "\(uid)".count))\(uid)          1\n         0 \(String(repeating: " ", count: 10 - "\(gid)".count))\(gid)          1\nskiff\nok\n", "\(r)")
+        #expect(
+            r.stdout
+                == "0\n         0 \(String(repeating: " ", count: 10 - "\(uid)".count))\(uid)          1\n         0 \(String(repeating: " ", count: 10 - "\(gid)".count))\(gid)          1\nskiff\nok\n",
+            "\(r)")
         let attrs = try FileManager.default.attributesOfItem(atPath: out + "/made-inside")
         #expect((attrs[.ownerAccountID] as? NSNumber)?.intValue == uid, "a file made inside belongs to the user on the host")
     }
@@ -160,9 +165,13 @@ extension Skiff {
             $S delete --force \(id)
             test ! -e "$XDG_RUNTIME_DIR/skiff/\(id)" && echo deleted
             """
-        let r = try Harness.exec("/usr/sbin/runuser", ["-u", TestUser.name, "--", "/usr/bin/unshare", "--user", "--map-root-user",
-                                                       "/bin/sh", "-c", script],
-                                 env: ["XDG_RUNTIME_DIR": xdg, "USER": TestUser.name, "PATH": "/usr/bin:/bin"])
+        let r = try Harness.exec(
+            "/usr/sbin/runuser",
+            [
+                "-u", TestUser.name, "--", "/usr/bin/unshare", "--user", "--map-root-user",
+                "/bin/sh", "-c", script,
+            ],
+            env: ["XDG_RUNTIME_DIR": xdg, "USER": TestUser.name, "PATH": "/usr/bin:/bin"])
         #expect(r.status == 0, "\(r)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "state-in-xdg", "\(r)")
@@ -191,9 +200,13 @@ extension Skiff {
         let xdg = s.root + "-xdg"
         _ = try Harness.sh("mkdir -p \(xdg) && chown \(TestUser.name) \(xdg) && chmod 755 \(s.bundle)")
         let id = Harness.uniqueName("nested")
-        let r = try Harness.exec("/usr/sbin/runuser", ["-u", TestUser.name, "--", "/usr/bin/unshare", "--user", "--map-root-user",
-                                                       s.binary, "run", "--bundle", s.bundle, id],
-                                 env: ["XDG_RUNTIME_DIR": xdg, "USER": TestUser.name, "PATH": "/usr/bin:/bin"])
+        let r = try Harness.exec(
+            "/usr/sbin/runuser",
+            [
+                "-u", TestUser.name, "--", "/usr/bin/unshare", "--user", "--map-root-user",
+                s.binary, "run", "--bundle", s.bundle, id,
+            ],
+            env: ["XDG_RUNTIME_DIR": xdg, "USER": TestUser.name, "PATH": "/usr/bin:/bin"])
         #expect(r.status == 0, "\(r)")
         let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
         #expect(lines == ["0", "0 0 1"], "\(r)")
@@ -208,33 +221,44 @@ extension Skiff {
         // podman resolves the home of the user's passwd entry: give it one.
         let home = Harness.scratch + "/" + Harness.uniqueName("pdhome")
         let xdg = home + "-xdg"
-        _ = try Harness.sh("mkdir -p \(home) \(xdg) && cp \(Engines.imageTar) \(home)/image.tar && chown -R \(TestUser.name) \(home) \(xdg) && chmod 700 \(xdg) && chmod 755 \(Harness.scratch) && usermod -d \(home) \(TestUser.name)")
+        _ = try Harness.sh(
+            "mkdir -p \(home) \(xdg) && cp \(Engines.imageTar) \(home)/image.tar && chown -R \(TestUser.name) \(home) \(xdg) && chmod 700 \(xdg) && chmod 755 \(Harness.scratch) && usermod -d \(home) \(TestUser.name)"
+        )
         defer {
             _ = try? Harness.sh("pkill -KILL -u \(TestUser.name); true")
             try? TestUser.subordinate(false)
         }
         func podman(_ args: String...) throws -> Harness.Result { try podmanArgs(args) }
         func podmanArgs(_ args: [String]) throws -> Harness.Result {
-            return try Engines.spawn("/usr/sbin/runuser", ["-u", TestUser.name, "--",
-                                                          "/usr/bin/podman", "--runtime", Harness.binary,
-                                                          "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-                                                          "--storage-driver", "vfs"] + args,
-                                    env: ["HOME": home, "XDG_RUNTIME_DIR": xdg, "USER": TestUser.name,
-                                          "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"])
+            return try Engines.spawn(
+                "/usr/sbin/runuser",
+                [
+                    "-u", TestUser.name, "--",
+                    "/usr/bin/podman", "--runtime", Harness.binary,
+                    "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                    "--storage-driver", "vfs",
+                ] + args,
+                env: [
+                    "HOME": home, "XDG_RUNTIME_DIR": xdg, "USER": TestUser.name,
+                    "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+                ])
         }
         defer { _ = try? podman("system", "reset", "--force") }
         let imported = try podman("import", home + "/image.tar", "localhost/skiff-busybox:rootless")
         try #require(imported.status == 0, "\(imported)")
-        let run = try podmanArgs(["run", "--rm", "--network", "none"] + Podman.ulimits
-                             + ["localhost/skiff-busybox:rootless", "sh", "-c", "id -u; cat /proc/self/uid_map"])
+        let run = try podmanArgs(
+            ["run", "--rm", "--network", "none"] + Podman.ulimits
+                + ["localhost/skiff-busybox:rootless", "sh", "-c", "id -u; cat /proc/self/uid_map"])
         #expect(run.status == 0, "\(run)")
         let lines = run.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
         #expect(lines.first == ["0"], "\(run)")
-        #expect(lines.count == 3 && lines[1] == ["0", "\(TestUser.uid)", "1"] && lines[2] == ["1", "\(TestUser.subStart)", "\(TestUser.subCount)"],
-                "root inside is the user, the rest its /etc/subuid range: \(run)")
+        #expect(
+            lines.count == 3 && lines[1] == ["0", "\(TestUser.uid)", "1"] && lines[2] == ["1", "\(TestUser.subStart)", "\(TestUser.subCount)"],
+            "root inside is the user, the rest its /etc/subuid range: \(run)")
         let name = Harness.uniqueName("pdr")
-        let d = try podmanArgs(["run", "-d", "--name", name, "--network", "none"] + Podman.ulimits
-                           + ["localhost/skiff-busybox:rootless", "sleep", "60"])
+        let d = try podmanArgs(
+            ["run", "-d", "--name", name, "--network", "none"] + Podman.ulimits
+                + ["localhost/skiff-busybox:rootless", "sleep", "60"])
         #expect(d.status == 0, "\(d)")
         let id = d.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         // podman passes no --root: skiff's default for root of a user namespace.
@@ -284,8 +308,9 @@ extension Skiff {
         var other = s
         other.user = "nobody"
         let refused = try other.skiff(["--root", s.root, "kill", id, "KILL"])
-        #expect(refused.status == 1 && refused.stderr.contains("--root `\(s.root)` belongs to uid \(TestUser.uid), not to uid 65534"),
-                "\(refused)")
+        #expect(
+            refused.status == 1 && refused.stderr.contains("--root `\(s.root)` belongs to uid \(TestUser.uid), not to uid 65534"),
+            "\(refused)")
         let refusedDelete = try other.skiff(["--root", s.root, "delete", "--force", id])
         #expect(refusedDelete.status == 1, "\(refusedDelete)")
         #expect(try s.state(id)["status"] as? String == "running")
@@ -299,8 +324,10 @@ extension Skiff {
     @Test("seccomp applies in a rootless container; netDevices is refused to an unprivileged user")
     func seccompAndNetDevices() throws {
         var s = try Skiff.rootless(["sh", "-c", "grep ^Seccomp: /proc/self/status; mkdir /tmp/x 2>&1; echo done"])
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW",
-                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13]]]
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13]],
+        ]
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.hasPrefix("Seccomp:\t2\n") && r.stdout.contains("Permission denied") && r.stdout.hasSuffix("done\n"), "\(r)")
@@ -318,8 +345,12 @@ extension Skiff {
         let r = try s.skiff(["run", "--bundle", s.bundle, Harness.uniqueName("xdg")])
         #expect(r.status == 0, "\(r)")
         #expect(FileManager.default.fileExists(atPath: xdg + "/skiff"))
-        let noXDG = try Harness.exec("/usr/sbin/runuser", ["-u", TestUser.name, "--", "/usr/bin/env", "-u", "XDG_RUNTIME_DIR",
-                                                           Harness.binary, "list"])
+        let noXDG = try Harness.exec(
+            "/usr/sbin/runuser",
+            [
+                "-u", TestUser.name, "--", "/usr/bin/env", "-u", "XDG_RUNTIME_DIR",
+                Harness.binary, "list",
+            ])
         #expect(noXDG.status == 1 && noXDG.stderr.contains("XDG_RUNTIME_DIR is not set"), "\(noXDG)")
     }
 
@@ -352,7 +383,9 @@ extension Skiff {
         var s = try Skiff.rootless(["true"])
         s["linux", "uidMappings"] = [["containerID": 0, "hostID": 3_000_000_000, "size": 65536]]
         s["linux", "gidMappings"] = [["containerID": 0, "hostID": 3_000_000_000, "size": 65536]]
-        try s.expectRefused("linux.uidMappings[0]: user `\(TestUser.name)` may not map host ids 3000000000-3000065535: they are not in /etc/subuid; add a line `\(TestUser.name):3000000000:65536` to /etc/subuid")
+        try s.expectRefused(
+            "linux.uidMappings[0]: user `\(TestUser.name)` may not map host ids 3000000000-3000065535: they are not in /etc/subuid; add a line `\(TestUser.name):3000000000:65536` to /etc/subuid"
+        )
     }
 
     @Test("time namespace offsets and a cgroup namespace, rootless")
@@ -410,8 +443,12 @@ extension Skiff {
         try s.writeConfig()
         // The source is a nosuid,nodev,noexec tmpfs in a private mount namespace of the test.
         let id = Harness.uniqueName("locked")
-        let r = try Harness.exec("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c",
-            "mount -t tmpfs -o nosuid,nodev,noexec tmpfs \(dir) && exec /usr/sbin/runuser -u \(TestUser.name) -- \(Harness.binary) --root \(s.root) run --bundle \(s.bundle) \(id)"])
+        let r = try Harness.exec(
+            "/usr/bin/unshare",
+            [
+                "-m", "--propagation", "private", "/bin/sh", "-c",
+                "mount -t tmpfs -o nosuid,nodev,noexec tmpfs \(dir) && exec /usr/sbin/runuser -u \(TestUser.name) -- \(Harness.binary) --root \(s.root) run --bundle \(s.bundle) \(id)",
+            ])
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.hasPrefix("rw,nosuid,nodev,noexec"), "\(r)")
     }
@@ -439,8 +476,10 @@ extension Skiff {
         var s = try Skiff(["sh", "-c", "stat -c '%n %u %g' /t /u; grep ' /t ' /proc/self/mountinfo | cut -d' ' -f6"], rootfs: rootfs)
         let map: [[String: Any]] = [["containerID": 0, "hostID": 1000, "size": 1]]
         s.mounts += [
-            ["destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap", "nosuid", "nodev", "mode=755"],
-             "uidMappings": map, "gidMappings": map],
+            [
+                "destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap", "nosuid", "nodev", "mode=755"],
+                "uidMappings": map, "gidMappings": map,
+            ],
             ["destination": "/u", "type": "tmpfs", "source": "tmpfs", "options": ["mode=755"]],
         ]
         let r = try s.run()
@@ -461,9 +500,11 @@ extension Skiff {
         s["linux", "gidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
         s.mounts += [
             ["destination": "/idm", "source": host, "options": ["rbind", "idmap"]],
-            ["destination": "/own", "source": host, "options": ["bind", "idmap"],
-             "uidMappings": [["containerID": 0, "hostID": 100000, "size": 65536]],
-             "gidMappings": [["containerID": 0, "hostID": 100000, "size": 65536]]],
+            [
+                "destination": "/own", "source": host, "options": ["bind", "idmap"],
+                "uidMappings": [["containerID": 0, "hostID": 100000, "size": 65536]],
+                "gidMappings": [["containerID": 0, "hostID": 100000, "size": 65536]],
+            ],
             ["destination": "/plain", "source": host, "options": ["rbind"]],
         ]
         let r = try s.run()

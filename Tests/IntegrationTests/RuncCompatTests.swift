@@ -99,11 +99,15 @@ import Testing
         chown(data + "/sub/deeper/file", 1000, 1001)
         chmod(data + "/sub", 0o711)
         try FileManager.default.createSymbolicLink(atPath: data + "/link", withDestinationPath: "/etc/passwd")
-        var s = try Skiff(["sh", "-c", """
-            grep ' /data ' /proc/self/mounts | cut -d' ' -f3; cat /data/sub/deeper/file
-            stat -c '%a %u:%g' /data/sub /data/sub/deeper/file; readlink /data/link
-            echo new > /data/new && echo writable
-            """], rootfs: rootfs)
+        var s = try Skiff(
+            [
+                "sh", "-c",
+                """
+                grep ' /data ' /proc/self/mounts | cut -d' ' -f3; cat /data/sub/deeper/file
+                stat -c '%a %u:%g' /data/sub /data/sub/deeper/file; readlink /data/link
+                echo new > /data/new && echo writable
+                """,
+            ], rootfs: rootfs)
         s.mounts.append(["destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "tmpcopyup"]])
         let r = try s.run()
         #expect(r.status == 0 && r.stdout == "tmpfs\nhello\n711 0:0\n604 1000:1001\n/etc/passwd\nwritable\n", "\(r)")
@@ -126,8 +130,10 @@ import Testing
         try holder.run()
         defer { holder.terminate(); holder.waitUntilExit() }
         let ns = "/proc/\(holder.processIdentifier)/ns/mnt"
-        try waitFor { (try? FileManager.default.destinationOfSymbolicLink(atPath: ns))
-            != (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")) }
+        try waitFor {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: ns))
+                != (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt"))
+        }
         var s = try Skiff(["sh", "-c", "readlink /proc/self/ns/mnt; cat /proc/self/mountinfo | wc -l"])
         s.namespaces = s.namespaces.map { $0["type"] as? String == "mount" ? ["type": "mount", "path": ns] : $0 }
         let r = try s.run()
@@ -189,8 +195,9 @@ import Testing
         try s.expectRefused("process.ioPriority.priority: required for `IOPRIO_CLASS_BE`")
     }
 
-    @Test("delete --force of a container frozen by a freezer skiff did not make stops waiting, keeps the state, and finishes once thawed",
-          .needsCgroupV1)
+    @Test(
+        "delete --force of a container frozen by a freezer skiff did not make stops waiting, keeps the state, and finishes once thawed",
+        .needsCgroupV1)
     func deleteForceBounded() throws {
         let s = try Skiff(["sleep", "60"])
         let id = Harness.uniqueName("frozen")
@@ -209,7 +216,9 @@ import Testing
         try waitFor { (try? String(contentsOfFile: cg + "/freezer.state", encoding: .utf8)) == "FROZEN\n" }
         let stuck = try s("delete", "--force", id)
         #expect(stuck.status == 1, "\(stuck)")
-        #expect(stuck.stderr.contains("pid \(pid) did not exit within 5 s of SIGKILL (it is frozen in the cgroup `\(cg)`: thaw it); the container is kept"), "\(stuck)")
+        #expect(
+            stuck.stderr.contains("pid \(pid) did not exit within 5 s of SIGKILL (it is frozen in the cgroup `\(cg)`: thaw it); the container is kept"),
+            "\(stuck)")
         #expect(FileManager.default.fileExists(atPath: s.root + "/" + id), "the state was removed")
         try "THAWED".write(toFile: cg + "/freezer.state", atomically: false, encoding: .utf8)
         let done = try s("delete", "--force", id)
@@ -232,8 +241,9 @@ import Testing
         }
     }
 
-    @Test("with a user namespace, a bind source only the caller can reach (0700), or only root can search (000, runc compat #24), is opened before entering it",
-          arguments: [0o700, 0o000])
+    @Test(
+        "with a user namespace, a bind source only the caller can reach (0700), or only root can search (000, runc compat #24), is opened before entering it",
+        arguments: [0o700, 0o000])
     func bindSourceBeforeUserNamespace(mode: Int) throws {
         let locked = Harness.scratch + "/" + Harness.uniqueName("private")
         try FileManager.default.createDirectory(atPath: locked + "/data", withIntermediateDirectories: true)
@@ -327,7 +337,10 @@ import Testing
         let procs = try Harness.sh("grep -l '\(id)' /proc/[0-9]*/cgroup 2>/dev/null | wc -l").stdout
         try #require(Int(procs.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 1, "the orphan is in the cgroup")
         #expect(try s("kill", "--all", id, "KILL").status == 0)
-        try waitFor { (Int((try? Harness.sh("grep -l '\(id)' /proc/[0-9]*/cgroup 2>/dev/null | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "1") ?? 1) == 0 }
+        try waitFor {
+            (Int((try? Harness.sh("grep -l '\(id)' /proc/[0-9]*/cgroup 2>/dev/null | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "1")
+                ?? 1) == 0
+        }
         #expect(try s("delete", id).status == 0)
         s.expectNothingLeft(id)
     }
@@ -341,7 +354,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         chmod(dir, 0o777)
         let argv = [binary, "spec"] + args
-        let r = user.map { try? Harness.exec("/usr/sbin/runuser", ["-u", $0, "--"] + argv + ["--bundle", dir]) }
+        let r =
+            user.map { try? Harness.exec("/usr/sbin/runuser", ["-u", $0, "--"] + argv + ["--bundle", dir]) }
             ?? (try? Harness.exec(argv[0], Array(argv.dropFirst()) + ["--bundle", dir]))
         guard let r, r.status == 0 else { throw HarnessError("\(argv): \(String(describing: r))") }
         var c = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any]) ?? [:]
@@ -405,14 +419,19 @@ import Testing
         let r = try s.run()
         #expect(r.status == 0 && r.stdout == "denied\n" && r.stderr.contains("Operation not permitted"), "\(r)")
         // With the allow rule engines send, it is readable.
-        s["linux", "resources"] = ["devices": [["allow": false, "access": "rwm"],
-                                               ["allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"]]]
+        s["linux", "resources"] = [
+            "devices": [
+                ["allow": false, "access": "rwm"],
+                ["allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"],
+            ]
+        ]
         let allowed = try s.run()
         #expect(allowed.stdout == "read\n", "\(allowed)")
     }
 
-    @Test("runc compat #3: a cgroupsPath whose freezer is frozen is refused at once, with runc's words, and nothing is left",
-          .needsCgroupV1)
+    @Test(
+        "runc compat #3: a cgroupsPath whose freezer is frozen is refused at once, with runc's words, and nothing is left",
+        .needsCgroupV1)
     func frozenCgroup() throws {
         let name = Harness.uniqueName("skiff-it-frozen")
         let dir = "/sys/fs/cgroup/freezer/" + name
@@ -435,8 +454,9 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/c"), "the container's cgroup was made and left")
     }
 
-    @Test("runc compat #4: stdio pipes become process.user's (a non-root process reopens /dev/stdout); a file is never chowned",
-          arguments: [false, true])
+    @Test(
+        "runc compat #4: stdio pipes become process.user's (a non-root process reopens /dev/stdout); a file is never chowned",
+        arguments: [false, true])
     func stdioOwner(exec: Bool) throws {
         var s = try Skiff(exec ? ["sleep", "60"] : ["sh", "-c", "echo via-proc > /proc/self/fd/1"])
         s["process", "user"] = ["uid": 1000, "gid": 1000]
@@ -447,14 +467,18 @@ import Testing
             #expect(try s("run", "-d", "--bundle", s.bundle, id).status == 0)
         }
         defer { _ = try? s("delete", "--force", id) }
-        let cmd = exec ? "'\(s.binary)' --root '\(s.root)' exec \(id) sh -c 'echo via-proc > /proc/self/fd/1'"
-                       : "'\(s.binary)' --root '\(s.root)' run --bundle '\(s.bundle)' \(id)"
+        let cmd =
+            exec
+            ? "'\(s.binary)' --root '\(s.root)' exec \(id) sh -c 'echo via-proc > /proc/self/fd/1'"
+            : "'\(s.binary)' --root '\(s.root)' run --bundle '\(s.bundle)' \(id)"
         let piped = try Harness.sh("\(cmd) | cat")
         #expect(piped.stdout == "via-proc\n", "\(piped)")
         // A file as stdout: reopening fails for uid 1000, and the file stays root's.
         let id2 = Harness.uniqueName("stdio")
-        let cmd2 = exec ? "'\(s.binary)' --root '\(s.root)' exec \(id) sh -c 'echo x > /proc/self/fd/1'"
-                        : "'\(s.binary)' --root '\(s.root)' run --bundle '\(s.bundle)' \(id2)"
+        let cmd2 =
+            exec
+            ? "'\(s.binary)' --root '\(s.root)' exec \(id) sh -c 'echo x > /proc/self/fd/1'"
+            : "'\(s.binary)' --root '\(s.root)' run --bundle '\(s.bundle)' \(id2)"
         _ = try Harness.sh("\(cmd2) > '\(file)'")
         var st = stat()
         #expect(stat(file, &st) == 0 && st.st_uid == 0, "the host's file was chowned")
@@ -519,7 +543,8 @@ import Testing
         for flag in ["--version", "-v"] {
             let r = try Harness.exec(Harness.binary, [flag])
             let lines = r.stdout.split(separator: "\n")
-            #expect(r.status == 0 && lines.count == 4 && lines[0].hasPrefix("skiff version ") && lines[1].hasPrefix("commit: ")
+            #expect(
+                r.status == 0 && lines.count == 4 && lines[0].hasPrefix("skiff version ") && lines[1].hasPrefix("commit: ")
                     && lines[2] == "spec: 1.3.0" && lines[3].hasPrefix("libseccomp: 2."), "\(flag): \(r)")
         }
         for args in [["help"], ["--help"], ["-h"], [], ["help", "create"], ["create", "--help"]] {
@@ -548,8 +573,9 @@ import Testing
         #expect(p.status == 0 && p.stdout == "0\n", "\(p)")
     }
 
-    @Test("runc compat #17: a pre-made cpuset parent with no cpus or mems gets them from its ancestor; the container joins below it",
-          .needsCgroupV1)
+    @Test(
+        "runc compat #17: a pre-made cpuset parent with no cpus or mems gets them from its ancestor; the container joins below it",
+        .needsCgroupV1)
     func cpusetFilled() throws {
         let name = Harness.uniqueName("skiff-it-cpuset")
         let parent = "/sys/fs/cgroup/cpuset/" + name
@@ -566,8 +592,9 @@ import Testing
         #expect(fileText(parent + "/cpuset.cpus") == fileText("/sys/fs/cgroup/cpuset/cpuset.cpus"))
     }
 
-    @Test("runc compat #18: update --memory -1 lifts a memory+swap limit with it; --memory-swap -1 alone lifts memory+swap",
-          .needsMemorySwapAccounting)
+    @Test(
+        "runc compat #18: update --memory -1 lifts a memory+swap limit with it; --memory-swap -1 alone lifts memory+swap",
+        .needsMemorySwapAccounting)
     func updateUnlimited() throws {
         var b = try CgroupV1Tests.box(["sleep", "60"], resources: ["memory": ["limit": 33_554_432, "swap": 67_108_864]])
         defer { b.cleanup() }

@@ -33,11 +33,15 @@ import Testing
     @Test("syscalls newer than the profile names fail with ENOSYS, older ones it leaves out with the default action")
     func enosysForNewer() throws {
         // Just what the static attacker needs to start and print.
-        let allowed = ["execve", "brk", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64", "mprotect",
-                       "mmap", "munmap", "readlink", "getrandom", "newfstatat", "fstat", "write", "exit_group", "exit"]
+        let allowed = [
+            "execve", "brk", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64", "mprotect",
+            "mmap", "munmap", "readlink", "getrandom", "newfstatat", "fstat", "write", "exit_group", "exit",
+        ]
         var s = try Self.withAttacker(["/out/attack", "syscall", "435", "83", "332"])
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
-                                 "syscalls": [["names": allowed, "action": "SCMP_ACT_ALLOW"]]]
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+            "syscalls": [["names": allowed, "action": "SCMP_ACT_ALLOW"]],
+        ]
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
         // 435 (clone3) is above rseq (334), the newest named: ENOSYS, so
@@ -48,16 +52,20 @@ import Testing
     @Test("SCMP_ACT_KILL_PROCESS kills the process with SIGSYS")
     func kill() throws {
         var s = try Self.withAttacker(["/out/attack", "syscall", "110"])
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW",
-                                 "syscalls": [["names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"]]]
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [["names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"]],
+        ]
         let r = try s.run()
         #expect(r.status == 128 + SIGSYS, "\(r)")
         #expect(r.stdout.isEmpty, "\(r)")
     }
 
-    @Test("TRAP and KILL_THREAD end the process with SIGSYS; TRACE without a tracer fails with ENOSYS", arguments: [
-        ("SCMP_ACT_TRAP", 128 + SIGSYS, ""), ("SCMP_ACT_KILL_THREAD", 128 + SIGSYS, ""), ("SCMP_ACT_TRACE", 0, "110 38\n"),
-    ])
+    @Test(
+        "TRAP and KILL_THREAD end the process with SIGSYS; TRACE without a tracer fails with ENOSYS",
+        arguments: [
+            ("SCMP_ACT_TRAP", 128 + SIGSYS, ""), ("SCMP_ACT_KILL_THREAD", 128 + SIGSYS, ""), ("SCMP_ACT_TRACE", 0, "110 38\n"),
+        ])
     func otherActions(_ action: String, _ status: Int32, _ stdout: String) throws {
         var s = try Self.withAttacker(["/out/attack", "syscall", "110"])
         s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["getppid"], "action": action]]]
@@ -71,8 +79,9 @@ import Testing
         s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["getppid"], "action": "SCMP_ACT_LOG"]]]
         // The kernel's audit lines for it: syscall 110, action LOG (0x7ffc0000).
         func logged() throws -> Int {
-            Int(try Harness.sh("dmesg | grep 'syscall=110 ' | grep -c 'code=0x7ffc0000'").stdout
-                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            Int(
+                try Harness.sh("dmesg | grep 'syscall=110 ' | grep -c 'code=0x7ffc0000'").stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         }
         let before = try logged()
         let r = try s.run()
@@ -85,8 +94,10 @@ import Testing
         var s = try Skiff(["sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; mkdir /dev/shm/x 2>&1; id -u"])
         s["process", "noNewPrivileges"] = false
         s["process", "user"] = ["uid": 65534, "gid": 65534]
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW",
-                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"]]]
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"]],
+        ]
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.hasPrefix("NoNewPrivs:\t0\nSeccomp:\t2\n"), "\(r)")
@@ -117,10 +128,12 @@ import Testing
         }
         try #require(rules.count > 10)
         var s = try Skiff(["sh", "-c", "echo hi; grep ^Seccomp: /proc/self/status; ls / >/dev/null && echo listed"])
-        s["linux", "seccomp"] = ["defaultAction": src["defaultAction"] ?? "SCMP_ACT_ERRNO",
-                                 "defaultErrnoRet": src["defaultErrnoRet"] ?? 1,
-                                 "architectures": [archs?["architecture"] ?? "SCMP_ARCH_X86_64"] + ((archs?["subArchitectures"] as? [String]) ?? []),
-                                 "syscalls": rules]
+        s["linux", "seccomp"] = [
+            "defaultAction": src["defaultAction"] ?? "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": src["defaultErrnoRet"] ?? 1,
+            "architectures": [archs?["architecture"] ?? "SCMP_ARCH_X86_64"] + ((archs?["subArchitectures"] as? [String]) ?? []),
+            "syscalls": rules,
+        ]
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout == "hi\nSeccomp:\t2\nlisted\n", "\(r)")
@@ -131,7 +144,7 @@ import Testing
         let sock = Harness.scratch + "/" + Harness.uniqueName("agent") + ".sock"
         let stateFile = Harness.scratch + "/" + Harness.uniqueName("agent-state")
         let log = Harness.scratch + "/" + Harness.uniqueName("agent-log")
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let agent = Process()
         agent.executableURL = URL(fileURLWithPath: Attack.binary)
         agent.arguments = ["seccomp-agent", sock, stateFile, "42"]
@@ -141,8 +154,10 @@ import Testing
         try waitFor { FileManager.default.fileExists(atPath: sock) }
 
         var s = try Skiff(["sh", "-c", "mkdir /dev/shm/x; echo done"])
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "listenerMetadata": "meta-123",
-                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]]]
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "listenerMetadata": "meta-123",
+            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]],
+        ]
         let id = Harness.uniqueName("notify")
         let r = try s.run(id)
         #expect(r.status == 0 && r.stdout == "done\n", "\(r)")
@@ -154,8 +169,9 @@ import Testing
         #expect(state["metadata"] as? String == "meta-123")
         #expect((state["pid"] as? Int ?? 0) > 0)
         let inner = try #require(state["state"] as? [String: Any])
-        #expect(inner["id"] as? String == id && inner["status"] as? String == "creating" && inner["bundle"] as? String == s.bundle,
-                "\(inner)")
+        #expect(
+            inner["id"] as? String == id && inner["status"] as? String == "creating" && inner["bundle"] as? String == s.bundle,
+            "\(inner)")
         s.expectNothingLeft(id)
 
         // With create and start: the agent has it when create returns.
@@ -167,8 +183,10 @@ import Testing
         try agent2.run()
         defer { Glibc.kill(agent2.processIdentifier, SIGKILL); agent2.waitUntilExit() }
         try waitFor { FileManager.default.fileExists(atPath: sock2) }
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock2,
-                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]]]
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock2,
+            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]],
+        ]
         let id2 = Harness.uniqueName("notify")
         #expect(try s("create", "--bundle", s.bundle, id2).status == 0)
         #expect(FileManager.default.fileExists(atPath: stateFile + "2"), "the agent got nothing during create")
@@ -177,8 +195,10 @@ import Testing
         #expect(try s("delete", id2).status == 0)
 
         // No agent there: the create fails, names the field, leaves nothing.
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock + ".none",
-                                 "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]]]
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock + ".none",
+            "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]],
+        ]
         try s.expectRefused("linux.seccomp.listenerPath: connect `\(sock).none`: no such file or directory", create: true)
     }
 
@@ -194,8 +214,10 @@ import Testing
         defer { Glibc.kill(agent.processIdentifier, SIGKILL); agent.waitUntilExit() }
         #expect(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) == "stalled 0\n")
         var s = try Skiff(["true"])
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
-                                 "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]]]
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]],
+        ]
         try s.writeConfig()
         let id = Harness.uniqueName("stalled")
         let r = try ImageFileTests.bounded(s, ["create", "--bundle", s.bundle, id], seconds: 30)
@@ -208,30 +230,68 @@ import Testing
     func badInput() throws {
         let cases: [([String: Any], String)] = [
             (["defaultAction": "SCMP_ACT_FOO"], "linux.seccomp.defaultAction: unknown seccomp action `SCMP_ACT_FOO`"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]],
-             "linux.seccomp.architectures[0]: unknown seccomp architecture `SCMP_ARCH_VAX`"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_NOPE"]],
-             "linux.seccomp.flags[0]: unknown seccomp flag `SECCOMP_FILTER_FLAG_NOPE`"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["kill"], "action": "SCMP_ACT_ERRNO",
-                                                                "args": [["index": 1, "value": 1, "op": "SCMP_CMP_XX"]]]]],
-             "linux.seccomp.syscalls[0].args[0].op: unknown seccomp operator `SCMP_CMP_XX`"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["kill"], "action": "SCMP_ACT_ERRNO",
-                                                                "args": [["index": 6, "value": 1, "op": "SCMP_CMP_EQ"]]]]],
-             "linux.seccomp.syscalls[0].args[0].index: 6 is not a syscall argument (0 to 5)"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["kill"], "action": "SCMP_ACT_KILL", "errnoRet": 1]]],
-             "linux.seccomp.syscalls[0].errnoRet: only goes with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not `SCMP_ACT_KILL`"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": [String](), "action": "SCMP_ACT_ERRNO"]]],
-             "linux.seccomp.syscalls[0].names: names no syscall"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]]],
-             "linux.seccomp.listenerPath: required with SCMP_ACT_NOTIFY"),
-            (["defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/run/agent.sock"],
-             "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "run/agent.sock",
-              "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]]],
-             "linux.seccomp.listenerPath: must be an absolute path, got `run/agent.sock`"),
-            (["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
-              "syscalls": [["names": ["mkdir", "sendmsg"], "action": "SCMP_ACT_NOTIFY"]]],
-             "linux.seccomp.syscalls[0].names: `sendmsg` cannot be SCMP_ACT_NOTIFY"),
+            (
+                ["defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]],
+                "linux.seccomp.architectures[0]: unknown seccomp architecture `SCMP_ARCH_VAX`"
+            ),
+            (
+                ["defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_NOPE"]],
+                "linux.seccomp.flags[0]: unknown seccomp flag `SECCOMP_FILTER_FLAG_NOPE`"
+            ),
+            (
+                [
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [
+                        [
+                            "names": ["kill"], "action": "SCMP_ACT_ERRNO",
+                            "args": [["index": 1, "value": 1, "op": "SCMP_CMP_XX"]],
+                        ]
+                    ],
+                ],
+                "linux.seccomp.syscalls[0].args[0].op: unknown seccomp operator `SCMP_CMP_XX`"
+            ),
+            (
+                [
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [
+                        [
+                            "names": ["kill"], "action": "SCMP_ACT_ERRNO",
+                            "args": [["index": 6, "value": 1, "op": "SCMP_CMP_EQ"]],
+                        ]
+                    ],
+                ],
+                "linux.seccomp.syscalls[0].args[0].index: 6 is not a syscall argument (0 to 5)"
+            ),
+            (
+                ["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["kill"], "action": "SCMP_ACT_KILL", "errnoRet": 1]]],
+                "linux.seccomp.syscalls[0].errnoRet: only goes with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not `SCMP_ACT_KILL`"
+            ),
+            (
+                ["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": [String](), "action": "SCMP_ACT_ERRNO"]]],
+                "linux.seccomp.syscalls[0].names: names no syscall"
+            ),
+            (
+                ["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]]],
+                "linux.seccomp.listenerPath: required with SCMP_ACT_NOTIFY"
+            ),
+            (
+                ["defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/run/agent.sock"],
+                "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default"
+            ),
+            (
+                [
+                    "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "run/agent.sock",
+                    "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]],
+                ],
+                "linux.seccomp.listenerPath: must be an absolute path, got `run/agent.sock`"
+            ),
+            (
+                [
+                    "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+                    "syscalls": [["names": ["mkdir", "sendmsg"], "action": "SCMP_ACT_NOTIFY"]],
+                ],
+                "linux.seccomp.syscalls[0].names: `sendmsg` cannot be SCMP_ACT_NOTIFY"
+            ),
         ]
         var s = try Skiff(["true"])
         for (profile, message) in cases {
@@ -254,8 +314,17 @@ import Testing
             "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1]],
         ]
-        s["hooks"] = ["startContainer": [["path": "/bin/sh", "args": ["sh", "-c",
-            "grep ^Seccomp: /proc/self/status > /out/hook; mkdir /out/made 2>/dev/null; echo mkdir=$? >> /out/hook"]]]]
+        s["hooks"] = [
+            "startContainer": [
+                [
+                    "path": "/bin/sh",
+                    "args": [
+                        "sh", "-c",
+                        "grep ^Seccomp: /proc/self/status > /out/hook; mkdir /out/made 2>/dev/null; echo mkdir=$? >> /out/hook",
+                    ],
+                ]
+            ]
+        ]
         let r = try s.run()
         #expect(r.status == 0, "\(r)")
         let hook = try String(contentsOfFile: out + "/hook", encoding: .utf8)
@@ -276,8 +345,10 @@ import Testing
         let out = s.mounts.first { $0["destination"] as? String == "/out" }?["source"] as? String ?? ""
         try s.writeConfig()
         let id = Harness.uniqueName("keys")
-        let r = try Harness.exec(Attack.binary, ["with-key", out + "/keyid", s.binary, "--root", s.root, "run"] + extra
-                                 + ["--bundle", s.bundle, id])
+        let r = try Harness.exec(
+            Attack.binary,
+            ["with-key", out + "/keyid", s.binary, "--root", s.root, "run"] + extra
+                + ["--bundle", s.bundle, id])
         s.expectNothingLeft(id)
         return (r, id)
     }
@@ -306,8 +377,12 @@ import Testing
         let c = try s("run", "-d", "--bundle", s.bundle, id)
         try #require(c.status == 0, "\(c)")
         defer { _ = try? s("delete", "--force", id) }
-        let r = try Harness.exec(Attack.binary, ["with-key", out + "/keyid", s.binary, "--root", s.root, "exec", id,
-                                                 "sh", "-c", "/out/attack key-read $(cat /out/keyid)"])
+        let r = try Harness.exec(
+            Attack.binary,
+            [
+                "with-key", out + "/keyid", s.binary, "--root", s.root, "exec", id,
+                "sh", "-c", "/out/attack key-read $(cat /out/keyid)",
+            ])
         #expect(r.status == 0 && r.stdout.contains("read 13\n") && r.stdout.contains(";_ses.\(id)\n"), "\(r)")
     }
 }
@@ -317,9 +392,13 @@ import Testing
     func getcwdDenied() throws {
         var s = try Skiff(["true"])
         s["process", "noNewPrivileges"] = false
-        s["linux", "seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW",
-                                 "syscalls": [["names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1]]]
-        let r = try s.expectRefused("process.cwd: getcwd, to check `/` is inside the container: operation not permitted (linux.seccomp is loaded before this check when noNewPrivileges is false: allow getcwd there)")
+        s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [["names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1]],
+        ]
+        let r = try s.expectRefused(
+            "process.cwd: getcwd, to check `/` is inside the container: operation not permitted (linux.seccomp is loaded before this check when noNewPrivileges is false: allow getcwd there)"
+        )
         #expect(!r.stderr.contains("outside the container's root"), "\(r)")
     }
 }

@@ -4,7 +4,8 @@ import Testing
 /// systemctl, as root or as the test user (its user manager).
 enum Systemctl {
     static func show(_ unit: String, _ property: String, user: Bool = false) -> String {
-        let r = user
+        let r =
+            user
             ? try? UserManager.asUser(["/usr/bin/systemctl", "--user", "show", "-p", property, "--value", unit], viaManager: false)
             : try? Harness.exec("/usr/bin/systemctl", ["show", "-p", property, "--value", unit])
         return (r?.stdout ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -92,13 +93,15 @@ func fileText(_ path: String) -> String {
 
     @Test("a scope per container: systemd makes it with the process, limits as properties and files, kept over daemon-reload, gone at delete")
     func scope() throws {
-        var s = try Self.box(["sleep", "60"], resources: [
-            "memory": ["limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20],
-            "cpu": ["shares": 512, "quota": 50000, "period": 100000, "cpus": "0"],
-            "pids": ["limit": 42],
-            "blockIO": ["weight": 300],
-            "devices": [["allow": false, "access": "rwm"]],
-        ])
+        var s = try Self.box(
+            ["sleep", "60"],
+            resources: [
+                "memory": ["limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20],
+                "cpu": ["shares": 512, "quota": 50000, "period": 100000, "cpus": "0"],
+                "pids": ["limit": 42],
+                "blockIO": ["weight": 300],
+                "devices": [["allow": false, "access": "rwm"]],
+            ])
         for set in ["bounding", "effective", "permitted"] { s["process", "capabilities", set] = ["CAP_MKNOD"] }
         let id = Harness.uniqueName("sd")
         let unit = "skiff-\(id).scope", dir = "/sys/fs/cgroup/system.slice/skiff-\(id).scope"
@@ -106,17 +109,21 @@ func fileText(_ path: String) -> String {
         let r = try s.sd("run", "--detach", "--bundle", s.bundle, id)
         #expect(r.status == 0, "\(r)")
         #expect(fileText("/proc/\(try s.pid(id))/cgroup") == "0::/system.slice/\(unit)")
-        let expected = [("Slice", "system.slice"), ("Delegate", "yes"), ("Description", "skiff container \(id)"),
-                        ("ControlGroup", "/system.slice/\(unit)"), ("MemoryMax", "\(64 << 20)"), ("MemoryLow", "\(32 << 20)"),
-                        ("MemorySwapMax", "\(32 << 20)"), ("TasksMax", "42"), ("CPUWeight", "20"),
-                        ("CPUQuotaPerSecUSec", "500ms"), ("CPUQuotaPeriodUSec", "100ms"), ("AllowedCPUs", "0"),
-                        ("IOWeight", "2930"), ("MemoryAccounting", "yes"), ("TasksAccounting", "yes")]
+        let expected = [
+            ("Slice", "system.slice"), ("Delegate", "yes"), ("Description", "skiff container \(id)"),
+            ("ControlGroup", "/system.slice/\(unit)"), ("MemoryMax", "\(64 << 20)"), ("MemoryLow", "\(32 << 20)"),
+            ("MemorySwapMax", "\(32 << 20)"), ("TasksMax", "42"), ("CPUWeight", "20"),
+            ("CPUQuotaPerSecUSec", "500ms"), ("CPUQuotaPeriodUSec", "100ms"), ("AllowedCPUs", "0"),
+            ("IOWeight", "2930"), ("MemoryAccounting", "yes"), ("TasksAccounting", "yes"),
+        ]
         for (name, value) in expected {
             #expect(Systemctl.show(unit, name) == value, "\(name)")
         }
-        let files = [("memory.max", "\(64 << 20)"), ("memory.low", "\(32 << 20)"), ("memory.swap.max", "\(32 << 20)"),
-                     ("pids.max", "42"), ("cpu.weight", "20"), ("cpu.max", "50000 100000"), ("cpuset.cpus", "0"),
-                     ("io.weight", "default 2930")]
+        let files = [
+            ("memory.max", "\(64 << 20)"), ("memory.low", "\(32 << 20)"), ("memory.swap.max", "\(32 << 20)"),
+            ("pids.max", "42"), ("cpu.weight", "20"), ("cpu.max", "50000 100000"), ("cpuset.cpus", "0"),
+            ("io.weight", "default 2930"),
+        ]
         func checkFiles(_ when: String) {
             for (f, v) in files { #expect(fileText(dir + "/" + f) == v, "\(f) \(when)") }
         }
@@ -188,8 +195,10 @@ func fileText(_ path: String) -> String {
     @Test("org.systemd.property.* annotations set unit properties")
     func annotations() throws {
         var s = try Self.box(["sleep", "60"])
-        s["annotations"] = ["org.systemd.property.TimeoutStopSec": "7", "org.systemd.property.CollectMode": "'inactive-or-failed'",
-                            "org.systemd.property.CPUWeight": "uint64 77"]
+        s["annotations"] = [
+            "org.systemd.property.TimeoutStopSec": "7", "org.systemd.property.CollectMode": "'inactive-or-failed'",
+            "org.systemd.property.CPUWeight": "uint64 77",
+        ]
         let id = Harness.uniqueName("sda")
         defer { _ = try? s.sd("delete", "--force", id) }
         #expect(try s.sd("run", "--detach", "--bundle", s.bundle, id).status == 0)
@@ -199,12 +208,14 @@ func fileText(_ path: String) -> String {
         #expect(Systemctl.show(unit, "CPUWeight") == "77")
     }
 
-    @Test("what systemd or the config refuses fails the create with the field named, and leaves no unit, state or process", arguments: [
-        ("annotation", "annotations[\"org.systemd.property.NoSuchThing\"]: --systemd-cgroup: start the scope skiff-"),
-        ("path", "linux.cgroupsPath: `system.slice:x` is not of the form slice:prefix:name"),
-        ("slice", "linux.cgroupsPath: `system` is not a systemd slice"),
-        ("program", "exec `/nope`: no such file or directory"),
-    ])
+    @Test(
+        "what systemd or the config refuses fails the create with the field named, and leaves no unit, state or process",
+        arguments: [
+            ("annotation", "annotations[\"org.systemd.property.NoSuchThing\"]: --systemd-cgroup: start the scope skiff-"),
+            ("path", "linux.cgroupsPath: `system.slice:x` is not of the form slice:prefix:name"),
+            ("slice", "linux.cgroupsPath: `system` is not a systemd slice"),
+            ("program", "exec `/nope`: no such file or directory"),
+        ])
     func refused(_ what: String, _ message: String) throws {
         var s = try Self.box(what == "program" ? ["/nope"] : ["true"])
         let id = Harness.uniqueName("sdr")
@@ -234,10 +245,11 @@ func fileText(_ path: String) -> String {
         let started = try Harness.exec("/usr/bin/systemctl", ["start", "dbus.socket"])
         try #require(started.status == 0, "\(started)")
         defer { _ = try? Harness.exec("/usr/bin/systemctl", ["stop", "dbus.service", "dbus.socket"]) }
-        var s = try Self.box(["cat", "/sys/fs/cgroup/pids.max"], resources: ["pids": ["limit": 13]], cgroupns: true)
+        let s = try Self.box(["cat", "/sys/fs/cgroup/pids.max"], resources: ["pids": ["limit": 13]], cgroupns: true)
         try s.writeConfig()
-        let viaBus = try Harness.exec(Harness.binary, ["--debug", "--systemd-cgroup", "--root", s.root, "run", "--bundle", s.bundle, Harness.uniqueName("sb")],
-                                      env: ["DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/run/dbus/system_bus_socket", "PATH": "/usr/bin:/bin"])
+        let viaBus = try Harness.exec(
+            Harness.binary, ["--debug", "--systemd-cgroup", "--root", s.root, "run", "--bundle", s.bundle, Harness.uniqueName("sb")],
+            env: ["DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/run/dbus/system_bus_socket", "PATH": "/usr/bin:/bin"])
         #expect(viaBus.status == 0 && viaBus.stdout == "13\n", "\(viaBus)")
         #expect(viaBus.stderr.contains("at unix:path=/run/dbus/system_bus_socket (a bus), its cgroup /"), "\(viaBus)")
         let direct = try s.sd("--debug", "run", "--bundle", s.bundle, Harness.uniqueName("sp"))
@@ -245,7 +257,9 @@ func fileText(_ path: String) -> String {
         #expect(direct.stderr.contains("at unix:path=/run/systemd/private, its cgroup /"), "\(direct)")
     }
 
-    @Test("podman with cgroup_manager=systemd runs skiff with --systemd-cgroup: its cgroupsPath (machine.slice:libpod:ID) is a scope with podman's limits; exec joins it; rm leaves no unit")
+    @Test(
+        "podman with cgroup_manager=systemd runs skiff with --systemd-cgroup: its cgroupsPath (machine.slice:libpod:ID) is a scope with podman's limits; exec joins it; rm leaves no unit"
+    )
     func podman() throws {
         try #require(Podman.missing == nil, "\(Podman.missing ?? "")")
         let p = try Podman(cgroupManager: "systemd")
@@ -277,7 +291,9 @@ func fileText(_ path: String) -> String {
         #expect(r.stdout.contains("--systemd-cgroup works"), "\(r)")
     }
 
-    @Test("rootless: the user's systemd makes the scope; bus or private socket; as root of a user namespace too (rootless podman's way); clear errors outside it, for controllers it does not delegate")
+    @Test(
+        "rootless: the user's systemd makes the scope; bus or private socket; as root of a user namespace too (rootless podman's way); clear errors outside it, for controllers it does not delegate"
+    )
     func rootless() throws {
         try TestUser.create()
         defer { TestUser.remove() }
@@ -307,14 +323,18 @@ func fileText(_ path: String) -> String {
         #expect(dr.status == 0, "\(dr)")
         let unit = "skiff-\(id).scope"
         #expect(Systemctl.show(unit, "TasksMax", user: true) == "34")
-        #expect(Systemctl.show(unit, "ControlGroup", user: true) == "/user.slice/user-\(UserManager.uid).slice/user@\(UserManager.uid).service/user.slice/\(unit)")
+        #expect(
+            Systemctl.show(unit, "ControlGroup", user: true) == "/user.slice/user-\(UserManager.uid).slice/user@\(UserManager.uid).service/user.slice/\(unit)")
         let del = try UserManager.asUser([Harness.binary, "--root", d.root, "delete", "--force", id], viaManager: false)
         #expect(del.status == 0, "\(del)")
         #expect(!Systemctl.loaded(unit, user: true))
 
         // Outside the user manager (runuser from root's service).
         let outside = try UserManager.asUser(run + [Harness.uniqueName("u")], viaManager: false)
-        #expect(outside.status == 1 && outside.stderr.contains("outside your user manager's /user.slice/user-\(UserManager.uid).slice/user@\(UserManager.uid).service"), "\(outside)")
+        #expect(
+            outside.status == 1
+                && outside.stderr.contains("outside your user manager's /user.slice/user-\(UserManager.uid).slice/user@\(UserManager.uid).service"),
+            "\(outside)")
         // As uid 0 of a user namespace (rootless podman runs its runtime so):
         // skiff authenticates to the user's bus as the user (the uid outside,
         // as runc), the user's manager makes the scope, the limit holds. The
@@ -331,13 +351,16 @@ func fileText(_ path: String) -> String {
         #expect(userns.stderr.contains("at unix:path=/run/user/\(uid)/bus (a bus), its cgroup /user.slice/user-\(uid).slice/user@\(uid).service"), "\(userns)")
         // Where the user's manager cannot be reached: why, and the user's
         // runtime directory named by the uid outside.
-        let unreachable = try UserManager.asUser(["/usr/bin/env", "-u", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR=/nonexistent"] + inUserNS
-                                                 + ["run", "--bundle", n.bundle, Harness.uniqueName("uns")], viaManager: true)
-        #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot reach your user's systemd (systemd --user)")
+        let unreachable = try UserManager.asUser(
+            ["/usr/bin/env", "-u", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR=/nonexistent"] + inUserNS
+                + ["run", "--bundle", n.bundle, Harness.uniqueName("uns")], viaManager: true)
+        #expect(
+            unreachable.status == 1 && unreachable.stderr.contains("cannot reach your user's systemd (systemd --user)")
                 && unreachable.stderr.contains("XDG_RUNTIME_DIR must be set (/run/user/\(uid))"), "\(unreachable)")
         // Outside the user's manager (runuser from root's service): why not.
         let outsideNS = try UserManager.asUser(inUserNS + ["run", "--bundle", n.bundle, Harness.uniqueName("uns")], viaManager: false)
-        #expect(outsideNS.status == 1 && outsideNS.stderr.contains("outside your user manager's /user.slice/user-\(uid).slice/user@\(uid).service"), "\(outsideNS)")
+        #expect(
+            outsideNS.status == 1 && outsideNS.stderr.contains("outside your user manager's /user.slice/user-\(uid).slice/user@\(uid).service"), "\(outsideNS)")
         // Detached: the scope as the user's manager sees it.
         n["process", "args"] = ["sleep", "60"]
         try n.writeConfig()
@@ -354,12 +377,14 @@ func fileText(_ path: String) -> String {
         let underManager = try UserManager.asUser([Harness.binary, "check"], viaManager: true)
         #expect(underManager.stdout.contains("ok    systemd: PID 1, systemd 252 (your user manager"), "\(underManager)")
         let outsideCheck = try UserManager.asUser([Harness.binary, "check"], viaManager: false)
-        #expect(outsideCheck.stdout.contains("warn  systemd: PID 1, systemd 252") && outsideCheck.stdout.contains("but skiff runs outside it"), "\(outsideCheck)")
+        #expect(
+            outsideCheck.stdout.contains("warn  systemd: PID 1, systemd 252") && outsideCheck.stdout.contains("but skiff runs outside it"), "\(outsideCheck)")
         // user@.service delegates pids, memory and cpu: not cpuset.
         var c = try Skiff.rootless(["true"])
         c["linux", "resources"] = ["cpu": ["cpus": "0"]]
         try c.writeConfig()
-        let cs = try UserManager.asUser([Harness.binary, "--systemd-cgroup", "--root", c.root, "run", "--bundle", c.bundle, Harness.uniqueName("u")], viaManager: true)
+        let cs = try UserManager.asUser(
+            [Harness.binary, "--systemd-cgroup", "--root", c.root, "run", "--bundle", c.bundle, Harness.uniqueName("u")], viaManager: true)
         #expect(cs.status == 1 && cs.stderr.contains("`cpuset`") && cs.stderr.contains("Delegate="), "\(cs)")
     }
 }
@@ -370,12 +395,16 @@ func fileText(_ path: String) -> String {
         var s = try Skiff(["sleep", "60"])
         let id = Harness.uniqueName("v1c")
         s["linux", "cgroupsPath"] = "/skiff-v1c/\(id)"
-        s["linux", "resources"] = ["network": ["classID": 0x100001, "priorities": [["name": "lo", "priority": 5]]],
-                                   "hugepageLimits": [["pageSize": "2MB", "limit": 4 << 20]]]
+        s["linux", "resources"] = [
+            "network": ["classID": 0x100001, "priorities": [["name": "lo", "priority": 5]]],
+            "hugepageLimits": [["pageSize": "2MB", "limit": 4 << 20]],
+        ]
         defer {
             _ = try? s("delete", "--force", id)
-            for h in ["net_cls,net_prio", "hugetlb", "cpu,cpuacct", "memory", "pids", "devices", "freezer", "blkio",
-                      "cpuset", "perf_event", "misc", "rdma", "systemd", "unified"] {
+            for h in [
+                "net_cls,net_prio", "hugetlb", "cpu,cpuacct", "memory", "pids", "devices", "freezer", "blkio",
+                "cpuset", "perf_event", "misc", "rdma", "systemd", "unified",
+            ] {
                 rmdir("/sys/fs/cgroup/\(h)/skiff-v1c")
             }
         }
@@ -393,8 +422,10 @@ func fileText(_ path: String) -> String {
     func hybrid() throws {
         var s = try Skiff(["sleep", "60"])
         s.namespaces = s.namespaces.filter { ($0["type"] as? String) != "cgroup" }
-        s["linux", "resources"] = ["memory": ["limit": 64 << 20], "cpu": ["shares": 512], "pids": ["limit": 21],
-                                   "network": ["classID": 7]]
+        s["linux", "resources"] = [
+            "memory": ["limit": 64 << 20], "cpu": ["shares": 512], "pids": ["limit": 21],
+            "network": ["classID": 7],
+        ]
         let id = Harness.uniqueName("sdh")
         let unit = "skiff-\(id).scope"
         defer { _ = try? s.sd("delete", "--force", id) }
@@ -403,7 +434,8 @@ func fileText(_ path: String) -> String {
         let pid = try s.pid(id)
         let lines = fileText("/proc/\(pid)/cgroup").split(separator: "\n")
         #expect(!lines.isEmpty && lines.allSatisfy { $0.hasSuffix(":/system.slice/\(unit)") }, "every hierarchy: \(lines)")
-        #expect(Systemctl.show(unit, "MemoryLimit") == "\(64 << 20)" && Systemctl.show(unit, "CPUShares") == "512"
+        #expect(
+            Systemctl.show(unit, "MemoryLimit") == "\(64 << 20)" && Systemctl.show(unit, "CPUShares") == "512"
                 && Systemctl.show(unit, "TasksMax") == "21")
         let v1 = "/sys/fs/cgroup/%@/system.slice/\(unit)"
         #expect(fileText(String(format: v1, "memory") + "/memory.limit_in_bytes") == "\(64 << 20)")

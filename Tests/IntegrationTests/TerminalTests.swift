@@ -41,8 +41,9 @@ final class ConsoleReceiver: @unchecked Sendable {
             control.withUnsafeMutableBytes { ctl in
                 var iov = iovec(iov_base: d.baseAddress, iov_len: d.count)
                 return withUnsafeMutablePointer(to: &iov) { iovp in
-                    var h = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: iovp, msg_iovlen: 1,
-                                   msg_control: ctl.baseAddress, msg_controllen: ctl.count, msg_flags: 0)
+                    var h = msghdr(
+                        msg_name: nil, msg_namelen: 0, msg_iov: iovp, msg_iovlen: 1,
+                        msg_control: ctl.baseAddress, msg_controllen: ctl.count, msg_flags: 0)
                     return recvmsg(c, &h, Int32(MSG_CMSG_CLOEXEC))
                 }
             }
@@ -107,8 +108,9 @@ final class ConsoleReceiver: @unchecked Sendable {
         #expect(st.st_rdev == hostPtmx.st_rdev, "a pty master (5:2)")
         #expect(st.st_dev != host.st_dev && st.st_dev != hostPtmx.st_dev, "not the host's devpts or /dev")
         #expect(try s("start", id).status == 0)
-        let out = try recv.converse("stty size; tty; ls -l /dev/console; readlink /proc/1/fd/0; echo END-$((1+1))\n",
-                                    until: "END-2")
+        let out = try recv.converse(
+            "stty size; tty; ls -l /dev/console; readlink /proc/1/fd/0; echo END-$((1+1))\n",
+            until: "END-2")
         #expect(out.contains("33 99"), "\(out)")
         #expect(out.contains("/dev/pts/0"), "\(out)")
         #expect(out.contains("136,   0 ") && out.contains("/dev/console"), "/dev/console is the pty: \(out)")

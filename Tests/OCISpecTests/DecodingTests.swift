@@ -34,12 +34,16 @@ import Testing
         #expect(again == spec)
     }
 
-    @Test("State.json is what the Encodable conformance writes", arguments: [
-        State(ociVersion: "1.3.0", id: "a", status: .running, pid: 42, bundle: "/b", rootfs: "/b/r",
-              created: "2026-01-01T00:00:00Z", owner: "root", annotations: OrderedMap([("k", "v"), ("a", "b")])),
-        State(ociVersion: "1.3.0", id: "x", status: .stopped, pid: nil, bundle: "", rootfs: nil, created: nil,
-              owner: nil, annotations: nil),
-    ])
+    @Test(
+        "State.json is what the Encodable conformance writes",
+        arguments: [
+            State(
+                ociVersion: "1.3.0", id: "a", status: .running, pid: 42, bundle: "/b", rootfs: "/b/r",
+                created: "2026-01-01T00:00:00Z", owner: "root", annotations: OrderedMap([("k", "v"), ("a", "b")])),
+            State(
+                ociVersion: "1.3.0", id: "x", status: .stopped, pid: nil, bundle: "", rootfs: nil, created: nil,
+                owner: nil, annotations: nil),
+        ])
     func stateJSON(_ s: State) {
         #expect(s.json == SpecEncoder.encode(s))
         #expect(s.json.serialized(pretty: true) == SpecEncoder.serialize(s))
@@ -59,17 +63,23 @@ import Testing
         #expect(SpecEncoder.encode(spec)["annotations"] == .object([("z", .string("1")), ("a", .string("2")), ("m", .string("3"))]))
     }
 
-    @Test("errors name the JSON path", arguments: [
-        (#"{"ociVersion":"1","linux":{"namespaces":[{"type":"pid"},{"type":5}]}}"#, "linux.namespaces[1].type: expected a string, got a number"),
-        (#"{"ociVersion":"1","linux":{"uidMappings":[{"containerID":0,"hostID":0}]}}"#, "linux.uidMappings[0].size: required field is missing"),
-        (#"{"ociVersion":"1","annotations":{"a.b":7}}"#, #"annotations["a.b"]: expected a string, got a number"#),
-        (#"{"ociVersion":"1","linux":{"resources":{"memory":{"limit":"x"}}}}"#, "linux.resources.memory.limit: expected an integer, got a string"),
-        (#"{"ociVersion":1}"#, "ociVersion: expected a string, got a number"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","hard":18446744073709551616,"soft":1}]}}"#,
-         "invalid JSON at line 1, column 107: integer out of range (-9223372036854775808...18446744073709551615)"),
-        (#"{"a":"-99999999999999999999","ociVersion":"1","linux":{"devices":[{"path":"/x","type":"c","major":-9223372036854775809}]}}"#,
-         "invalid JSON at line 1, column 99: integer out of range (-9223372036854775808...18446744073709551615)"),
-    ])
+    @Test(
+        "errors name the JSON path",
+        arguments: [
+            (#"{"ociVersion":"1","linux":{"namespaces":[{"type":"pid"},{"type":5}]}}"#, "linux.namespaces[1].type: expected a string, got a number"),
+            (#"{"ociVersion":"1","linux":{"uidMappings":[{"containerID":0,"hostID":0}]}}"#, "linux.uidMappings[0].size: required field is missing"),
+            (#"{"ociVersion":"1","annotations":{"a.b":7}}"#, #"annotations["a.b"]: expected a string, got a number"#),
+            (#"{"ociVersion":"1","linux":{"resources":{"memory":{"limit":"x"}}}}"#, "linux.resources.memory.limit: expected an integer, got a string"),
+            (#"{"ociVersion":1}"#, "ociVersion: expected a string, got a number"),
+            (
+                #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","hard":18446744073709551616,"soft":1}]}}"#,
+                "invalid JSON at line 1, column 107: integer out of range (-9223372036854775808...18446744073709551615)"
+            ),
+            (
+                #"{"a":"-99999999999999999999","ociVersion":"1","linux":{"devices":[{"path":"/x","type":"c","major":-9223372036854775809}]}}"#,
+                "invalid JSON at line 1, column 99: integer out of range (-9223372036854775808...18446744073709551615)"
+            ),
+        ])
     func paths(json: String, message: String) {
         #expect(throws: SpecError.self) { try SpecDecoder.decode(Spec.self, json: Array(json.utf8)) }
         do {
@@ -107,7 +117,8 @@ import Testing
 /// The runtime decodes with JSONDecodable; it must agree with Codable on
 /// every fixture: the same value, or the same error.
 @Suite struct DecoderAgreementTests {
-    static let all = Fixtures.names("valid").map { ("valid", $0) } + Fixtures.names("invalid").map { ("invalid", $0) }
+    static let all =
+        Fixtures.names("valid").map { ("valid", $0) } + Fixtures.names("invalid").map { ("invalid", $0) }
         + Fixtures.names("model").map { ("model", $0) }
 
     @Test("JSONDecodable and Codable agree", arguments: all)
@@ -122,15 +133,17 @@ import Testing
         }
     }
 
-    @Test("they agree on type and range errors too", arguments: [
-        #"{"ociVersion":"1","linux":{"namespaces":[{"type":"pid"},{"type":5}]}}"#,
-        #"{"ociVersion":"1","linux":{"uidMappings":[{"containerID":0,"hostID":0}]}}"#,
-        #"{"ociVersion":"1","annotations":{"a.b":7}}"#,
-        #"{"ociVersion":"1","process":{"user":{"uid":-1,"gid":0},"cwd":"/"}}"#,
-        #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0.5},"cwd":"/"}}"#,
-        #"{"ociVersion":"1","mounts":{}}"#,
-        #"{"ociVersion":"1","hostname":null,"linux":null}"#,
-    ])
+    @Test(
+        "they agree on type and range errors too",
+        arguments: [
+            #"{"ociVersion":"1","linux":{"namespaces":[{"type":"pid"},{"type":5}]}}"#,
+            #"{"ociVersion":"1","linux":{"uidMappings":[{"containerID":0,"hostID":0}]}}"#,
+            #"{"ociVersion":"1","annotations":{"a.b":7}}"#,
+            #"{"ociVersion":"1","process":{"user":{"uid":-1,"gid":0},"cwd":"/"}}"#,
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0.5},"cwd":"/"}}"#,
+            #"{"ociVersion":"1","mounts":{}}"#,
+            #"{"ociVersion":"1","hostname":null,"linux":null}"#,
+        ])
     func agreeOnErrors(json: String) {
         let bytes = Array(json.utf8)
         let codable = Result { () throws(SpecError) in try SpecDecoder.decode(Spec.self, json: bytes) }

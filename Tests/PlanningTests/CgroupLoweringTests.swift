@@ -5,16 +5,20 @@ import Testing
 /// The conversions runc makes between the spec and cgroup files, against
 /// the values runc (libcontainer/cgroups) computes.
 @Suite struct CgroupLoweringTests {
-    @Test("cpu shares -> cpu.weight (runc's ConvertCPUSharesToCgroupV2Value)", arguments: [
-        (UInt64(0), UInt64(0)), (2, 1), (512, 20), (1024, 39), (262144, 10000),
-    ])
+    @Test(
+        "cpu shares -> cpu.weight (runc's ConvertCPUSharesToCgroupV2Value)",
+        arguments: [
+            (UInt64(0), UInt64(0)), (2, 1), (512, 20), (1024, 39), (262144, 10000),
+        ])
     func weight(_ shares: UInt64, _ weight: UInt64) {
         #expect(CgroupLowering.sharesToWeight(shares) == weight)
     }
 
-    @Test("blkio weight -> io.weight (runc's ConvertBlkIOToIOWeightValue)", arguments: [
-        (UInt16(10), UInt64(1)), (300, 2930), (500, 4950), (1000, 10000),
-    ])
+    @Test(
+        "blkio weight -> io.weight (runc's ConvertBlkIOToIOWeightValue)",
+        arguments: [
+            (UInt16(10), UInt64(1)), (300, 2930), (500, 4950), (1000, 10000),
+        ])
     func ioWeight(_ blkio: UInt16, _ io: UInt64) {
         #expect(CgroupLowering.blkioToIOWeight(blkio) == io)
     }
@@ -38,22 +42,28 @@ import Testing
 
     @Test("v2 files: cpu.max, io.max lines, hugetlb max and rsvd, rdma, unified keys")
     func v2Files() throws {
-        let w = try lower(#"""
-        {"cpu":{"quota":-1,"period":250000,"burst":1000},
-         "blockIO":{"throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1048576}],"throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":0}]},
-         "hugepageLimits":[{"pageSize":"2MB","limit":4194304}],
-         "rdma":{"mlx5_1":{"hcaHandles":3,"hcaObjects":10000}},
-         "pids":{"limit":0},
-         "unified":{"memory.high":"1G","cgroup.max.depth":"3"}}
-        """#, v2: true)
-        #expect(w == ["cpu.max=max 250000", "cpu.max.burst=1000", "pids.max=max", "io.max=8:0 rbps=1048576", "io.max=8:0 wiops=max",
-                      "hugetlb.2MB.max=4194304", "hugetlb.2MB.rsvd.max=4194304",
-                      "rdma.max=mlx5_1 hca_handle=3 hca_object=10000", "memory.high=1G", "cgroup.max.depth=3"])
+        let w = try lower(
+            #"""
+            {"cpu":{"quota":-1,"period":250000,"burst":1000},
+             "blockIO":{"throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1048576}],"throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":0}]},
+             "hugepageLimits":[{"pageSize":"2MB","limit":4194304}],
+             "rdma":{"mlx5_1":{"hcaHandles":3,"hcaObjects":10000}},
+             "pids":{"limit":0},
+             "unified":{"memory.high":"1G","cgroup.max.depth":"3"}}
+            """#, v2: true)
+        #expect(
+            w == [
+                "cpu.max=max 250000", "cpu.max.burst=1000", "pids.max=max", "io.max=8:0 rbps=1048576", "io.max=8:0 wiops=max",
+                "hugetlb.2MB.max=4194304", "hugetlb.2MB.rsvd.max=4194304",
+                "rdma.max=mlx5_1 hca_handle=3 hca_object=10000", "memory.high=1G", "cgroup.max.depth=3",
+            ])
     }
 
-    @Test("unified cgroup.* files that move, freeze or kill processes are refused with their JSON path", arguments: [
-        "cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.freeze", "cgroup.subtree_control", "cgroup.type",
-    ])
+    @Test(
+        "unified cgroup.* files that move, freeze or kill processes are refused with their JSON path",
+        arguments: [
+            "cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.freeze", "cgroup.subtree_control", "cgroup.type",
+        ])
     func unifiedCgroupFilesRefused(key: String) throws {
         do {
             _ = try lower(#"{"unified":{"\#(key)":"1"}}"#, v2: true)
@@ -65,22 +75,28 @@ import Testing
 
     @Test("v1 files: cfs, rt, memsw, oom_control, blkio throttle, net_cls and net_prio")
     func v1Files() throws {
-        let w = try lower(#"""
-        {"memory":{"limit":1048576,"swap":2097152,"disableOOMKiller":true},
-         "cpu":{"quota":20000,"period":100000,"realtimeRuntime":950,"realtimePeriod":1000},
-         "blockIO":{"throttleWriteBpsDevice":[{"major":8,"minor":16,"rate":500}]},
-         "network":{"classID":1048577,"priorities":[{"name":"eth0","priority":5}]}}
-        """#, v2: false)
-        #expect(w == ["memory.limit_in_bytes=1048576", "memory.memsw.limit_in_bytes=2097152", "memory.oom_control=1",
-                      "cpu.cfs_period_us=100000", "cpu.cfs_quota_us=20000", "cpu.rt_period_us=1000", "cpu.rt_runtime_us=950",
-                      "blkio.throttle.write_bps_device=8:16 500", "net_cls.classid=1048577", "net_prio.ifpriomap=eth0 5"])
+        let w = try lower(
+            #"""
+            {"memory":{"limit":1048576,"swap":2097152,"disableOOMKiller":true},
+             "cpu":{"quota":20000,"period":100000,"realtimeRuntime":950,"realtimePeriod":1000},
+             "blockIO":{"throttleWriteBpsDevice":[{"major":8,"minor":16,"rate":500}]},
+             "network":{"classID":1048577,"priorities":[{"name":"eth0","priority":5}]}}
+            """#, v2: false)
+        #expect(
+            w == [
+                "memory.limit_in_bytes=1048576", "memory.memsw.limit_in_bytes=2097152", "memory.oom_control=1",
+                "cpu.cfs_period_us=100000", "cpu.cfs_quota_us=20000", "cpu.rt_period_us=1000", "cpu.rt_runtime_us=950",
+                "blkio.throttle.write_bps_device=8:16 500", "net_cls.classid=1048577", "net_prio.ifpriomap=eth0 5",
+            ])
     }
 
     @Test("device rules -> v1 lines: deny all first, wildcards as *, rwm for all")
     func v1Devices() {
-        let rules = [DeviceAccessRule(allow: false, kind: .all, major: nil, minor: nil, access: DeviceAccessRule.rwm),
-                     DeviceAccessRule(allow: true, kind: .char, major: 136, minor: nil, access: DeviceAccessRule.rwm),
-                     DeviceAccessRule(allow: true, kind: .block, major: 7, minor: 0, access: DeviceAccessRule.read)]
+        let rules = [
+            DeviceAccessRule(allow: false, kind: .all, major: nil, minor: nil, access: DeviceAccessRule.rwm),
+            DeviceAccessRule(allow: true, kind: .char, major: 136, minor: nil, access: DeviceAccessRule.rwm),
+            DeviceAccessRule(allow: true, kind: .block, major: 7, minor: 0, access: DeviceAccessRule.read),
+        ]
         let lines = CgroupLowering.v1DeviceLines(rules).map { "\($0.file) \($0.line)" }
         #expect(lines == ["devices.deny a", "devices.deny a", "devices.allow c 136:* rwm", "devices.allow b 7:0 r"])
     }

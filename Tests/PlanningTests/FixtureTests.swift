@@ -3,10 +3,14 @@ import OCISpec
 import Planning
 import Testing
 
-let rootHost = HostFacts(euid: 0, egid: 0, userName: "root", capLast: 40, umask: 0o022,
-                         cgroups: .hybrid(v1: [CgroupHierarchy(name: "cpu", options: "cpu"),
-                                               CgroupHierarchy(name: "systemd", options: "none,name=systemd")],
-                                          unified: true))
+let rootHost = HostFacts(
+    euid: 0, egid: 0, userName: "root", capLast: 40, umask: 0o022,
+    cgroups: .hybrid(
+        v1: [
+            CgroupHierarchy(name: "cpu", options: "cpu"),
+            CgroupHierarchy(name: "systemd", options: "none,name=systemd"),
+        ],
+        unified: true))
 
 enum Fixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

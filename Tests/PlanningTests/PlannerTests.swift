@@ -6,11 +6,11 @@ import Testing
 /// A config with `linux` and `mounts` members merged in.
 func spec(_ extra: String = "", linux: String = "", process: String = "") throws -> Spec {
     let json = """
-    {"ociVersion":"1.3.0","root":{"path":"rootfs"},
-     "process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"\(process.isEmpty ? "" : "," + process)},
-     "linux":{"namespaces":[{"type":"pid"},{"type":"mount"}]\(linux.isEmpty ? "" : "," + linux)}
-     \(extra.isEmpty ? "" : "," + extra)}
-    """
+        {"ociVersion":"1.3.0","root":{"path":"rootfs"},
+         "process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"\(process.isEmpty ? "" : "," + process)},
+         "linux":{"namespaces":[{"type":"pid"},{"type":"mount"}]\(linux.isEmpty ? "" : "," + linux)}
+         \(extra.isEmpty ? "" : "," + extra)}
+        """
     return try SpecDecoder.decode(Spec.self, json: Array(json.utf8))
 }
 
@@ -19,8 +19,9 @@ func plan(_ s: Spec, host: HostFacts = rootHost, image: ImageFacts = ImageFacts(
 }
 
 func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFacts {
-    HostFacts(euid: 1000, egid: 1000, userName: "alice", capLast: 40, umask: 0o022, cgroups: rootHost.cgroups,
-              subUIDs: subUIDs, subGIDs: subUIDs, haveIDMapHelpers: helpers)
+    HostFacts(
+        euid: 1000, egid: 1000, userName: "alice", capLast: 40, umask: 0o022, cgroups: rootHost.cgroups,
+        subUIDs: subUIDs, subGIDs: subUIDs, haveIDMapHelpers: helpers)
 }
 
 @Suite struct ProgramLookupTests {
@@ -49,7 +50,8 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 
     @Test("filesystem mounts take mount(2) flags and pass unknown options as data")
     func filesystem() throws {
-        let p = try plan(spec(#""mounts":[{"destination":"/t/../tmp//x","type":"tmpfs","source":"tmpfs","options":["nosuid","ro","mode=1777","size=1m","rshared"]}]"#))
+        let p = try plan(
+            spec(#""mounts":[{"destination":"/t/../tmp//x","type":"tmpfs","source":"tmpfs","options":["nosuid","ro","mode=1777","size=1m","rshared"]}]"#))
         let m = try #require(p.mounts.first)
         // A read-only tmpfs is mounted read-write and made read-only after
         // what goes below it (runc: a `ro` /dev).
@@ -80,15 +82,23 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
     @Test("with a cgroup namespace of its own, each hierarchy is mounted fresh inside it; co-mounted controllers get links")
     func cgroupHybridNamespace() throws {
         var host = rootHost
-        host.cgroups = .hybrid(v1: [CgroupHierarchy(name: "cpu,cpuacct", options: "cpu,cpuacct"),
-                                    CgroupHierarchy(name: "systemd", options: "none,name=systemd")], unified: true)
-        let p = try plan(spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","ro"]}]"#,
-                              linux: #""namespaces":[{"type":"mount"},{"type":"cgroup"}]"#), host: host)
+        host.cgroups = .hybrid(
+            v1: [
+                CgroupHierarchy(name: "cpu,cpuacct", options: "cpu,cpuacct"),
+                CgroupHierarchy(name: "systemd", options: "none,name=systemd"),
+            ], unified: true)
+        let p = try plan(
+            spec(
+                #""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","ro"]}]"#,
+                linux: #""namespaces":[{"type":"mount"},{"type":"cgroup"}]"#), host: host)
         #expect(p.mounts.map(\.target) == ["sys/fs/cgroup", "sys/fs/cgroup/cpu,cpuacct", "sys/fs/cgroup/systemd", "sys/fs/cgroup/unified"])
         #expect(p.mounts[2].kind == .filesystem(type: "cgroup", source: "cgroup", flags: UInt(MS_NOSUID) | UInt(MS_RDONLY), data: "none,name=systemd"))
         #expect(p.lateReadonly == [0])
-        #expect(p.symlinks.filter { $0.path.hasPrefix("sys/") } == [SymlinkPlan(target: "cpu,cpuacct", path: "sys/fs/cgroup/cpu"),
-                                                                   SymlinkPlan(target: "cpu,cpuacct", path: "sys/fs/cgroup/cpuacct")])
+        #expect(
+            p.symlinks.filter { $0.path.hasPrefix("sys/") } == [
+                SymlinkPlan(target: "cpu,cpuacct", path: "sys/fs/cgroup/cpu"),
+                SymlinkPlan(target: "cpu,cpuacct", path: "sys/fs/cgroup/cpuacct"),
+            ])
     }
 
     @Test("on a cgroup v2 host: the container's directory bound, or cgroup2 inside a cgroup namespace")
@@ -106,12 +116,17 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
         #expect(q.mounts[0].kind == .filesystem(type: "cgroup2", source: "cgroup2", flags: UInt(MS_RDONLY), data: nil))
     }
 
-    @Test("a fresh cgroup2 where a recursive bind of /sys brought the host's cgroup2 goes on a tmpfs (the kernel refuses the same superblock on its own mount point)")
+    @Test(
+        "a fresh cgroup2 where a recursive bind of /sys brought the host's cgroup2 goes on a tmpfs (the kernel refuses the same superblock on its own mount point)"
+    )
     func cgroup2OverHostCgroup2() throws {
         var host = rootless()
         host.cgroups = .unified
-        let s = try spec(#""mounts":[{"destination":"/sys","type":"none","source":"/sys","options":["rbind","nosuid","ro"]},{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
-                         linux: #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"},{"type":"cgroup"}]"#)
+        let s = try spec(
+            #""mounts":[{"destination":"/sys","type":"none","source":"/sys","options":["rbind","nosuid","ro"]},{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
+            linux:
+                #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"},{"type":"cgroup"}]"#
+        )
         let p = try plan(s, host: host)
         // The bind, its host cgroups made read-only (CVE-2023-25809), then a
         // tmpfs and the cgroup namespace's own cgroup2 over them.
@@ -120,16 +135,21 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
         #expect(p.mounts[2].kind == .filesystem(type: "tmpfs", source: "cgroup", flags: UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC), data: "mode=755"))
         #expect(p.mounts[3].kind == .filesystem(type: "cgroup2", source: "cgroup2", flags: UInt(MS_RDONLY), data: nil))
         // Without the bind below it, no tmpfs.
-        let plain = try plan(spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup"}]"#,
-                                  linux: #""namespaces":[{"type":"mount"},{"type":"cgroup"}]"#),
-                             host: HostFacts(euid: 0, egid: 0, userName: "root", capLast: 40, umask: 0o022, cgroups: .unified))
+        let plain = try plan(
+            spec(
+                #""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup"}]"#,
+                linux: #""namespaces":[{"type":"mount"},{"type":"cgroup"}]"#),
+            host: HostFacts(euid: 0, egid: 0, userName: "root", capLast: 40, umask: 0o022, cgroups: .unified))
         #expect(plain.mounts.count == 1)
     }
 
     @Test("in a user namespace with a cgroup namespace, cgroups are mounted as root mounts them")
     func cgroupRootlessWithNamespace() throws {
-        let s = try spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
-                         linux: #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"},{"type":"cgroup"}]"#)
+        let s = try spec(
+            #""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
+            linux:
+                #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"},{"type":"cgroup"}]"#
+        )
         let p = try plan(s, host: rootless())
         #expect(p.mounts.count == 4 && p.lateReadonly == [0])
         #expect(p.mounts[1].kind == .filesystem(type: "cgroup", source: "cgroup", flags: UInt(MS_RDONLY), data: "cpu"))
@@ -137,8 +157,11 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 
     @Test("in a user namespace a bind of /sys makes the cgroups below it read-only (CVE-2023-25809)")
     func sysBindRootless() throws {
-        let s = try spec(#""mounts":[{"destination":"/sys","source":"/sys","options":["rbind","ro"]},{"destination":"/c","source":"/sys/fs/cgroup/cpu","options":["bind"]}]"#,
-                         linux: #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"}]"#)
+        let s = try spec(
+            #""mounts":[{"destination":"/sys","source":"/sys","options":["rbind","ro"]},{"destination":"/c","source":"/sys/fs/cgroup/cpu","options":["bind"]}]"#,
+            linux:
+                #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"}]"#
+        )
         let p = try plan(s, host: rootless())
         #expect(p.mounts.map(\.target) == ["sys", "sys/fs/cgroup", "c"])
         #expect(p.mounts[1].kind == .attributes && p.mounts[1].recursiveAttrSet == UInt64(MOUNT_ATTR_RDONLY))
@@ -147,8 +170,11 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 
     @Test("in a user namespace without a cgroup namespace a hybrid host's cgroups are bound read-only all the way down (CVE-2023-25809)")
     func cgroupRootless() throws {
-        let s = try spec(#""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
-                         linux: #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"}]"#)
+        let s = try spec(
+            #""mounts":[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
+            linux:
+                #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"}]"#
+        )
         let p = try plan(s, host: rootless())
         #expect(p.mounts.count == 1)
         #expect(p.mounts[0].kind == .bind(source: "/sys/fs/cgroup", recursive: true))
@@ -183,18 +209,23 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 
     @Test("in a user namespace devices are bound from the host")
     func userns() throws {
-        let s = try spec(linux: #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"}]"#)
+        let s = try spec(
+            linux:
+                #""uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"namespaces":[{"type":"mount"},{"type":"user"}]"#
+        )
         let p = try plan(s, host: rootless())
         #expect(p.devices.allSatisfy { $0.bindFromHost == "/" + $0.path })
     }
 }
 
 @Suite struct ProcessTests {
-    @Test("PATH lookup candidates in order; an empty entry means the cwd; a slash means no lookup", arguments: [
-        ("sh", ["PATH=/usr/bin::/bin/"], ["/usr/bin/sh", "sh", "/bin/sh"]),
-        ("./x", ["PATH=/bin"], ["./x"]),
-        ("ls", ["A=1"], ["/usr/local/sbin/ls", "/usr/local/bin/ls", "/usr/sbin/ls", "/usr/bin/ls", "/sbin/ls", "/bin/ls"]),
-    ])
+    @Test(
+        "PATH lookup candidates in order; an empty entry means the cwd; a slash means no lookup",
+        arguments: [
+            ("sh", ["PATH=/usr/bin::/bin/"], ["/usr/bin/sh", "sh", "/bin/sh"]),
+            ("./x", ["PATH=/bin"], ["./x"]),
+            ("ls", ["A=1"], ["/usr/local/sbin/ls", "/usr/local/bin/ls", "/usr/sbin/ls", "/usr/bin/ls", "/sbin/ls", "/bin/ls"]),
+        ])
     func path(arg0: String, env: [String], expected: [String]) throws {
         let envJSON = env.map { "\"\($0)\"" }.joined(separator: ",")
         let p = try plan(spec(process: #""args":["\#(arg0)"],"env":[\#(envJSON)]"#))
@@ -210,7 +241,11 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 
     @Test("capability sets become bit masks")
     func caps() throws {
-        let p = try plan(spec(process: #""capabilities":{"bounding":["CAP_CHOWN","CAP_SYS_ADMIN"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"],"inheritable":["CAP_KILL"],"ambient":["CAP_KILL"]}"#))
+        let p = try plan(
+            spec(
+                process:
+                    #""capabilities":{"bounding":["CAP_CHOWN","CAP_SYS_ADMIN"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"],"inheritable":["CAP_KILL"],"ambient":["CAP_KILL"]}"#
+            ))
         #expect(p.capabilities.bounding == (1 << 0) | (1 << 21))
         #expect(p.capabilities.effective == 1 << 5)
         #expect(p.capabilities.ambient == 1 << 5)
@@ -239,18 +274,23 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 @Suite struct NamespaceTests {
     @Test("sysctl keys become paths under /proc/sys; time offsets become timens_offsets text")
     func sysctlAndTime() throws {
-        let s = try spec(linux: #""namespaces":[{"type":"mount"},{"type":"network"},{"type":"time"}],"sysctl":{"net.ipv4.ip_forward":"1"},"timeOffsets":{"monotonic":{"secs":86400},"boottime":{"secs":-5,"nanosecs":7}}"#)
+        let s = try spec(
+            linux:
+                #""namespaces":[{"type":"mount"},{"type":"network"},{"type":"time"}],"sysctl":{"net.ipv4.ip_forward":"1"},"timeOffsets":{"monotonic":{"secs":86400},"boottime":{"secs":-5,"nanosecs":7}}"#
+        )
         let p = try plan(s)
         #expect(p.sysctls.map { [$0.key, $0.path, $0.value] } == [["net.ipv4.ip_forward", "/proc/sys/net/ipv4/ip_forward", "1"]])
         #expect(p.timeOffsets == "monotonic 86400 0\nboottime -5 7\n")
         #expect(p.loopbackUp)
     }
 
-    @Test("rootfsPropagation: / is made slave or private first, the choice goes on after pivot_root", arguments: [
-        ("shared", UInt(MS_SLAVE) | UInt(MS_REC), UInt(MS_SHARED) | UInt(MS_REC)),
-        ("private", UInt(MS_PRIVATE) | UInt(MS_REC), UInt(0)),
-        ("unbindable", UInt(MS_PRIVATE) | UInt(MS_REC), UInt(MS_UNBINDABLE) | UInt(MS_REC)),
-    ])
+    @Test(
+        "rootfsPropagation: / is made slave or private first, the choice goes on after pivot_root",
+        arguments: [
+            ("shared", UInt(MS_SLAVE) | UInt(MS_REC), UInt(MS_SHARED) | UInt(MS_REC)),
+            ("private", UInt(MS_PRIVATE) | UInt(MS_REC), UInt(0)),
+            ("unbindable", UInt(MS_PRIVATE) | UInt(MS_REC), UInt(MS_UNBINDABLE) | UInt(MS_REC)),
+        ])
     func propagation(value: String, root: UInt, after: UInt) throws {
         let p = try plan(spec(linux: #""rootfsPropagation":"\#(value)""#))
         #expect(p.rootPropagation == root && p.rootfsPropagation == after)
@@ -258,16 +298,23 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 
     @Test("an unprivileged user mapping only itself writes the maps directly, setgroups denied")
     func selfMapping() throws {
-        let s = try spec(linux: #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#)
+        let s = try spec(
+            linux:
+                #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#
+        )
         let u = try #require(try plan(s, host: rootless()).userNamespace)
         #expect(u.writer == .direct && u.denySetgroups && u.rootMapped)
     }
 
     @Test("ranges need /etc/subuid: the error names the user, the range and the file")
     func subordinate() throws {
-        let s = try spec(linux: #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":200000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#)
+        let s = try spec(
+            linux:
+                #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":200000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#
+        )
         #expect { try plan(s, host: rootless()) } throws: { e in
-            "\(e)" == "linux.uidMappings[1]: user `alice` may not map host ids 200000-265535: they are not in /etc/subuid; add a line `alice:200000:65536` to /etc/subuid (as root); `skiff check` shows your ranges"
+            "\(e)"
+                == "linux.uidMappings[1]: user `alice` may not map host ids 200000-265535: they are not in /etc/subuid; add a line `alice:200000:65536` to /etc/subuid (as root); `skiff check` shows your ranges"
         }
         let allowed = rootless(subUIDs: [SubordinateRange(start: 200000, count: 65536)])
         #expect(try plan(s, host: allowed).userNamespace?.writer == .helpers)
@@ -277,19 +324,26 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 
     @Test("supplementary groups cannot be set when setgroups is denied")
     func deniedGroups() throws {
-        let s = try spec(linux: #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#,
-                         process: #""user":{"uid":0,"gid":0,"additionalGids":[0]}"#)
+        let s = try spec(
+            linux:
+                #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#,
+            process: #""user":{"uid":0,"gid":0,"additionalGids":[0]}"#)
         #expect { try plan(s, host: rootless()) } throws: { e in "\(e)".hasPrefix("process.user.additionalGids: supplementary groups cannot be set") }
     }
 
     @Test("an unprivileged user needs a user namespace")
     func rootlessNeedsUserNS() throws {
-        #expect { try plan(spec(), host: rootless()) } throws: { e in "\(e)".hasPrefix("linux.namespaces: an unprivileged user (uid 1000) needs a user namespace") }
+        #expect { try plan(spec(), host: rootless()) } throws: { e in
+            "\(e)".hasPrefix("linux.namespaces: an unprivileged user (uid 1000) needs a user namespace")
+        }
     }
 
     @Test("a limit without a delegated cgroup says how to delegate")
     func rootlessLimits() throws {
-        let s = try spec(linux: #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"resources":{"pids":{"limit":10}}"#)
+        let s = try spec(
+            linux:
+                #""namespaces":[{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}],"resources":{"pids":{"limit":10}}"#
+        )
         #expect { try plan(s, host: rootless()) } throws: { e in
             "\(e)".hasPrefix("linux.resources.pids: cannot be applied for user `alice`: this host has no cgroup v2 hierarchy that can be delegated")
         }
@@ -297,9 +351,11 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 }
 
 @Suite struct PathTests {
-    @Test("container paths are normalised lexically", arguments: [
-        ("/", ""), ("/dev//pts/", "dev/pts"), ("/a/./b/../c", "a/c"), ("/../../etc", "etc"),
-    ])
+    @Test(
+        "container paths are normalised lexically",
+        arguments: [
+            ("/", ""), ("/dev//pts/", "dev/pts"), ("/a/./b/../c", "a/c"), ("/../../etc", "etc"),
+        ])
     func relative(input: String, expected: String) {
         #expect(ContainerPath.relative(input) == expected)
     }
@@ -331,17 +387,21 @@ func rootless(subUIDs: [SubordinateRange] = [], helpers: Bool = true) -> HostFac
 
     @Test("SELinux labels apply where SELinux is enabled: the process label, context= on the filesystems that take it")
     func selinux() throws {
-        let s = try spec(#""mounts":[{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["mode=755"]},{"destination":"/proc","type":"proc","source":"proc"}]"#,
-                         linux: #""mountLabel": "system_u:object_r:container_file_t:s0""#,
-                         process: #""selinuxLabel": "system_u:system_r:container_t:s0""#)
+        let s = try spec(
+            #""mounts":[{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["mode=755"]},{"destination":"/proc","type":"proc","source":"proc"}]"#,
+            linux: #""mountLabel": "system_u:object_r:container_file_t:s0""#,
+            process: #""selinuxLabel": "system_u:system_r:container_t:s0""#)
         let off = try plan(s)
         #expect(off.selinuxExec == nil && off.notes.count == 2)
         var host = rootHost
         host.selinuxEnabled = true
         let on = try plan(s, host: host)
         #expect(on.selinuxExec == "system_u:system_r:container_t:s0")
-        #expect(on.mounts[0].kind == .filesystem(type: "tmpfs", source: "tmpfs", flags: 0,
-                                                 data: #"mode=755,context="system_u:object_r:container_file_t:s0""#))
+        #expect(
+            on.mounts[0].kind
+                == .filesystem(
+                    type: "tmpfs", source: "tmpfs", flags: 0,
+                    data: #"mode=755,context="system_u:object_r:container_file_t:s0""#))
         if case let .filesystem(_, _, _, data) = on.mounts[1].kind { #expect(data == nil, "proc takes no context=") }
     }
 }

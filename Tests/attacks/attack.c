@@ -206,7 +206,10 @@ struct statmount_head {
 
 static int stat_mount(unsigned long long id, struct statmount_head *h)
 {
-    static union { struct statmount_head h; char bytes[4096]; } buf;
+    static union {
+        struct statmount_head h;
+        char bytes[4096];
+    } buf;
     struct mnt_id_req_v0 one = { .size = sizeof one, .mnt_id = id, .param = 1 | 2 /* SB_BASIC | MNT_BASIC */ };
     if (syscall(457 /* statmount */, &one, &buf, sizeof buf, 0) < 0)
         return -1;

@@ -62,8 +62,10 @@ extension JSONDecoding {
     }
 
     /// Parses, lets `adjust` fill in defaults on the tree, then decodes.
-    public static func decode<T: JSONDecodable>(_ type: T.Type, json bytes: [UInt8],
-                                                adjust: (inout JSONValue) -> Void) throws(SpecError) -> T {
+    public static func decode<T: JSONDecodable>(
+        _ type: T.Type, json bytes: [UInt8],
+        adjust: (inout JSONValue) -> Void
+    ) throws(SpecError) -> T {
         var value = try JSONValue.parseDocument(bytes)
         adjust(&value)
         return try T(json: value, at: .root)

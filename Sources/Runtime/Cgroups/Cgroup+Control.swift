@@ -48,7 +48,10 @@ extension Cgroup {
         for _ in 0..<1000 {
             try Cgroup.write(d.hostPath + "/freezer.state", want, origin: frozen ? "pause" : "resume")
             if let b = try? Sys.readFile(d.hostPath + "/freezer.state"),
-               String(decoding: b, as: UTF8.self).hasPrefix(want) { return }
+                String(decoding: b, as: UTF8.self).hasPrefix(want)
+            {
+                return
+            }
             var ts = timespec(tv_sec: 0, tv_nsec: 1_000_000)
             nanosleep(&ts, nil)
         }

@@ -113,15 +113,26 @@ extension Cgroup {
         if version == .v2 {
             let events = Dictionary(keyed("memory", "memory.events"), uniquingKeysWith: { a, _ in a })
             if let f = raw.first(where: { $0.0 == "file" })?.1, f > 0 { m.append(("cache", .uint(f))) }
-            m.append(("usage", entry(limit: number("memory", "memory.max"), usage: number("memory", "memory.current"),
-                                     max: number("memory", "memory.peak"), failcnt: events["max"])))
-            m.append(("swap", entry(limit: number("memory", "memory.swap.max"), usage: number("memory", "memory.swap.current"),
-                                    max: number("memory", "memory.swap.peak"), failcnt: nil)))
+            m.append(
+                (
+                    "usage",
+                    entry(
+                        limit: number("memory", "memory.max"), usage: number("memory", "memory.current"),
+                        max: number("memory", "memory.peak"), failcnt: events["max"])
+                ))
+            m.append(
+                (
+                    "swap",
+                    entry(
+                        limit: number("memory", "memory.swap.max"), usage: number("memory", "memory.swap.current"),
+                        max: number("memory", "memory.swap.peak"), failcnt: nil)
+                ))
         } else {
             if let f = raw.first(where: { $0.0 == "cache" })?.1, f > 0 { m.append(("cache", .uint(f))) }
             func v1(_ prefix: String) -> JSONValue {
-                entry(limit: number("memory", "\(prefix).limit_in_bytes"), usage: number("memory", "\(prefix).usage_in_bytes"),
-                      max: number("memory", "\(prefix).max_usage_in_bytes"), failcnt: number("memory", "\(prefix).failcnt"))
+                entry(
+                    limit: number("memory", "\(prefix).limit_in_bytes"), usage: number("memory", "\(prefix).usage_in_bytes"),
+                    max: number("memory", "\(prefix).max_usage_in_bytes"), failcnt: number("memory", "\(prefix).failcnt"))
             }
             m.append(("usage", v1("memory")))
             m.append(("swap", v1("memory.memsw")))
@@ -181,7 +192,8 @@ extension Cgroup {
             let size = String(n.dropFirst(8).dropLast(current.count))
             let usage = number("hugetlb", n) ?? 0
             let max = version == .v2 ? 0 : number("hugetlb", "hugetlb.\(size).max_usage_in_bytes") ?? 0
-            let fail = version == .v2
+            let fail =
+                version == .v2
                 ? Dictionary(keyed("hugetlb", "hugetlb.\(size).events"), uniquingKeysWith: { a, _ in a })["max"] ?? 0
                 : number("hugetlb", "hugetlb.\(size).failcnt") ?? 0
             var e: [(String, JSONValue)] = []

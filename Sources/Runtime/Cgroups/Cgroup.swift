@@ -150,7 +150,9 @@ struct Cgroup {
                 guard needed.contains(c) else { continue }
                 var why = ""
                 if error.errno == .EBUSY { why = " (the cgroup has processes of its own, or a child of it is threaded)" }
-                throw .message("cannot enable the cgroup controller `\(c)` in \(file): \(error.errno)\(why); enable it there (echo +\(c) > \(file)) or remove the limits that need it")
+                throw .message(
+                    "cannot enable the cgroup controller `\(c)` in \(file): \(error.errno)\(why); enable it there (echo +\(c) > \(file)) or remove the limits that need it"
+                )
             }
         }
         for c in needed where !available.contains(c) && !c.isEmpty {
@@ -211,11 +213,15 @@ struct Cgroup {
                 // v1: memory+swap must stay >= memory; lowering both means
                 // swap first.
                 guard w.file == "memory.limit_in_bytes",
-                      let j = writes.indices.first(where: { $0 > i && writes[$0].file == "memory.memsw.limit_in_bytes" }) else {
+                    let j = writes.indices.first(where: { $0 > i && writes[$0].file == "memory.memsw.limit_in_bytes" })
+                else {
                     if w.file == "memory.limit_in_bytes", let b = try? Sys.readFile(d.hostPath + "/memory.memsw.limit_in_bytes"),
-                       let memsw = Int64(Cgroup.value(b)), let v = Int64(w.value),
-                       v > memsw || v == -1 {
-                        throw .message("\(w.origin): \(w.value) is above the container's memory+swap limit (\(memsw)): raise linux.resources.memory.swap (--memory-swap) with it")
+                        let memsw = Int64(Cgroup.value(b)), let v = Int64(w.value),
+                        v > memsw || v == -1
+                    {
+                        throw .message(
+                            "\(w.origin): \(w.value) is above the container's memory+swap limit (\(memsw)): raise linux.resources.memory.swap (--memory-swap) with it"
+                        )
                     }
                     throw error
                 }
@@ -275,7 +281,8 @@ struct Cgroup {
     /// only hold control files and sub-cgroups; links are not followed).
     static func descendants(_ path: String) -> [String] {
         guard let fd = try? Sys.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW),
-              let names = try? Sys.listDirectory(fd: fd.raw, directoriesOnly: true) else { return [] }
+            let names = try? Sys.listDirectory(fd: fd.raw, directoriesOnly: true)
+        else { return [] }
         var out: [String] = []
         for n in names where n != "." && n != ".." {
             out += descendants(path + "/" + n)
@@ -361,7 +368,10 @@ struct Cgroup {
             // A user manager gets the controllers user@.service's Delegate=
             // names (Debian: pids memory cpu), nothing else.
             if unit.user, case let .message(m) = error, m.contains("controller") {
-                throw .message(m + "; a user's systemd has only the controllers user@.service delegates: add the others with `systemctl edit user@.service` ([Service] Delegate=cpu cpuset io memory pids), or remove the limits that need them")
+                throw .message(
+                    m
+                        + "; a user's systemd has only the controllers user@.service delegates: add the others with `systemctl edit user@.service` ([Service] Delegate=cpu cpuset io memory pids), or remove the limits that need them"
+                )
             }
             throw error
         }

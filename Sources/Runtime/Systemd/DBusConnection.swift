@@ -58,8 +58,10 @@ final class DBusConnection {
     }
 
     /// A method call and its reply's arguments.
-    func call(_ destination: String, _ path: String, _ interface: String, _ method: String, _ args: [DBusValue],
-              timeoutMillis: Int32 = 30_000) throws(DBusFailure) -> [DBusValue] {
+    func call(
+        _ destination: String, _ path: String, _ interface: String, _ method: String, _ args: [DBusValue],
+        timeoutMillis: Int32 = 30_000
+    ) throws(DBusFailure) -> [DBusValue] {
         guard let msg = dbus_message_new_method_call(destination, path, interface, method) else {
             throw DBusFailure(name: "org.freedesktop.DBus.Error.NoMemory", "out of memory")
         }
@@ -91,8 +93,10 @@ final class DBusConnection {
     /// The arguments of the first signal `interface.member` for which
     /// `matches` holds, from what is queued and what arrives within the
     /// timeout; signals that arrived during a blocking call are queued too.
-    func waitForSignal(_ interface: String, _ member: String, timeoutMillis: Int32,
-                       _ matches: ([DBusValue]) -> Bool) throws(DBusFailure) -> [DBusValue] {
+    func waitForSignal(
+        _ interface: String, _ member: String, timeoutMillis: Int32,
+        _ matches: ([DBusValue]) -> Bool
+    ) throws(DBusFailure) -> [DBusValue] {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         let deadline = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000 + Int64(timeoutMillis)
@@ -171,9 +175,10 @@ final class DBusConnection {
     static func validPath(_ s: String) -> Bool {
         guard s.hasPrefix("/") else { return false }
         if s == "/" { return true }
-        return !s.hasSuffix("/") && !s.contains("//") && s.utf8.allSatisfy { c in
-            c == 47 || c == 95 || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
-        }
+        return !s.hasSuffix("/") && !s.contains("//")
+            && s.utf8.allSatisfy { c in
+                c == 47 || c == 95 || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+            }
     }
 
     static func arguments(_ msg: OpaquePointer) -> [DBusValue] {
@@ -220,10 +225,11 @@ final class DBusConnection {
         case UInt8(ascii: "g"): return .signature(text())
         case UInt8(ascii: "a"):
             var sub = DBusMessageIter()
-            let element = dbus_message_iter_get_signature(it).map { p -> String in
-                defer { dbus_free(p) }
-                return String(String(cString: p).dropFirst())
-            } ?? ""
+            let element =
+                dbus_message_iter_get_signature(it).map { p -> String in
+                    defer { dbus_free(p) }
+                    return String(String(cString: p).dropFirst())
+                } ?? ""
             dbus_message_iter_recurse(it, &sub)
             return .array(element: element, values(&sub))
         case UInt8(ascii: "r"), UInt8(ascii: "e"):

@@ -66,10 +66,12 @@ struct SystemdManager {
         }
         let who = user ? "your user's systemd (systemd --user)" : "systemd (the system manager)"
         let pid1 = ((try? Sys.readFile("/proc/1/comm")).map { String(decoding: $0, as: UTF8.self) } ?? "").trimmingWhitespace()
-        var hint = user
+        let hint =
+            user
             ? "a user manager runs while you are logged in, or always with `loginctl enable-linger`; XDG_RUNTIME_DIR must be set (/run/user/\(identity ?? euid))"
-            : pid1 == "systemd" ? "systemd is PID 1: is it still starting, or shutting down?"
-            : "PID 1 is `\(pid1)`, not systemd: without systemd use the cgroupfs driver (drop --systemd-cgroup)"
+            : pid1 == "systemd"
+                ? "systemd is PID 1: is it still starting, or shutting down?"
+                : "PID 1 is `\(pid1)`, not systemd: without systemd use the cgroupfs driver (drop --systemd-cgroup)"
         throw .message("--systemd-cgroup: cannot reach \(who) over D-Bus (\(tried.joined(separator: "; "))): \(hint); `skiff check` shows what this host has")
     }
 
@@ -81,8 +83,9 @@ struct SystemdManager {
 
     /// A property of the manager (org.freedesktop.DBus.Properties.Get).
     func property(_ name: String) throws(DBusFailure) -> DBusValue {
-        let reply = try bus.call(SystemdManager.service, SystemdManager.path, "org.freedesktop.DBus.Properties", "Get",
-                                 [.string(SystemdManager.manager), .string(name)])
+        let reply = try bus.call(
+            SystemdManager.service, SystemdManager.path, "org.freedesktop.DBus.Properties", "Get",
+            [.string(SystemdManager.manager), .string(name)])
         guard case let .variant(v)? = reply.first else {
             throw DBusFailure(name: "org.freedesktop.DBus.Error.InvalidSignature", "Get \(name): the reply holds no variant")
         }
@@ -110,7 +113,9 @@ struct SystemdManager {
     func checkCanAdopt(from own: String?, _ facts: SystemdFacts) throws(RuntimeError) {
         guard facts.user, let own, facts.managerCgroup != "/" else { return }
         if own == facts.managerCgroup || own.hasPrefix(facts.managerCgroup + "/") { return }
-        throw .message("--systemd-cgroup: skiff runs in the cgroup \(own), outside your user manager's \(facts.managerCgroup), and systemd can only take in processes that run under it: start skiff under the user manager (e.g. `systemd-run --user --scope skiff ...`, as podman moves itself into a scope)")
+        throw .message(
+            "--systemd-cgroup: skiff runs in the cgroup \(own), outside your user manager's \(facts.managerCgroup), and systemd can only take in processes that run under it: start skiff under the user manager (e.g. `systemd-run --user --scope skiff ...`, as podman moves itself into a scope)"
+        )
     }
 
     /// "252.38-1~deb12u1", "v245.4-1.fc32", "245" -> the leading number.
@@ -140,7 +145,7 @@ struct SystemdManager {
             var reply: [DBusValue]
             do throws(DBusFailure) {
                 reply = try managerCall("StartTransientUnit", args)
-            } catch where error.name == "org.freedesktop.systemd1.UnitExists" {
+            } catch  where error.name == "org.freedesktop.systemd1.UnitExists" {
                 _ = try? managerCall("ResetFailedUnit", [.string(scope.unit)])
                 reply = try managerCall("StartTransientUnit", args)
             }
@@ -148,8 +153,13 @@ struct SystemdManager {
             guard result == "done" else {
                 _ = try? managerCall("ResetFailedUnit", [.string(scope.unit)])
                 var why = ""
-                if user { why = " (a user manager can only take in processes that already run under it: run skiff under user@\(Sys.euid).service, e.g. with `systemd-run --user --scope skiff ...`)" }
-                throw DBusFailure(name: "org.freedesktop.systemd1.JobFailed", "the job ended `\(result)`\(why); see `systemctl\(user ? " --user" : "") status \(scope.unit)` and the journal")
+                if user {
+                    why =
+                        " (a user manager can only take in processes that already run under it: run skiff under user@\(Sys.euid).service, e.g. with `systemd-run --user --scope skiff ...`)"
+                }
+                throw DBusFailure(
+                    name: "org.freedesktop.systemd1.JobFailed",
+                    "the job ended `\(result)`\(why); see `systemctl\(user ? " --user" : "") status \(scope.unit)` and the journal")
             }
         } catch {
             // A property systemd refuses names the field it came from.
@@ -166,7 +176,7 @@ struct SystemdManager {
             let reply: [DBusValue]
             do throws(DBusFailure) {
                 reply = try managerCall("StopUnit", [.string(unit), .string("replace")])
-            } catch where error.name == "org.freedesktop.systemd1.NoSuchUnit" {
+            } catch  where error.name == "org.freedesktop.systemd1.NoSuchUnit" {
                 return
             }
             _ = try waitForJob(reply, unit: unit)

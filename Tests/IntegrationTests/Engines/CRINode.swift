@@ -39,10 +39,14 @@ final class CRINode: @unchecked Sendable {
     static let shared = Engines.shared({ try CRINode() }, stop: { $0.stop() })
 
     static var missing: String? {
-        if let m = Engines.missing(["/usr/bin/containerd", "/usr/bin/ctr", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc",
-                                    "/usr/bin/protoc", "/usr/bin/python3", "/usr/lib/cni/bridge", "/usr/lib/cni/loopback",
-                                    "/usr/lib/cni/host-local"],
-                                   packages: "containerd runc protobuf-compiler python3-grpcio containernetworking-plugins") {
+        if let m = Engines.missing(
+            [
+                "/usr/bin/containerd", "/usr/bin/ctr", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc",
+                "/usr/bin/protoc", "/usr/bin/python3", "/usr/lib/cni/bridge", "/usr/lib/cni/loopback",
+                "/usr/lib/cni/host-local",
+            ],
+            packages: "containerd runc protobuf-compiler python3-grpcio containernetworking-plugins")
+        {
             return m
         }
         let grpc = try? Harness.exec("/usr/bin/python3", ["-c", "import grpc, google.protobuf"])
@@ -72,43 +76,45 @@ final class CRINode: @unchecked Sendable {
         let skiffHandler = try Engines.readmeConfig("containerd runtime handler")
             .replacingOccurrences(of: "SystemdCgroup = true", with: "SystemdCgroup = \(Self.systemdDriver)")
         let runtimes = Self.handlers.map { h in
-            h == "skiff" ? skiffHandler : """
-              [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.\(h)]
-                runtime_type = "io.containerd.runc.v2"
-                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.\(h).options]
-                  BinaryName = "/usr/sbin/runc"
-                  SystemdCgroup = \(Self.systemdDriver)
-            """
+            h == "skiff"
+                ? skiffHandler
+                : """
+                  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.\(h)]
+                    runtime_type = "io.containerd.runc.v2"
+                    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.\(h).options]
+                      BinaryName = "/usr/sbin/runc"
+                      SystemdCgroup = \(Self.systemdDriver)
+                """
         }.joined(separator: "\n")
         try """
-            version = 2
-            root = "\(dir)/root"
-            state = "\(dir)/state"
-            [grpc]
-              address = "\(dir)/c.sock"
-            [plugins."io.containerd.internal.v1.opt"]
-              path = "\(dir)/opt"
-            [plugins."io.containerd.grpc.v1.cri"]
-              sandbox_image = "\(Self.pause)"
-              restrict_oom_score_adj = true
-              stream_server_address = "127.0.0.1"
-              stream_server_port = "0"
-              enable_selinux = false
-              [plugins."io.containerd.grpc.v1.cri".cni]
-                bin_dir = "/usr/lib/cni"
-                conf_dir = "\(dir)/cni"
-              [plugins."io.containerd.grpc.v1.cri".containerd]
-                default_runtime_name = "runc"
-                snapshotter = "overlayfs"
-            \(runtimes)
+        version = 2
+        root = "\(dir)/root"
+        state = "\(dir)/state"
+        [grpc]
+          address = "\(dir)/c.sock"
+        [plugins."io.containerd.internal.v1.opt"]
+          path = "\(dir)/opt"
+        [plugins."io.containerd.grpc.v1.cri"]
+          sandbox_image = "\(Self.pause)"
+          restrict_oom_score_adj = true
+          stream_server_address = "127.0.0.1"
+          stream_server_port = "0"
+          enable_selinux = false
+          [plugins."io.containerd.grpc.v1.cri".cni]
+            bin_dir = "/usr/lib/cni"
+            conf_dir = "\(dir)/cni"
+          [plugins."io.containerd.grpc.v1.cri".containerd]
+            default_runtime_name = "runc"
+            snapshotter = "overlayfs"
+        \(runtimes)
 
-            """.write(toFile: dir + "/config.toml", atomically: true, encoding: .utf8)
+        """.write(toFile: dir + "/config.toml", atomically: true, encoding: .utf8)
         // A bridge in the node's own network namespace: no iptables, no masquerade.
         try """
-            {"cniVersion": "0.4.0", "name": "skiff-test", "type": "bridge", "bridge": "skiffbr0",
-             "isGateway": true, "ipMasq": false, "hairpinMode": false,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.88.77.0/24"}]], "dataDir": "\(dir)/ipam"}}
-            """.write(toFile: dir + "/cni/10-skiff.conf", atomically: true, encoding: .utf8)
+        {"cniVersion": "0.4.0", "name": "skiff-test", "type": "bridge", "bridge": "skiffbr0",
+         "isGateway": true, "ipMasq": false, "hairpinMode": false,
+         "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.88.77.0/24"}]], "dataDir": "\(dir)/ipam"}}
+        """.write(toFile: dir + "/cni/10-skiff.conf", atomically: true, encoding: .utf8)
         let protoDir = Harness.packageRoot.appendingPathComponent("Tests/cri").path
         let protoc = try Harness.exec("/usr/bin/protoc", ["-I", protoDir, "--python_out=" + dir + "/pb2", protoDir + "/runtime_v1.proto"])
         guard protoc.status == 0 else { throw HarnessError("protoc: \(protoc)") }
@@ -118,13 +124,16 @@ final class CRINode: @unchecked Sendable {
             // namespace with lo up; then containerd itself (exec: same pid).
             // With the systemd driver /run keeps systemd's and D-Bus's sockets
             // (the guest's /run is throw-away); only containerd's parts are private.
-            let run = Self.systemdDriver
+            let run =
+                Self.systemdDriver
                 ? "mkdir -p /run/containerd /run/netns && mount -t tmpfs node-run /run/containerd && mount -t tmpfs node-netns /run/netns"
                 : "mount -t tmpfs -o mode=755 node-run /run"
-            daemon = try Engines.startNotifying("/usr/bin/unshare", [
-                "-m", "-n", "--propagation", "private", "/bin/sh", "-c",
-                "\(run) && ip link set lo up && exec /usr/bin/containerd --config \(dir)/config.toml",
-            ], dir: dir, name: "containerd-cri", env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+            daemon = try Engines.startNotifying(
+                "/usr/bin/unshare",
+                [
+                    "-m", "-n", "--propagation", "private", "/bin/sh", "-c",
+                    "\(run) && ip link set lo up && exec /usr/bin/containerd --config \(dir)/config.toml",
+                ], dir: dir, name: "containerd-cri", env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
             Self.note("importing images")
             try importImages()
             Self.note("starting the client")
@@ -244,7 +253,8 @@ final class CRINode: @unchecked Sendable {
     /// A pod's cgroup parent as the kubelet gives it: a directory below
     /// the test's (cgroupfs), or a slice (systemd).
     func cgroupParent(pod uid: String) -> String {
-        Self.systemdDriver ? "\(Self.podSliceRoot)-pod\(uid.replacingOccurrences(of: "-", with: "_")).slice"
+        Self.systemdDriver
+            ? "\(Self.podSliceRoot)-pod\(uid.replacingOccurrences(of: "-", with: "_")).slice"
             : "/\(cgroupParent)/pod\(uid)"
     }
 
@@ -258,7 +268,8 @@ final class CRINode: @unchecked Sendable {
     /// Running, not a zombie.
     static func alive(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
+            let close = stat.lastIndex(of: ")")
+        else { return false }
         return !stat[close...].hasPrefix(") Z")
     }
 
@@ -292,7 +303,8 @@ final class CRINode: @unchecked Sendable {
             }
         }
         if Self.systemdDriver { _ = try? Self.run("/usr/bin/systemctl", ["stop", Self.podSliceRoot + ".slice"]) }
-        let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [])
+        let hierarchies =
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [])
             .map { "/sys/fs/cgroup/" + $0 } + ["/sys/fs/cgroup"]
         for h in hierarchies {
             let parent = h + "/" + cgroupParent

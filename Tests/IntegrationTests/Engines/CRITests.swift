@@ -5,8 +5,9 @@ import Testing
 /// runtime handler: `runc` is the control, `skiff` must answer the same.
 /// Every check runs a real pod and looks from inside the container, and
 /// each pod's teardown must leave nothing of the runtime's behind.
-@Suite(.enabled(if: CRINode.missing == nil, "needs containerd, runc, protoc, python3-grpcio and the CNI plugins (scripts/deps installs them)"),
-       .enabled(if: !inCgroup2Guest && (!inSystemdGuest || systemdUnified)), .serialized)
+@Suite(
+    .enabled(if: CRINode.missing == nil, "needs containerd, runc, protoc, python3-grpcio and the CNI plugins (scripts/deps installs them)"),
+    .enabled(if: !inCgroup2Guest && (!inSystemdGuest || systemdUnified)), .serialized)
 struct CRITests {
     let node: CRINode
 
@@ -19,8 +20,10 @@ struct CRITests {
         var config: [String: Any]
     }
 
-    func podConfig(_ name: String, hostNetwork: Bool = false, pid: String = "CONTAINER", hostIPC: Bool = false,
-                   sysctls: [String: String] = [:], privileged: Bool = false) -> [String: Any] {
+    func podConfig(
+        _ name: String, hostNetwork: Bool = false, pid: String = "CONTAINER", hostIPC: Bool = false,
+        sysctls: [String: String] = [:], privileged: Bool = false
+    ) -> [String: Any] {
         let uid = Harness.uniqueName("uid")
         let logs = node.dir + "/logs/" + uid
         try? FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
@@ -30,9 +33,13 @@ struct CRITests {
             "log_directory": logs,
             "linux": [
                 "cgroup_parent": node.cgroupParent(pod: uid),
-                "security_context": ["namespace_options": ["network": hostNetwork ? "NODE" : "POD", "pid": pid,
-                                                           "ipc": hostIPC ? "NODE" : "POD"],
-                                     "privileged": privileged] as [String: Any],
+                "security_context": [
+                    "namespace_options": [
+                        "network": hostNetwork ? "NODE" : "POD", "pid": pid,
+                        "ipc": hostIPC ? "NODE" : "POD",
+                    ],
+                    "privileged": privileged,
+                ] as [String: Any],
                 "sysctls": sysctls,
             ] as [String: Any],
         ]
@@ -43,8 +50,10 @@ struct CRITests {
         return Pod(id: try #require(r["pod_sandbox_id"] as? String), config: config)
     }
 
-    func containerConfig(_ name: String, _ command: [String], security: [String: Any] = [:], resources: [String: Any] = [:],
-                         mounts: [[String: Any]] = [], tty: Bool = false, stdin: Bool = false) -> [String: Any] {
+    func containerConfig(
+        _ name: String, _ command: [String], security: [String: Any] = [:], resources: [String: Any] = [:],
+        mounts: [[String: Any]] = [], tty: Bool = false, stdin: Bool = false
+    ) -> [String: Any] {
         [
             "metadata": ["name": name],
             "image": ["image": CRINode.busybox],
@@ -59,8 +68,12 @@ struct CRITests {
     /// Created and started; its id.
     @discardableResult
     func start(_ pod: Pod, _ config: [String: Any]) throws -> String {
-        let c = try node.call("RuntimeService/CreateContainer", ["pod_sandbox_id": pod.id, "config": config,
-                                                                 "sandbox_config": pod.config])
+        let c = try node.call(
+            "RuntimeService/CreateContainer",
+            [
+                "pod_sandbox_id": pod.id, "config": config,
+                "sandbox_config": pod.config,
+            ])
         let id = try #require(c["container_id"] as? String)
         try node.call("RuntimeService/StartContainer", ["container_id": id])
         return id
@@ -109,15 +122,17 @@ struct CRITests {
 
     // MARK: tests
 
-    @Test("a pod on the CNI bridge: container output in its log, ContainerStatus through the lifecycle, StopContainer's SIGTERM, teardown leaves nothing",
-          arguments: CRINode.handlers)
+    @Test(
+        "a pod on the CNI bridge: container output in its log, ContainerStatus through the lifecycle, StopContainer's SIGTERM, teardown leaves nothing",
+        arguments: CRINode.handlers)
     func lifecycle(handler: String) throws {
         let pod = try runPod(handler, podConfig("life"))
         let ps = try node.call("RuntimeService/PodSandboxStatus", ["pod_sandbox_id": pod.id])["status"] as? [String: Any]
         #expect(ps?["state"] as? String == "SANDBOX_READY" && ps?["runtime_handler"] as? String == handler, "\(ps ?? [:])")
         let ip = (ps?["network"] as? [String: Any])?["ip"] as? String ?? ""
         #expect(ip.hasPrefix("10.88.77."), "the pod has an address on the bridge: \(ip)")
-        let id = try start(pod, containerConfig("app", ["sh", "-c", "echo hello from $(hostname); ip addr show eth0 | grep -o 'inet [0-9.]*'; exec sleep 300"]))
+        let id = try start(
+            pod, containerConfig("app", ["sh", "-c", "echo hello from $(hostname); ip addr show eth0 | grep -o 'inet [0-9.]*'; exec sleep 300"]))
         try waitState(id, "CONTAINER_RUNNING")
         let logPath = try #require(try status(id)["log_path"] as? String)
         try waitFor { ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("inet 10.88.77.") }
@@ -130,14 +145,18 @@ struct CRITests {
         try teardown(pod, containers: [id])
     }
 
-    @Test("exit codes and reasons: Completed, Error with the code, OOMKilled; StopContainer escalates to SIGKILL after the grace period",
-          arguments: CRINode.handlers)
+    @Test(
+        "exit codes and reasons: Completed, Error with the code, OOMKilled; StopContainer escalates to SIGKILL after the grace period",
+        arguments: CRINode.handlers)
     func exits(handler: String) throws {
         let pod = try runPod(handler, podConfig("exits", hostNetwork: true))
         let ok = try start(pod, containerConfig("ok", ["true"]))
         let bad = try start(pod, containerConfig("bad", ["sh", "-c", "exit 3"]))
-        let oom = try start(pod, containerConfig("oom", ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' x); echo survived"],
-                                                resources: ["memory_limit_in_bytes": 33_554_432]))
+        let oom = try start(
+            pod,
+            containerConfig(
+                "oom", ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' x); echo survived"],
+                resources: ["memory_limit_in_bytes": 33_554_432]))
         let stubborn = try start(pod, containerConfig("stubborn", ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]))
         for c in [ok, bad, oom] { try waitState(c, "CONTAINER_EXITED", seconds: 30) }
         // containerd records the OOM when the shim's TaskOOM event comes,
@@ -158,8 +177,9 @@ struct CRITests {
         try teardown(pod, containers: [ok, bad, oom, stubborn])
     }
 
-    @Test("namespaces: the pod's net, ipc and uts are every container's; shareProcessNamespace; hostPID; hostIPC; hostNetwork",
-          arguments: CRINode.handlers)
+    @Test(
+        "namespaces: the pod's net, ipc and uts are every container's; shareProcessNamespace; hostPID; hostIPC; hostNetwork",
+        arguments: CRINode.handlers)
     func namespaces(handler: String) throws {
         let pod = try runPod(handler, podConfig("ns", pid: "POD"))
         let a = try start(pod, containerConfig("a", ["sleep", "300"]))
@@ -183,17 +203,25 @@ struct CRITests {
         try teardown(host, containers: [h])
     }
 
-    @Test("security contexts: runAsUser/Group and supplemental groups, readOnlyRootFilesystem, noNewPrivileges, capabilities, privileged, masked and read-only paths, namespaced sysctls",
-          arguments: CRINode.handlers)
+    @Test(
+        "security contexts: runAsUser/Group and supplemental groups, readOnlyRootFilesystem, noNewPrivileges, capabilities, privileged, masked and read-only paths, namespaced sysctls",
+        arguments: CRINode.handlers)
     func security(handler: String) throws {
-        let pod = try runPod(handler, podConfig("sec", sysctls: ["kernel.shm_rmid_forced": "1", "net.ipv4.ip_unprivileged_port_start": "500"],
-                                               privileged: true))
-        let user = try start(pod, containerConfig("user", ["sleep", "300"], security: [
-            "run_as_user": ["value": 1000], "run_as_group": ["value": 2000], "supplemental_groups": [3000],
-            "readonly_rootfs": true, "no_new_privs": true,
-            "capabilities": ["add_capabilities": ["NET_ADMIN"], "drop_capabilities": ["CHOWN"]],
-            "masked_paths": ["/proc/version"], "readonly_paths": ["/proc/sys"],
-        ]))
+        let pod = try runPod(
+            handler,
+            podConfig(
+                "sec", sysctls: ["kernel.shm_rmid_forced": "1", "net.ipv4.ip_unprivileged_port_start": "500"],
+                privileged: true))
+        let user = try start(
+            pod,
+            containerConfig(
+                "user", ["sleep", "300"],
+                security: [
+                    "run_as_user": ["value": 1000], "run_as_group": ["value": 2000], "supplemental_groups": [3000],
+                    "readonly_rootfs": true, "no_new_privs": true,
+                    "capabilities": ["add_capabilities": ["NET_ADMIN"], "drop_capabilities": ["CHOWN"]],
+                    "masked_paths": ["/proc/version"], "readonly_paths": ["/proc/sys"],
+                ]))
         try waitState(user, "CONTAINER_RUNNING")
         let id = try execSync(user, ["id"])
         #expect(id.stdout.contains("uid=1000 gid=2000") && id.stdout.contains("3000"), "\(id)")
@@ -205,8 +233,9 @@ struct CRITests {
         let bnd = UInt64(statusField(st.stdout, "CapBnd") ?? "", radix: 16) ?? 0
         #expect(bnd & (1 << 12) != 0 && bnd & 1 == 0, "NET_ADMIN added, CHOWN dropped: CapBnd \(String(bnd, radix: 16))")
         let masked = try execSync(user, ["sh", "-c", "wc -c < /proc/version; echo 1 > /proc/sys/kernel/shm_rmid_forced"])
-        #expect(masked.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0" && masked.code != 0,
-                "/proc/version masked, /proc/sys read-only: \(masked)")
+        #expect(
+            masked.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0" && masked.code != 0,
+            "/proc/version masked, /proc/sys read-only: \(masked)")
         let sysctl = try execSync(user, ["cat", "/proc/sys/kernel/shm_rmid_forced", "/proc/sys/net/ipv4/ip_unprivileged_port_start"])
         #expect(sysctl.stdout == "1\n500\n", "\(sysctl)")
 
@@ -218,16 +247,19 @@ struct CRITests {
         try teardown(pod, containers: [user, priv])
     }
 
-    @Test("seccomp: RuntimeDefault and Localhost filter, Unconfined does not; a missing Localhost profile is a clear error that leaves nothing",
-          arguments: CRINode.handlers)
+    @Test(
+        "seccomp: RuntimeDefault and Localhost filter, Unconfined does not; a missing Localhost profile is a clear error that leaves nothing",
+        arguments: CRINode.handlers)
     func seccomp(handler: String) throws {
         let profile = node.dir + "/" + Harness.uniqueName("profile") + ".json"
         try #"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#
             .write(toFile: profile, atomically: true, encoding: .utf8)
         let pod = try runPod(handler, podConfig("sc", hostNetwork: true))
         var ids: [String] = []
-        for (name, sp, want) in [("def", ["profile_type": "RuntimeDefault"], "2"), ("none", ["profile_type": "Unconfined"], "0"),
-                                 ("local", ["profile_type": "Localhost", "localhost_ref": profile], "2")] {
+        for (name, sp, want) in [
+            ("def", ["profile_type": "RuntimeDefault"], "2"), ("none", ["profile_type": "Unconfined"], "0"),
+            ("local", ["profile_type": "Localhost", "localhost_ref": profile], "2"),
+        ] {
             let id = try start(pod, containerConfig(name, ["sleep", "300"], security: ["seccomp": sp]))
             ids.append(id)
             try waitState(id, "CONTAINER_RUNNING")
@@ -236,8 +268,16 @@ struct CRITests {
             if name == "local" { #expect(!st.stdout.contains("made") && st.stderr.contains("Operation not permitted"), "\(st)") }
         }
         do {
-            _ = try start(pod, containerConfig("missing", ["true"], security: ["seccomp": ["profile_type": "Localhost",
-                                                                                           "localhost_ref": profile + ".none"]]))
+            _ = try start(
+                pod,
+                containerConfig(
+                    "missing", ["true"],
+                    security: [
+                        "seccomp": [
+                            "profile_type": "Localhost",
+                            "localhost_ref": profile + ".none",
+                        ]
+                    ]))
             Issue.record("a missing seccomp profile was accepted")
         } catch let e as CRINode.CRIError {
             #expect(e.details.contains(".none"), "the error names the profile: \(e)")
@@ -252,29 +292,48 @@ struct CRITests {
         try waitState(id, "CONTAINER_RUNNING")
         let sync = try execSync(id, ["sh", "-c", "echo out; echo err >&2; exit 4"])
         #expect(sync == ("out\n", "err\n", 4), "\(sync)")
-        let plainURL = try #require(try node.call("RuntimeService/Exec", ["container_id": id, "cmd": ["sh", "-c", "read x; echo got:$x; echo e >&2"],
-                                                                          "stdin": true, "stdout": true, "stderr": true])["url"] as? String)
+        let plainURL = try #require(
+            try node.call(
+                "RuntimeService/Exec",
+                [
+                    "container_id": id, "cmd": ["sh", "-c", "read x; echo got:$x; echo e >&2"],
+                    "stdin": true, "stdout": true, "stderr": true,
+                ])["url"] as? String)
         let plain = try node.stream(plainURL, stdin: "hello\n")
         #expect(plain.stdout == "got:hello\n" && plain.stderr == "e\n" && plain.status["status"] as? String == "Success", "\(plain)")
-        let ttyURL = try #require(try node.call("RuntimeService/Exec", ["container_id": id, "cmd": ["sh", "-c", "sleep 0.3; tty; exit 2"],
-                                                                        "tty": true, "stdin": true, "stdout": true])["url"] as? String)
+        let ttyURL = try #require(
+            try node.call(
+                "RuntimeService/Exec",
+                [
+                    "container_id": id, "cmd": ["sh", "-c", "sleep 0.3; tty; exit 2"],
+                    "tty": true, "stdin": true, "stdout": true,
+                ])["url"] as? String)
         let tty = try node.stream(ttyURL)
         #expect(tty.stdout.contains("/dev/pts/"), "\(tty)")
         let causes = ((tty.status["details"] as? [String: Any])?["causes"] as? [[String: Any]]) ?? []
         #expect(causes.contains { $0["reason"] as? String == "ExitCode" && $0["message"] as? String == "2" }, "\(tty.status)")
-        let attachURL = try #require(try node.call("RuntimeService/Attach", ["container_id": id, "stdin": true, "tty": true,
-                                                                            "stdout": true])["url"] as? String)
+        let attachURL = try #require(
+            try node.call(
+                "RuntimeService/Attach",
+                [
+                    "container_id": id, "stdin": true, "tty": true,
+                    "stdout": true,
+                ])["url"] as? String)
         let attached = try node.stream(attachURL, stdin: "echo attached-$((6*7))\n", seconds: 2)
         #expect(attached.stdout.contains("attached-42"), "\(attached)")
         try teardown(pod, containers: [id])
     }
 
-    @Test("logs: ReopenContainerLog starts a new file after rotation; UpdateContainerResources and ContainerStats",
-          arguments: CRINode.handlers)
+    @Test(
+        "logs: ReopenContainerLog starts a new file after rotation; UpdateContainerResources and ContainerStats",
+        arguments: CRINode.handlers)
     func logsUpdateStats(handler: String) throws {
         let pod = try runPod(handler, podConfig("upd", hostNetwork: true))
-        let id = try start(pod, containerConfig("ticker", ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"],
-                                                resources: ["memory_limit_in_bytes": 67_108_864]))
+        let id = try start(
+            pod,
+            containerConfig(
+                "ticker", ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"],
+                resources: ["memory_limit_in_bytes": 67_108_864]))
         try waitState(id, "CONTAINER_RUNNING")
         let logPath = try #require(try status(id)["log_path"] as? String)
         try waitFor { ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("tick 2") }
@@ -287,8 +346,15 @@ struct CRITests {
         let limit = v2 ? "/sys/fs/cgroup/memory.max" : "/sys/fs/cgroup/memory/memory.limit_in_bytes"
         let shares = v2 ? "/sys/fs/cgroup/cpu.weight" : "/sys/fs/cgroup/cpu/cpu.shares"
         #expect(try execSync(id, ["cat", limit]).stdout == "67108864\n")
-        try node.call("RuntimeService/UpdateContainerResources", ["container_id": id, "linux": ["memory_limit_in_bytes": 134_217_728,
-                                                                                                "cpu_shares": 512]])
+        try node.call(
+            "RuntimeService/UpdateContainerResources",
+            [
+                "container_id": id,
+                "linux": [
+                    "memory_limit_in_bytes": 134_217_728,
+                    "cpu_shares": 512,
+                ],
+            ])
         #expect(try execSync(id, ["cat", limit, shares]).stdout == (v2 ? "134217728\n20\n" : "134217728\n512\n"))
         let stats = try node.call("RuntimeService/ContainerStats", ["container_id": id])["stats"] as? [String: Any] ?? [:]
         let mem = ((stats["memory"] as? [String: Any])?["working_set_bytes"] as? [String: Any])?["value"] as? String
@@ -312,7 +378,12 @@ struct CRITests {
         let id = try start(pod, containerConfig("prop", ["sleep", "300"], security: ["privileged": true], mounts: mounts))
         try waitState(id, "CONTAINER_RUNNING")
         for d in ["p", "h", "b"] { _ = try node.onNode("mkdir \(vol)/\(d)/from-host && mount -t tmpfs host-\(d) \(vol)/\(d)/from-host") }
-        let seen = try execSync(id, ["sh", "-c", "for d in private h2c bidi; do grep -q \" /$d/from-host \" /proc/self/mountinfo && echo $d; done; mkdir -p /bidi/from-c /h2c/from-c && mount -t tmpfs c-b /bidi/from-c && mount -t tmpfs c-h /h2c/from-c && echo mounted"])
+        let seen = try execSync(
+            id,
+            [
+                "sh", "-c",
+                "for d in private h2c bidi; do grep -q \" /$d/from-host \" /proc/self/mountinfo && echo $d; done; mkdir -p /bidi/from-c /h2c/from-c && mount -t tmpfs c-b /bidi/from-c && mount -t tmpfs c-h /h2c/from-c && echo mounted",
+            ])
         #expect(seen.stdout == "h2c\nbidi\nmounted\n", "host to container: \(seen)")
         let onHost = try node.onNode("grep -o ' - tmpfs c-[bh] ' /proc/self/mountinfo | sort").stdout
         #expect(onHost == " - tmpfs c-b \n", "container to host, Bidirectional only: \(onHost)")

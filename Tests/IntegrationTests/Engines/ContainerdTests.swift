@@ -26,19 +26,20 @@ final class ContainerdDaemon: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         mounts = try EngineNamespace(dir: dir + "/ns")
         try """
-            version = 2
-            root = "\(dir)/root"
-            state = "\(dir)/state"
-            disabled_plugins = ["io.containerd.grpc.v1.cri"]
-            [grpc]
-              address = "\(dir)/c.sock"
-            [plugins."io.containerd.internal.v1.opt"]
-              path = "\(dir)/opt"
+        version = 2
+        root = "\(dir)/root"
+        state = "\(dir)/state"
+        disabled_plugins = ["io.containerd.grpc.v1.cri"]
+        [grpc]
+          address = "\(dir)/c.sock"
+        [plugins."io.containerd.internal.v1.opt"]
+          path = "\(dir)/opt"
 
-            """.write(toFile: dir + "/config.toml", atomically: true, encoding: .utf8)
+        """.write(toFile: dir + "/config.toml", atomically: true, encoding: .utf8)
         do {
-            daemon = try Engines.startNotifying(mounts.enter("/usr/bin/containerd", ["--config", dir + "/config.toml"]), dir: dir,
-                                                name: "containerd")
+            daemon = try Engines.startNotifying(
+                mounts.enter("/usr/bin/containerd", ["--config", dir + "/config.toml"]), dir: dir,
+                name: "containerd")
             let archive = try ContainerdDaemon.ociArchive(dir: dir)
             let r = try ctr(["images", "import", archive])
             guard r.status == 0 else { throw HarnessError("ctr images import: \(r)") }
@@ -76,7 +77,9 @@ final class ContainerdDaemon: @unchecked Sendable {
     }
 }
 
-@Suite(.enabled(if: ContainerdDaemon.missing == nil, "needs /usr/bin/containerd, ctr and containerd-shim-runc-v2 (Debian containerd; scripts/deps installs it)")) struct ContainerdTests {
+@Suite(
+    .enabled(if: ContainerdDaemon.missing == nil, "needs /usr/bin/containerd, ctr and containerd-shim-runc-v2 (Debian containerd; scripts/deps installs it)"))
+struct ContainerdTests {
     let d: ContainerdDaemon
 
     init() throws { d = try ContainerdDaemon.shared.get() }
@@ -131,7 +134,9 @@ final class ContainerdDaemon: @unchecked Sendable {
         try waitFor { (try? status(id)) == "STOPPED" }
         #expect(try d.ctr(["tasks", "rm", id]).status == 0)
         #expect(try d.ctr(["containers", "rm", id]).status == 0)
-        #expect(Engines.skiffTraces(root: d.skiffRoot, id: id, namespace: d.mounts).isEmpty, "\(Engines.skiffTraces(root: d.skiffRoot, id: id, namespace: d.mounts))")
+        #expect(
+            Engines.skiffTraces(root: d.skiffRoot, id: id, namespace: d.mounts).isEmpty,
+            "\(Engines.skiffTraces(root: d.skiffRoot, id: id, namespace: d.mounts))")
         if Self.systemdDriver { #expect(!Systemctl.loaded("skiff-ctr-\(id).scope"), "the scope is gone") }
     }
 }

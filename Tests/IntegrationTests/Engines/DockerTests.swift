@@ -17,8 +17,9 @@ final class DockerDaemon: @unchecked Sendable {
     static let shared = Engines.shared({ try DockerDaemon() }, stop: { $0.stop() })
 
     static var missing: String? {
-        Engines.missing(["/usr/sbin/dockerd", "/usr/bin/docker", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2"],
-                        packages: "docker.io and containerd")
+        Engines.missing(
+            ["/usr/sbin/dockerd", "/usr/bin/docker", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2"],
+            packages: "docker.io and containerd")
     }
 
     init() throws {
@@ -46,14 +47,18 @@ final class DockerDaemon: @unchecked Sendable {
         daemonJSON["deprecated-key-path"] = dir + "/key.json"
         try JSONSerialization.data(withJSONObject: daemonJSON).write(to: URL(fileURLWithPath: dir + "/daemon.json"))
         do {
-            containerd = try Engines.startNotifying(mounts.enter("/usr/bin/containerd", ["--config", dir + "/containerd.toml"]),
-                                                    dir: dir, name: "containerd")
-            dockerd = try Engines.startNotifying(mounts.enter("/usr/sbin/dockerd", [
-                "--data-root", dir + "/data", "--exec-root", dir + "/exec", "-H", "unix://\(dir)/docker.sock",
-                "--pidfile", dir + "/docker.pid", "--containerd", dir + "/cd.sock", "--config-file", dir + "/daemon.json",
-                "--bridge=none", "--iptables=false", "--ip6tables=false",
-                "--storage-driver=vfs",
-            ]), dir: dir, name: "dockerd")
+            containerd = try Engines.startNotifying(
+                mounts.enter("/usr/bin/containerd", ["--config", dir + "/containerd.toml"]),
+                dir: dir, name: "containerd")
+            dockerd = try Engines.startNotifying(
+                mounts.enter(
+                    "/usr/sbin/dockerd",
+                    [
+                        "--data-root", dir + "/data", "--exec-root", dir + "/exec", "-H", "unix://\(dir)/docker.sock",
+                        "--pidfile", dir + "/docker.pid", "--containerd", dir + "/cd.sock", "--config-file", dir + "/daemon.json",
+                        "--bridge=none", "--iptables=false", "--ip6tables=false",
+                        "--storage-driver=vfs",
+                    ]), dir: dir, name: "dockerd")
             let imported = try docker(["import", Engines.imageTar, DockerDaemon.image])
             guard imported.status == 0 else { throw HarnessError("docker import: \(imported)") }
         } catch {
@@ -63,8 +68,9 @@ final class DockerDaemon: @unchecked Sendable {
     }
 
     func docker(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
-        try Engines.spawn("/usr/bin/docker", ["-H", "unix://\(dir)/docker.sock"] + args,
-                         env: ["PATH": "/usr/bin:/bin", "HOME": dir], stdin: stdin)
+        try Engines.spawn(
+            "/usr/bin/docker", ["-H", "unix://\(dir)/docker.sock"] + args,
+            env: ["PATH": "/usr/bin:/bin", "HOME": dir], stdin: stdin)
     }
 
     func stop() {
@@ -96,7 +102,11 @@ extension DockerDaemon: EngineCLI {
     var statsLimitAfterUpdate: String { "96MiB" }
 }
 
-@Suite(.enabled(if: DockerDaemon.missing == nil, "needs /usr/sbin/dockerd, /usr/bin/docker and containerd with its runc v2 shim (Debian docker.io and containerd; scripts/deps installs them)")) struct DockerTests {
+@Suite(
+    .enabled(
+        if: DockerDaemon.missing == nil,
+        "needs /usr/sbin/dockerd, /usr/bin/docker and containerd with its runc v2 shim (Debian docker.io and containerd; scripts/deps installs them)"))
+struct DockerTests {
     let d: DockerDaemon
 
     init() throws { d = try DockerDaemon.shared.get() }
@@ -104,7 +114,9 @@ extension DockerDaemon: EngineCLI {
     @Test("run --rm: output, exit codes (42; a missing program is 127), -t, -i")
     func runAndExitCodes() throws { try EngineChecks.runAndExitCodes(d) }
 
-    @Test("a detached container: ps shows it Up; exec (output, status, stdin, tty); logs; pause; stop escalating to KILL; start; kill; restart; rm leaves nothing")
+    @Test(
+        "a detached container: ps shows it Up; exec (output, status, stdin, tty); logs; pause; stop escalating to KILL; start; kill; restart; rm leaves nothing"
+    )
     func lifecycle() throws { try EngineChecks.lifecycle(d) }
 
     @Test("--memory 32m OOM-kills a 64 MB allocation and inspect says OOMKilled; --memory, --pids-limit, --cpus, --cpuset-cpus read back inside")

@@ -55,8 +55,9 @@ enum EngineChecks {
 
     static func lifecycle(_ e: EngineCLI) throws {
         let name = Harness.uniqueName("eng")
-        let r = try e.cli(["run", "-d", "--name", name, "--network", "none"] + e.runFlags
-                          + [e.image, "sh", "-c", "echo started; trap 'echo got TERM' TERM; while true; do sleep 0.1; done"], stdin: nil)
+        let r = try e.cli(
+            ["run", "-d", "--name", name, "--network", "none"] + e.runFlags
+                + [e.image, "sh", "-c", "echo started; trap 'echo got TERM' TERM; while true; do sleep 0.1; done"], stdin: nil)
         #expect(r.status == 0, "\(e.name): \(r)")
         let id = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? e.cli("rm", "-f", name) }
@@ -96,13 +97,16 @@ enum EngineChecks {
         #expect(try e.cli("rm", "-f", name).status == 0, "\(e.name)")
         // The engine's helpers (conmon) may still be leaving.
         try? waitFor { Engines.skiffTraces(root: e.skiffRoot, id: id, namespace: e.namespace).isEmpty }
-        #expect(Engines.skiffTraces(root: e.skiffRoot, id: id, namespace: e.namespace).isEmpty, "\(e.name): \(Engines.skiffTraces(root: e.skiffRoot, id: id, namespace: e.namespace))")
+        #expect(
+            Engines.skiffTraces(root: e.skiffRoot, id: id, namespace: e.namespace).isEmpty,
+            "\(e.name): \(Engines.skiffTraces(root: e.skiffRoot, id: id, namespace: e.namespace))")
     }
 
     /// The container's own limits as it reads them: cgroup v1 files below
     /// each controller's mount, or the v2 files of its cgroup namespace's
     /// root.
-    static let readLimits = Host.cgroupV2
+    static let readLimits =
+        Host.cgroupV2
         ? "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpuset.cpus"
         : "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpuset/cpuset.cpus"
 
@@ -115,9 +119,10 @@ enum EngineChecks {
         // The pause: containerd's shim watches the cgroup for OOM only once
         // `start` has returned (so with runc too); an OOM before that is
         // not reported (seen under load).
-        let oom = try e.cli(["run", "--name", name, "--network", "none", "--memory", "32m", "--memory-swap", "32m"]
-                            + e.runFlags + [e.image, "sh", "-c", "sleep 1; x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived"],
-                            stdin: nil)
+        let oom = try e.cli(
+            ["run", "--name", name, "--network", "none", "--memory", "32m", "--memory-swap", "32m"]
+                + e.runFlags + [e.image, "sh", "-c", "sleep 1; x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived"],
+            stdin: nil)
         #expect(oom.status == 137, "\(e.name): \(oom)")
         if e.reportsOOMKilled {
             #expect(try e.inspect(name, "{{.State.OOMKilled}}") == "true", "\(e.name)")
@@ -132,12 +137,16 @@ enum EngineChecks {
     /// what `stats` says of it.
     static func update(_ e: EngineCLI) throws {
         let name = Harness.uniqueName("engupd")
-        let r = try e.cli(["run", "-d", "--name", name, "--network", "none", "--memory", "64m", "--memory-swap", "128m", "--pids-limit", "20",
-                           "--cpus", "0.5"] + e.runFlags + [e.image, "sleep", "600"], stdin: nil)
+        let r = try e.cli(
+            [
+                "run", "-d", "--name", name, "--network", "none", "--memory", "64m", "--memory-swap", "128m", "--pids-limit", "20",
+                "--cpus", "0.5",
+            ] + e.runFlags + [e.image, "sleep", "600"], stdin: nil)
         #expect(r.status == 0, "\(e.name): \(r)")
         defer { _ = try? e.cli("rm", "-f", name) }
-        let u = try e.cli(["update", "--memory", "96m", "--memory-swap", "192m", "--cpus", "0.25"]
-                          + (e.updatesPidsLimit ? ["--pids-limit", "30"] : []) + [name], stdin: nil)
+        let u = try e.cli(
+            ["update", "--memory", "96m", "--memory-swap", "192m", "--cpus", "0.25"]
+                + (e.updatesPidsLimit ? ["--pids-limit", "30"] : []) + [name], stdin: nil)
         #expect(u.status == 0, "\(e.name): \(u)")
         let after = try e.cli("exec", name, "sh", "-c", readLimits + " | head -\(Host.cgroupV2 ? 3 : 4)")
         let expected = limitsText(memory: 96 << 20, pids: e.updatesPidsLimit ? 30 : 20, quota: 25000, cpus: "")

@@ -51,8 +51,8 @@ enum Engines {
     static func readmeConfig(_ name: String) throws -> String {
         let readme = try String(contentsOf: Harness.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
         guard let marker = readme.range(of: "<!-- tested: \(name) -->\n```"),
-              let open = readme[marker.upperBound...].firstIndex(of: "\n"),
-              let close = readme[open...].range(of: "\n```")
+            let open = readme[marker.upperBound...].firstIndex(of: "\n"),
+            let close = readme[open...].range(of: "\n```")
         else { throw HarnessError("README.md has no block marked `<!-- tested: \(name) -->`") }
         return readme[readme.index(after: open)..<close.lowerBound]
             .replacingOccurrences(of: "/usr/local/bin/skiff", with: Harness.binary) + "\n"
@@ -70,8 +70,10 @@ enum Engines {
     /// podman passes its fds on to conmon, which outlives it (`run -d`
     /// seemed to last as long as the container); it also passes on the
     /// test runner's blocked signals.
-    static func spawn(_ path: String, _ args: [String], env: [String: String], stdin: String? = nil,
-                      cwd: String? = nil) throws -> Harness.Result {
+    static func spawn(
+        _ path: String, _ args: [String], env: [String: String], stdin: String? = nil,
+        cwd: String? = nil
+    ) throws -> Harness.Result {
         let base = Harness.scratch + "/" + Harness.uniqueName("spawn")
         try (stdin ?? "").write(toFile: base + ".in", atomically: false, encoding: .utf8)
         defer { for ext in [".in", ".out", ".err"] { unlink(base + ext) } }
@@ -79,8 +81,9 @@ enum Engines {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Harness.Result(status: code, stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
-                              stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+        return Harness.Result(
+            status: code, stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
     }
 
     /// Starts a program that outlives the call (its output to `log`); the
@@ -89,8 +92,10 @@ enum Engines {
         try posixSpawn(path, args, env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], stdin: "/dev/null", stdout: log, stderr: log, cwd: nil)
     }
 
-    private static func posixSpawn(_ path: String, _ args: [String], env: [String: String], stdin: String, stdout: String,
-                                   stderr: String, cwd: String?) throws -> pid_t {
+    private static func posixSpawn(
+        _ path: String, _ args: [String], env: [String: String], stdin: String, stdout: String,
+        stderr: String, cwd: String?
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -185,13 +190,17 @@ enum Engines {
 
     /// Starts a daemon and waits for its READY=1 on a notify socket (sd_notify,
     /// which dockerd and containerd send once they serve): no polling.
-    static func startNotifying(_ command: (path: String, args: [String]), dir: String, name: String,
-                               env extra: [String: String] = [:]) throws -> Daemon {
+    static func startNotifying(
+        _ command: (path: String, args: [String]), dir: String, name: String,
+        env extra: [String: String] = [:]
+    ) throws -> Daemon {
         try startNotifying(command.path, command.args, dir: dir, name: name, env: extra)
     }
 
-    static func startNotifying(_ path: String, _ args: [String], dir: String, name: String,
-                               env extra: [String: String] = [:]) throws -> Daemon {
+    static func startNotifying(
+        _ path: String, _ args: [String], dir: String, name: String,
+        env extra: [String: String] = [:]
+    ) throws -> Daemon {
         let notify = dir + "/\(name).notify"
         let sock = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(sock); unlink(notify) }

@@ -53,8 +53,10 @@ final class EngineNamespace: @unchecked Sendable {
             exec sleep 2147483647
             """#
         let log = dir + "/namespace.log"
-        pid = try Engines.spawnDetached("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", dir]
-                                        + Self.privateEntries, log: log)
+        pid = try Engines.spawnDetached(
+            "/usr/bin/unshare",
+            ["-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", dir]
+                + Self.privateEntries, log: log)
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: ready) {
             var status: Int32 = 0

@@ -44,15 +44,18 @@ final class Podman: @unchecked Sendable {
     var skiffRoot: String { mounts.inside("/run/skiff") }
 
     func podman(_ args: [String], stdin: String? = nil) throws -> Harness.Result {
-        let (path, argv) = mounts.enter("/usr/bin/podman", [
-            "--root", dir + "/root", "--runroot", dir + "/run", "--tmpdir", dir + "/tmp",
-            "--cgroup-manager", cgroupManager, "--events-backend", "file", "--storage-driver", "vfs",
-        ] + args)
-        return try Engines.spawn(path, argv,
-                          // conmon writes its OOM marker, `oom`, to the
-                          // directory it starts in as well as to its own.
-                          env: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": dir, "CONTAINERS_CONF": dir + "/containers.conf"],
-                          stdin: stdin, cwd: dir)
+        let (path, argv) = mounts.enter(
+            "/usr/bin/podman",
+            [
+                "--root", dir + "/root", "--runroot", dir + "/run", "--tmpdir", dir + "/tmp",
+                "--cgroup-manager", cgroupManager, "--events-backend", "file", "--storage-driver", "vfs",
+            ] + args)
+        return try Engines.spawn(
+            path, argv,
+            // conmon writes its OOM marker, `oom`, to the
+            // directory it starts in as well as to its own.
+            env: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": dir, "CONTAINERS_CONF": dir + "/containers.conf"],
+            stdin: stdin, cwd: dir)
     }
 
     /// podman asks for RLIMIT_NOFILE and RLIMIT_NPROC of 1048576 unless told
@@ -94,7 +97,8 @@ extension Podman: EngineCLI {
     var statsLimitAfterUpdate: String { "67.11MB" }
 }
 
-@Suite(.enabled(if: Podman.missing == nil, "needs /usr/bin/podman and /usr/bin/conmon (Debian podman and conmon; scripts/deps installs them)")) struct PodmanTests {
+@Suite(.enabled(if: Podman.missing == nil, "needs /usr/bin/podman and /usr/bin/conmon (Debian podman and conmon; scripts/deps installs them)"))
+struct PodmanTests {
     let p: Podman
 
     init() throws { p = try Podman.shared.get() }
@@ -102,7 +106,9 @@ extension Podman: EngineCLI {
     @Test("podman run: output, exit codes (42; a missing program is 127), -t through conmon's console socket, -i")
     func runAndExitCodes() throws { try EngineChecks.runAndExitCodes(p) }
 
-    @Test("a detached container: ps shows it Up; exec (output, status, stdin, tty); logs; pause; stop escalating to KILL; start; kill; restart; rm leaves nothing")
+    @Test(
+        "a detached container: ps shows it Up; exec (output, status, stdin, tty); logs; pause; stop escalating to KILL; start; kill; restart; rm leaves nothing"
+    )
     func lifecycle() throws { try EngineChecks.lifecycle(p) }
 
     @Test("--memory 32m OOM-kills a 64 MB allocation and inspect says OOMKilled; --memory, --pids-limit, --cpus, --cpuset-cpus read back inside")
