@@ -3,12 +3,14 @@ import Testing
 
 /// Running inside the guest that QemuGuestTests.cgroupV2 boots: a pure
 /// cgroup2 hierarchy, no systemd.
-let inCgroup2Guest = ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] == "1"
+let inCgroup2Guest =
+    ProcessInfo.processInfo.environment["SKIFF_CGROUP2_GUEST"] == "1"
     && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
 
 /// systemd is PID 1 here: this process runs inside a guest that
 /// QemuGuestTests boots with CGVM_INIT=systemd.
-let inSystemdGuest = ProcessInfo.processInfo.environment["SKIFF_SYSTEMD_GUEST"] == "1"
+let inSystemdGuest =
+    ProcessInfo.processInfo.environment["SKIFF_SYSTEMD_GUEST"] == "1"
     && ((try? String(contentsOfFile: "/proc/1/comm", encoding: .utf8)) ?? "") == "systemd\n"
 let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
 
@@ -19,7 +21,7 @@ let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgro
 /// test binary inside it. One guest at a time: under TCG each is two busy
 /// vCPUs, and CI has two cores.
 @Suite(.enabled(if: !inSystemdGuest && !inCgroup2Guest), .serialized) struct QemuGuestTests {
-    static func boot(_ suites: String..., systemd: Bool, append: String = "") throws {
+    static func boot(_ suites: String..., systemd: Bool, memoryMiB: Int = 1024, append: String = "") throws {
         let testBinary = ProcessInfo.processInfo.arguments[0]
         var env = ProcessInfo.processInfo.environment
         if systemd {
@@ -29,14 +31,16 @@ let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgro
             env["SKIFF_CGROUP2_GUEST"] = "1"
         }
         env["CGVM_RW"] = Harness.packageRoot.path
+        env["CGVM_MEM"] = String(memoryMiB)
         // A soft lockup in the guest kernel (seen once, under the full
         // suite) panics it, so the test fails at once with the kernel's
         // trace on the console instead of waiting for the timeout;
         // loglevel=3 keeps the OOM tests' reports off the console.
         env["CGVM_APPEND"] = "softlockup_panic=1 loglevel=3 " + append
         let filter = "IntegrationTests.(\(suites.joined(separator: "|")))/"
-        let r = try Harness.exec(Harness.packageRoot.path + "/scripts/cgroup2-vm",
-                                 [testBinary, "--testing-library", "swift-testing", "--filter", filter], env: env)
+        let r = try Harness.exec(
+            Harness.packageRoot.path + "/scripts/cgroup2-vm",
+            [testBinary, "--testing-library", "swift-testing", "--filter", filter], env: env)
         let guest = systemd ? "systemd guest" : "cgroup v2 guest"
         GuestReport.skipped(r.stdout, guest: guest)
         // What failed first, then the end of the guest's output.
@@ -51,12 +55,18 @@ let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgro
     @Test("--systemd-cgroup against systemd as PID 1, cgroup v2 (qemu guest)")
     func unified() throws { try Self.boot("SystemdTests", systemd: true) }
 
-    @Test("the standard host (systemd, cgroup v2): a Kubernetes node's containerd CRI with SystemdCgroup = true, runc and skiff (qemu guest)",
-          .enabled(if: CRINode.missing == nil))
+    @Test(
+        "the standard host (systemd, cgroup v2): a Kubernetes node's containerd CRI with SystemdCgroup = true, runc and skiff (qemu guest)",
+        .enabled(if: CRINode.missing == nil))
     func cri() throws { try Self.boot("CRITests", systemd: true) }
 
-    @Test("the standard host (systemd, cgroup v2): Docker with its default systemd cgroup driver, podman rootful and rootless with cgroup_manager systemd, containerd with SystemdCgroup (qemu guest)")
-    func engines() throws { try Self.boot("DockerTests", "PodmanTests", "RootlessPodmanTests", "ContainerdTests", systemd: true) }
+    @Test(
+        "the standard host (systemd, cgroup v2): Docker with its default systemd cgroup driver, podman rootful and rootless with cgroup_manager systemd, containerd with SystemdCgroup (qemu guest)"
+    )
+    func engines() throws {
+        // Four engines' daemons at once: 1 GB is tight.
+        try Self.boot("DockerTests", "PodmanTests", "RootlessPodmanTests", "ContainerdTests", systemd: true, memoryMiB: 2048)
+    }
 
     @Test("--systemd-cgroup against systemd as PID 1 on a hybrid host (qemu guest, v1 hierarchies)")
     func hybrid() throws { try Self.boot("SystemdHybridTests", systemd: true, append: "systemd.unified_cgroup_hierarchy=0") }

@@ -57,24 +57,32 @@ final class RootlessPodman: @unchecked Sendable {
     }
 
     private static func env(home: String) -> [String] {
-        ["/usr/bin/env", "HOME=\(home)", "XDG_RUNTIME_DIR=\(UserManager.runtimeDir)", "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
-         "DBUS_SESSION_BUS_ADDRESS=unix:path=\(UserManager.runtimeDir)/bus"]
+        [
+            "/usr/bin/env", "HOME=\(home)", "XDG_RUNTIME_DIR=\(UserManager.runtimeDir)", "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
+            "DBUS_SESSION_BUS_ADDRESS=unix:path=\(UserManager.runtimeDir)/bus",
+        ]
     }
 
     func startTerminal() throws {
-        let r = try Engines.spawn("/usr/sbin/runuser", ["-u", TestUser.name, "--"] + Self.env(home: home)
-                                  + ["/usr/bin/systemd-run", "--user", "--quiet", "--unit", Self.terminal, "/bin/sleep", "2147483647"],
-                                  env: ["PATH": "/usr/bin:/bin"])
+        let r = try Engines.spawn(
+            "/usr/sbin/runuser",
+            ["-u", TestUser.name, "--"] + Self.env(home: home)
+                + ["/usr/bin/systemd-run", "--user", "--quiet", "--unit", Self.terminal, "/bin/sleep", "2147483647"],
+            env: ["PATH": "/usr/bin:/bin"])
         guard r.status == 0, FileManager.default.fileExists(atPath: terminalCgroup) else { throw HarnessError("the user's terminal service: \(r)") }
     }
 
     /// `argv` as the user, from the user's terminal.
     func asUser(_ argv: [String], stdin: String? = nil) throws -> Harness.Result {
-        try Engines.spawn("/bin/sh", ["-c", #"echo $$ > "$0/cgroup.procs" && exec "$@""#, terminalCgroup,
-                                      "/usr/sbin/runuser", "-u", TestUser.name, "--"] + Self.env(home: home) + argv,
-                          // conmon writes its OOM marker to the directory
-                          // it starts in too: one the user can write.
-                          env: ["PATH": "/usr/bin:/bin"], stdin: stdin, cwd: home)
+        try Engines.spawn(
+            "/bin/sh",
+            [
+                "-c", #"echo $$ > "$0/cgroup.procs" && exec "$@""#, terminalCgroup,
+                "/usr/sbin/runuser", "-u", TestUser.name, "--",
+            ] + Self.env(home: home) + argv,
+            // conmon writes its OOM marker to the directory
+            // it starts in too: one the user can write.
+            env: ["PATH": "/usr/bin:/bin"], stdin: stdin, cwd: home)
     }
 
     func stop() {
@@ -92,7 +100,10 @@ final class RootlessPodman: @unchecked Sendable {
 extension RootlessPodman: EngineCLI {
     var name: String { "rootless podman" }
     func cli(_ args: [String], stdin: String?) throws -> Harness.Result { try podman(args, stdin: stdin) }
-    var runFlags: [String] { Podman.ulimits }
+    /// None: rootless podman asks for no more than the user's own hard
+    /// rlimits (fixed ones could exceed what the user manager gives, which
+    /// scales RLIMIT_NPROC with memory: 4096 was refused in a 1 GB guest).
+    var runFlags: [String] { [] }
     var image: String { Self.image }
     /// $XDG_RUNTIME_DIR/skiff: podman passes no --root.
     var skiffRoot: String { UserManager.runtimeDir + "/skiff" }
@@ -108,9 +119,10 @@ extension RootlessPodman: EngineCLI {
     var statsLimitAfterUpdate: String { "67.11MB" }
 }
 
-@Suite(.inGuest(inSystemdGuest && systemdUnified, "QemuGuestTests boots (systemd, cgroup v2)"),
-       .enabled(if: Podman.missing == nil, "needs /usr/bin/podman and /usr/bin/conmon (Debian podman and conmon; scripts/deps installs them)"),
-       .serialized)
+@Suite(
+    .inGuest(inSystemdGuest && systemdUnified, "QemuGuestTests boots (systemd, cgroup v2)"),
+    .enabled(if: Podman.missing == nil, "needs /usr/bin/podman and /usr/bin/conmon (Debian podman and conmon; scripts/deps installs them)"),
+    .serialized)
 struct RootlessPodmanTests {
     let p: RootlessPodman
 
@@ -119,7 +131,9 @@ struct RootlessPodmanTests {
     @Test("rootless podman run: output, exit codes (42; a missing program is 127), -t, -i")
     func runAndExitCodes() throws { try EngineChecks.runAndExitCodes(p) }
 
-    @Test("rootless podman, a detached container: a scope under the user's manager; exec; logs; pause (the v2 freezer); stop; start; kill; restart; rm leaves nothing")
+    @Test(
+        "rootless podman, a detached container: a scope under the user's manager; exec; logs; pause (the v2 freezer); stop; start; kill; restart; rm leaves nothing"
+    )
     func lifecycle() throws { try EngineChecks.lifecycle(p) }
 
     @Test("rootless podman: --memory 32m OOM-kills; --memory, --pids-limit, --cpus, --cpuset-cpus read back inside")
@@ -139,7 +153,8 @@ struct RootlessPodmanTests {
         let uid = TestUser.uid
         let asUser = try p.asUser([Harness.binary, "check"])
         let delegated = "rootless engines: user@\(uid).service has "
-        #expect(asUser.stdout.contains(delegated) && asUser.stdout.contains("memory") && asUser.stdout.contains("not lingering")
+        #expect(
+            asUser.stdout.contains(delegated) && asUser.stdout.contains("memory") && asUser.stdout.contains("not lingering")
                 && asUser.stdout.contains("loginctl enable-linger \(TestUser.name)"), "\(asUser)")
         // podman's way: root of its user namespace is the user outside.
         let inNS = try p.podman(["unshare", Harness.binary, "check"])
@@ -148,7 +163,7 @@ struct RootlessPodmanTests {
         let lingerDir = "/var/lib/systemd/linger"
         let madeDir = !FileManager.default.fileExists(atPath: lingerDir)
         try FileManager.default.createDirectory(atPath: lingerDir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: lingerDir + "/" + TestUser.name, contents: nil)
+        _ = FileManager.default.createFile(atPath: lingerDir + "/" + TestUser.name, contents: nil)
         defer {
             unlink(lingerDir + "/" + TestUser.name)
             if madeDir { rmdir(lingerDir) }
@@ -157,4 +172,3 @@ struct RootlessPodmanTests {
         #expect(lingering.stdout.contains("lingering: your manager runs from boot") && !lingering.stdout.contains("enable-linger"), "\(lingering)")
     }
 }
-
