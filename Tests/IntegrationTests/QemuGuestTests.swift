@@ -31,6 +31,11 @@ let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgro
             env["SKIFF_CGROUP2_GUEST"] = "1"
         }
         env["CGVM_RW"] = Harness.packageRoot.path
+        // The guest's /tmp is a fresh tmpfs: a TMPDIR of this host's
+        // (scripts/test sets one) does not exist there, and containerd's
+        // shim puts its console sockets and exec fifos in TMPDIR (what made
+        // CI's CRI checks fail, with runc as with skiff).
+        env["TMPDIR"] = "/tmp"
         env["CGVM_MEM"] = String(memoryMiB)
         // A soft lockup in the guest kernel (seen once, under the full
         // suite) panics it, so the test fails at once with the kernel's
