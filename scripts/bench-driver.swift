@@ -120,6 +120,38 @@ func readFile(_ path: String) -> [UInt8] {
 
 extension String {
     func trimmed() -> String { String(filter { !$0.isWhitespace }) }
+
+    func replacingAll(_ a: String, with b: String) -> String {
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: a) {
+            out += rest[..<r.lowerBound] + b
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+func readWhole(_ path: String) -> [UInt8] {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return [] }
+    defer { close(fd) }
+    var all: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buf, buf.count)
+        if n <= 0 { break }
+        all += buf[0..<n]
+    }
+    return all
+}
+
+func writeWhole(_ path: String, _ text: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }
 
 var counter = 0
@@ -160,13 +192,17 @@ func fmt(_ x: Double, _ digits: Int = 2) -> String {
     return s
 }
 
+/// Per-round ratios; a failed sample (NaN) drops its round.
 func ratioCell(_ a: [Double], _ b: [Double]) -> String {
-    let r = zip(a, b).map { $0 / $1 }
+    let r = zip(a, b).filter { $0.0.isFinite && $0.1.isFinite }.map { $0 / $1 }
     guard !r.isEmpty else { return "–" }
     return "\(fmt(median(r))) [\(fmt(r.min() ?? .nan))–\(fmt(r.max() ?? .nan))]"
 }
 
-func msCell(_ a: [Double]) -> String { "\(fmt(median(a))) [\(fmt(a.min() ?? .nan))–\(fmt(a.max() ?? .nan))]" }
+func msCell(_ all: [Double]) -> String {
+    let a = all.filter { $0.isFinite }
+    return a.isEmpty ? "–" : "\(fmt(median(a))) [\(fmt(a.min() ?? .nan))–\(fmt(a.max() ?? .nan))]"
+}
 
 var out = ""
 func line(_ s: String = "") { out += s + "\n" }
@@ -309,6 +345,58 @@ for r in 0..<seqRounds {
     }
 }
 
+// MARK: (f) what engines call on a running container, again and again
+
+// One container per runtime from the long-running bundle (sleep), each with
+// a cgroupsPath of its own; a failed operation counts as NaN (its round
+// drops out of the ratios) and in the failures.
+let operations = ["exec", "state", "kill 0", "pause+resume", "ps --format json", "events --stats"]
+var opsMs: [String: [String: [Double]]] = [:]
+var opsFailures: [String: [String: Int]] = [:]
+let longBundle = bundle + "-long"
+var running: [(Entry, String)] = []
+if access(longBundle + "/config.json", F_OK) == 0 {
+    let config = String(decoding: readWhole(longBundle + "/config.json"), as: UTF8.self)
+    for (k, e) in runtimes.enumerated() {
+        let dir = longBundle + "-\(k)"
+        mkdir(dir, 0o755)
+        let own = config.replacingAll("\"/skiff-bench/long\"", with: "\"/skiff-bench/long-\(k)\"")
+            .replacingAll("\"path\": \"rootfs\"", with: "\"path\": \"\(longBundle)/rootfs\"")
+        writeWhole(dir + "/config.json", own)
+        let id = nextID()
+        if run(e.prefix + ["run", "--detach", "--bundle", dir, id]).ok { running.append((e, id)) } else { opsFailures[e.name, default: [:]]["run -d", default: 0] += 1 }
+    }
+    for r in 0..<rounds {
+        for op in operations {
+            for i in 0..<running.count {
+                let (e, id) = running[(i + r) % running.count]
+                var sample: Sample
+                switch op {
+                case "exec": sample = run(e.prefix + ["exec", id, "/bin/true"])
+                case "state": sample = run(e.prefix + ["state", id])
+                case "kill 0": sample = run(e.prefix + ["kill", id, "0"])
+                case "pause+resume":
+                    let p = run(e.prefix + ["pause", id])
+                    let q = run(e.prefix + ["resume", id])
+                    sample = Sample(ms: p.ms + q.ms, rssKB: 0, ok: p.ok && q.ok)
+                case "ps --format json": sample = run(e.prefix + ["ps", "--format", "json", id])
+                default: sample = run(e.prefix + ["events", "--stats", id])
+                }
+                opsMs[op, default: [:]][e.name, default: []].append(sample.ok ? sample.ms : .nan)
+                if !sample.ok { opsFailures[e.name, default: [:]][op, default: 0] += 1 }
+            }
+            reapAll()
+        }
+    }
+    for (e, id) in running {
+        _ = run(e.prefix + ["kill", id, "KILL"])
+        usleep(50_000)
+        reapAll()
+        _ = run(e.prefix + ["delete", "--force", id])
+    }
+    reapAll()
+}
+
 // MARK: report
 
 line("### \(mode): (a) `run` of /bin/true, end to end")
@@ -367,6 +455,25 @@ line("|---|---|---|")
 for e in runtimes { line("| \(e.name) | \(msCell(par[e.name] ?? [])) | \(parFailures[e.name] ?? 0) |") }
 line()
 ratiosTable("ratio (per round)", [("20 in parallel", par)], against: runtimes)
+
+if !opsMs.isEmpty {
+    line("### \(mode): (f) operations on a running container, as engines call them (ms, median [min–max])")
+    line()
+    line("| runtime | " + operations.joined(separator: " | ") + " |")
+    line("|---|" + operations.map { _ in "---|" }.joined())
+    for (e, _) in running {
+        line("| \(e.name) | " + operations.map { msCell(opsMs[$0]?[e.name] ?? []) }.joined(separator: " | ") + " |")
+    }
+    line()
+    ratiosTable("ratio (per round)", operations.map { ($0, opsMs[$0] ?? [:]) }, against: running.map { $0.0 })
+    let opsFailed = opsFailures.filter { !$0.value.isEmpty }
+    if !opsFailed.isEmpty {
+        line("Not supported or failed (a dash above): " + opsFailed.map { name, ops in
+            "\(name): " + ops.map { "\($0.key) \($0.value)x" }.sorted().joined(separator: ", ")
+        }.sorted().joined(separator: "; "))
+        line()
+    }
+}
 
 let failed = failures.filter { $0.value > 0 }
 if !failed.isEmpty {

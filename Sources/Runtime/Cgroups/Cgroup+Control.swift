@@ -128,7 +128,7 @@ enum DeviceController {
             skiff_bpf_device_program(p.baseAddress, UInt32(p.count), &log, UInt32(log.count))
         }
         if prog < 0 {
-            let verifier = String(cString: log).trimmingWhitespace()
+            let verifier = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingWhitespace()
             throw .message("linux.resources.devices: load the device program (BPF_PROG_LOAD): \(Errno(-prog))\(verifier.isEmpty ? "" : ": " + verifier)")
         }
         let progFd = FileDescriptor(adopting: prog)
