@@ -7,10 +7,10 @@ import Testing
 /// id, how it reports a container whose state is missing, forged or torn.
 /// Runs as any user, in a directory of its own.
 @Suite struct StateStoreTests {
-    let base: String
+    /// A directory of this test's own, removed by `cleanup`.
+    let base = NSTemporaryDirectory() + "skiff-statestore-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
 
-    init() throws {
-        base = NSTemporaryDirectory() + "skiff-statestore-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    func makeBase() throws {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         chmod(base, 0o700)
     }
@@ -40,6 +40,7 @@ import Testing
 
     @Test("a --root that is a symlink, or writable by others, is refused; a missing one is made 0700 by create")
     func root() throws {
+        try makeBase()
         defer { cleanup() }
         let real = base + "/real"
         try FileManager.default.createDirectory(atPath: real, withIntermediateDirectories: false)
@@ -60,6 +61,7 @@ import Testing
 
     @Test("create locks the directory: peek sees it being created, then left by a failed create; ids lists it")
     func lifecycle() throws {
+        try makeBase()
         defer { cleanup() }
         let store = StateStore(root: base + "/root")
         do {
@@ -81,6 +83,7 @@ import Testing
 
     @Test("a state.json that is a symlink, too large, torn, or another container's is refused, naming the file")
     func forged() throws {
+        try makeBase()
         defer { cleanup() }
         let store = StateStore(root: base + "/root")
         _ = try store.create("c1")
