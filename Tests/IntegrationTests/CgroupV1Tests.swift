@@ -84,21 +84,24 @@ import Testing
     static let oomArgs = ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=32M count=1 2>/dev/null; echo $? > /out/dd; sleep 60"]
     static var oomResources: [String: Any] { ["memory": ["limit": 16 << 20, "swap": 16 << 20]] }
 
-    /// Runs it detached and returns dd's status once it is written.
+    /// Runs it detached and returns dd's status once its line is written.
     static func runOOM(_ s: inout Skiff, id: String, seconds: Int) throws -> String {
         let out = try s.outDir()
         s.mounts.append(["destination": "/out", "source": out, "options": ["rbind"]])
         let r = try s("run", "--detach", "--bundle", s.bundle, id)
         try #require(r.status == 0, "\(r)")
-        try waitFor(seconds: seconds) { FileManager.default.fileExists(atPath: out + "/dd") }
-        return try String(contentsOfFile: out + "/dd", encoding: .utf8)
+        // The shell creates the file before it writes to it: wait for the line.
+        let line = { (try? String(contentsOfFile: out + "/dd", encoding: .utf8)) ?? "" }
+        try waitFor(seconds: seconds) { line().hasSuffix("\n") }
+        return line()
     }
 
     @Test("a memory limit OOM-kills a process that allocates past it; events --stats counts the kill")
     func memoryOOM() throws {
         var b = try Self.box(Self.oomArgs, resources: Self.oomResources)
         defer { b.cleanup() }
-        #expect(try Self.runOOM(&b.s, id: b.id, seconds: 4) == "137\n")
+        let dd = try Self.runOOM(&b.s, id: b.id, seconds: 4)
+        #expect(dd == "137\n", "dd's status: \(dd.debugDescription)")
         #expect(b.file("memory", "memory.limit_in_bytes") == "\(16 << 20)")
         let ev = try b.s("events", "--stats", b.id)
         let doc = try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as? [String: Any]

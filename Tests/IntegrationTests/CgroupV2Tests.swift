@@ -96,7 +96,8 @@ import Testing
     func oom() throws {
         var b = try Self.box(CgroupV1Tests.oomArgs, resources: CgroupV1Tests.oomResources)
         defer { b.cleanup() }
-        #expect(try CgroupV1Tests.runOOM(&b.s, id: b.id, seconds: 30) == "137\n")
+        let dd = try CgroupV1Tests.runOOM(&b.s, id: b.id, seconds: 30)
+        #expect(dd == "137\n", "dd's status: \(dd.debugDescription)")
         let ev = try b.s("events", "--stats", b.id)
         #expect(ev.stdout.contains("\"oom_kill\":1"), "\(ev)")
     }

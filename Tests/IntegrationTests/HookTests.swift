@@ -88,7 +88,7 @@ import Testing
         #expect(try h.state("startContainer")["status"] as? String == "created")
         #expect(try h.state("poststart")["status"] as? String == "running")
         #expect(try h.state("poststart")["pid"] as? Int == pid)
-        try waitFor { FileManager.default.fileExists(atPath: h.dir + "/container.ns") }
+        try waitFor { ((try? String(contentsOfFile: h.dir + "/container.ns", encoding: .utf8)) ?? "").hasSuffix("\n") }
         #expect(!h.ran("poststop"))
 
         #expect(try s("delete", "--force", id).status == 0)

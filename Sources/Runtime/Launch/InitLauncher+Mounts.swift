@@ -4,9 +4,9 @@ import LinuxSys
 import OCISpec
 import Planning
 
-/// The launcher's helpers for namespaces and mounts: idmapped trees the
-/// parent makes, namespaces opened by path, the C form of a mount.
-extension Launcher {
+/// The init launcher's helpers for namespaces and mounts: idmapped trees
+/// the parent makes, namespaces opened by path.
+extension InitLauncher {
     /// Makes the binds the child cannot make (root's idmapped ones on host
     /// filesystems, and every one of a container in its own user
     /// namespace) and hands them over with SKIFF_SYNC_MOUNTFDS.
@@ -19,7 +19,7 @@ extension Launcher {
         var byMapping: [String: Int32] = [:]
         for i in indices {
             let m = plan.mounts[i]
-            var cm = cMount(m, arena)
+            var cm = CPlanBuilder.cMount(m, arena)
             cm.userns_fd = -1
             if let idmap = m.idmap {
                 let userns: Int32
@@ -45,8 +45,7 @@ extension Launcher {
             _ = trees.adopt(FileDescriptor(adopting: tree))
         }
         log.debug("sending \(trees.fds.count) bind mount(s) made here to the container process")
-        let r = trees.fds.withUnsafeBufferPointer { skiff_send_fds(child.sync.raw, SKIFF_SYNC_MOUNTFDS.rawValue, $0.baseAddress, UInt32($0.count)) }
-        if r < 0 { throw .system(SysError("send bind mounts", nil, errno: Errno(-r))) }
+        try child.sync.send(SKIFF_SYNC_MOUNTFDS, fds: trees.fds, what: "bind mounts")
     }
 
     /// A user namespace with a mount's own mappings: made by a process that
@@ -93,44 +92,9 @@ extension Launcher {
             throw .context("\(ns.origin).path", .system(error))
         }
         if type != flag {
-            let actual = NamespaceType.allCases.first { cloneFlag($0) == type }?.rawValue ?? "unknown"
+            let actual = NamespaceType.allCases.first { CPlanBuilder.cloneFlag($0) == type }?.rawValue ?? "unknown"
             throw .message("\(ns.origin).path: `\(path)` is a \(actual) namespace, not \(ns.type.rawValue)")
         }
         return fd
-    }
-
-    static func cMount(_ m: MountPlan, _ arena: Arena) -> skiff_mount {
-        var c = skiff_mount()
-        switch m.kind {
-        case let .filesystem(type, source, _, _):
-            c.kind = UInt32(SKIFF_MOUNT_FS.rawValue)
-            c.fstype = arena.string(type)
-            c.source = arena.string(source)
-        case let .bind(source, recursive):
-            c.kind = UInt32(SKIFF_MOUNT_BIND.rawValue)
-            c.source = arena.string(source)
-            if recursive { c.flags |= UInt32(SKIFF_MF_RECURSIVE.rawValue) }
-        case .attributes:
-            c.kind = UInt32(SKIFF_MOUNT_ATTR.rawValue)
-        }
-        if m.keepLocked { c.flags |= UInt32(SKIFF_MF_KEEP_LOCKED.rawValue) }
-        if m.noSymlinks { c.flags |= UInt32(SKIFF_MF_NO_SYMLINKS.rawValue) }
-        if m.procAllowed { c.flags |= UInt32(SKIFF_MF_PROC_OK.rawValue) }
-        if m.keepTargetMode { c.flags |= UInt32(SKIFF_MF_KEEP_MODE.rawValue) }
-        if m.copyUp { c.flags |= UInt32(SKIFF_MF_COPY_UP.rawValue) }
-        c.target = arena.string(m.target)
-        c.attr_set = m.attrSet
-        c.attr_clr = m.attrClear
-        if let fs = m.detachedForm {
-            c.data = arena.string(fs.data)
-            c.attr_set = fs.attrSet
-            c.attr_clr = fs.attrClear
-        }
-        c.rattr_set = m.recursiveAttrSet
-        c.rattr_clr = m.recursiveAttrClear
-        c.propagation = m.propagation
-        c.propagation_recursive = m.propagationRecursive ? 1 : 0
-        c.userns_fd = -1
-        return c
     }
 }

@@ -71,23 +71,18 @@ extension Runtime {
         var signals: Int32 = -1
         if !o.detach { signals = held.adopt(try Signals.blockForwarded()) }
 
-        // Every namespace the container has, through its first process; a
-        // user namespace only if it has one (joining one's own is EINVAL).
-        var flags: UInt32 = 0
-        for ns in plan.namespaces { flags |= UInt32(bitPattern: Launcher.cloneFlag(ns.type)) }
         let cgroup = try execCgroup(r, o.cgroup)
         // A paused container's cgroup is frozen: a process born there could
         // not even finish its setup. It joins once set up (READY), before it
         // runs anything of its own, and freezes there until `resume`.
         let paused = status == .paused
-        let child = try Launcher.spawn(
+        let child = try ExecLauncher.spawn(
             plan,
             .init(
                 id: id, preserveFds: o.preserveFds, seccomp: seccomp, bundle: r.bundle,
-                cgroup: paused ? nil : cgroup,
-                consoleFd: proxy?.childEnd.raw ?? consoleFd,
-                execJoin: .init(pidfd: initPidfd.raw, flags: flags),
-                sessionKeyring: r.sessionKeyring == true ? Runtime.sessionKeyringName(id) : nil),
+                cgroup: paused ? nil : cgroup, consoleFd: proxy?.childEnd.raw ?? consoleFd,
+                sessionKeyring: r.sessionKeyring == true ? Runtime.sessionKeyringName(id) : nil,
+                initPidfd: initPidfd.raw, namespaces: ExecLauncher.namespaceFlags(plan)),
             log: log)
         do {
             try proxy?.receiveMaster()

@@ -1,0 +1,64 @@
+import CShim
+import Glibc
+import LinuxSys
+import Planning
+
+/// A process the launchers cloned and that waits before execve: the
+/// container's first process, or one exec runs in it.
+final class Launched {
+    private(set) var pid: Int32
+    private(set) var pidfd: FileDescriptor
+    let sync: SyncChannel
+    /// Its start time (/proc/PID/stat), known once it is READY.
+    var startTime: UInt64 = 0
+    let plan: LaunchPlan
+    private let renderer: FailureRenderer
+
+    init(pid: Int32, pidfd: consuming FileDescriptor, sync: consuming SyncChannel, plan: LaunchPlan, renderer: FailureRenderer) {
+        self.pid = pid
+        self.pidfd = pidfd
+        self.sync = sync
+        self.plan = plan
+        self.renderer = renderer
+    }
+
+    /// exec: the process that joined the container cloned the one that runs
+    /// the plan (a child of ours) and exited; from now on that one is it.
+    func replace(pid: Int32, pidfd: consuming FileDescriptor) {
+        _ = try? Sys.waitExit(pidfd: self.pidfd.raw, "exec join process")
+        self.pid = pid
+        self.pidfd = pidfd
+    }
+
+    func send(_ type: skiff_sync) throws(RuntimeError) { try sync.send(type) }
+
+    func receive() throws(RuntimeError) -> Received? { try sync.receive() }
+
+    /// The next message must be `type`: a failure record is the child's
+    /// error; anything else stops the launch with both names.
+    func expect(_ type: skiff_sync) throws(RuntimeError) {
+        guard let got = try receive() else { throw .message("the container process exited during setup") }
+        if got.msg.type == type.rawValue { return }
+        if got.isFailure { throw failure(got.msg, detail: got.fd) }
+        throw .message("sync: expected \(Received.name(type.rawValue)), got \(Received.name(got.msg.type))")
+    }
+
+    /// After START: end of file means execve succeeded; a record means it failed.
+    func awaitExec() throws(RuntimeError) {
+        guard let got = try receive() else { return }
+        throw failure(got.msg, detail: got.fd)
+    }
+
+    /// The child's failure record as an error naming the config; the child
+    /// is killed first.
+    func failure(_ msg: skiff_msg, detail: Int32 = -1) -> RuntimeError {
+        kill()
+        return renderer.render(msg, detail: HookRunner.output(detail))
+    }
+
+    /// SIGKILL through the pidfd, then reap: nothing is left behind.
+    func kill() {
+        _ = try? Sys.pidfdSendSignal(pidfd.raw, SIGKILL, "container process")
+        _ = try? Sys.waitExit(pidfd: pidfd.raw, "container process")
+    }
+}

@@ -1,0 +1,102 @@
+import CShim
+import Glibc
+import LinuxSys
+import OCISpec
+import Planning
+
+/// What the init and exec launchers share: the socket pair, the clone, the
+/// cgroup files the child is placed with, and the end of the protocol
+/// (READY with an optional seccomp listener).
+enum Launcher {
+    /// The socket pair: ours (wrapped in a SyncChannel) and the child's
+    /// end, which goes in the plan; both close on exec.
+    static func socketPair() throws(RuntimeError) -> (parent: Int32, child: Int32) {
+        try sys { () throws(SysError) in try Sys.socketpair() }
+    }
+
+    /// The host side of the builder that every launch has.
+    static func host(_ mode: CPlanBuilder.Mode, syncFd: Int32) -> CPlanBuilder.Host {
+        CPlanBuilder.Host(
+            mode: mode, syncFd: syncFd, hostRoot: Sys.euid == 0 && !Proc.inUserNamespace(),
+            capLast: UInt32(HostProbe.capLast()))
+    }
+
+    /// The cgroup the child is born in (v2, or a hybrid host's unified
+    /// hierarchy) and, on v1, each hierarchy's `tasks` file it writes itself
+    /// into: opened here, held by `fds`. Returns the tasks files' paths,
+    /// for error messages.
+    static func openCgroup(_ cg: Cgroup?, _ fds: FileDescriptorSet, into host: inout CPlanBuilder.Host) throws(RuntimeError)
+        -> [String]
+    {
+        guard let cg else { return [] }
+        if let u = cg.unified {
+            host.cgroupDir = fds.adopt(try sys { () throws(SysError) in try Sys.open(u.hostPath, O_RDONLY | O_DIRECTORY) })
+        }
+        guard cg.version == .v1 else { return [] }
+        host.cgroupV1 = true
+        let paths = cg.v1TasksFiles(skipUnified: host.cgroupDir >= 0)
+        for path in paths {
+            host.cgroupTasks.append(fds.adopt(try sys { () throws(SysError) in try Sys.open(path, O_WRONLY) }))
+        }
+        return paths
+    }
+
+    /// Clones the process the C plan describes; it starts the protocol at
+    /// once. A pid namespace given by path is joined first (setns of a pid
+    /// namespace only affects children, so the clone lands in it).
+    static func clone(
+        _ built: inout CPlanBuilder.Built, arena: Arena, sync: consuming SyncChannel, childEnd: consuming FileDescriptor,
+        renderer: FailureRenderer, pidNamespace: (fd: Int32, ns: NamespacePlan)? = nil, log: Log
+    ) throws(RuntimeError) -> Launched {
+        // Single-threaded at the clone: the child is a copy of this one thread.
+        let threads = Proc.threadCount()
+        log.debug("spawn: threads=\(threads) clone_flags=0x\(String(built.plan.clone_flags, radix: 16)) mounts=\(renderer.plan.mounts.count)")
+        guard threads == 1 else {
+            throw .message("refusing to clone: skiff has \(threads) threads (it must be single-threaded at the clone)")
+        }
+        if let (fd, ns) = pidNamespace, skiff_setns(fd, CLONE_NEWPID) != 0 {
+            throw .context(ns.origin, .system(SysError("join pid namespace", ns.path, errno: .current)))
+        }
+        var pidfd: Int32 = -1
+        let pid = withExtendedLifetime(arena) { skiff_spawn(&built.plan, &pidfd) }
+        // The child has its own copy of its end of the socket pair; ours goes.
+        _ = consume childEnd
+        guard pid > 0 else { throw .system(SysError("clone3", nil, errno: Errno(-pid))) }
+        return Launched(pid: pid, pidfd: FileDescriptor(adopting: pidfd), sync: sync, plan: renderer.plan, renderer: renderer)
+    }
+
+    /// process.oomScoreAdj, written by the parent (raising it needs no
+    /// privilege, lowering it CAP_SYS_RESOURCE of the host).
+    static func setOOMScore(_ launched: Launched) throws(RuntimeError) {
+        guard let adj = launched.plan.oomScoreAdj else { return }
+        let path = "/proc/\(launched.pid)/oom_score_adj"
+        try sys { () throws(SysError) in
+            let fd = try Sys.open(path, O_WRONLY)
+            try Sys.write(fd.raw, "\(adj)", path)
+        }
+    }
+
+    /// READY: the child is set up and waits for START (or COMMIT). A
+    /// seccomp listener comes with it and goes to the agent; the start time
+    /// pins the pid from now on.
+    static func awaitReady(_ launched: Launched, id: String, bundle: String) throws(RuntimeError) {
+        guard let ready = try launched.receive() else {
+            let status = (try? Sys.waitExit(pidfd: launched.pidfd.raw, "container process")) ?? -1
+            throw RuntimeError.message("the container process exited during setup (status \(status))")
+        }
+        if ready.msg.type != SKIFF_SYNC_READY.rawValue { throw launched.failure(ready.msg, detail: ready.fd) }
+        let plan = launched.plan
+        if let path = plan.seccomp?.listenerPath {
+            guard ready.fd >= 0 else {
+                throw RuntimeError.message("linux.seccomp.listenerPath: the container process sent no seccomp listener")
+            }
+            try SeccompAgent.send(
+                ready.fd, to: path, metadata: plan.seccomp?.listenerMetadata,
+                id: id, pid: launched.pid, bundle: bundle, annotations: plan.annotations)
+        }
+        guard let st = Proc.stat(launched.pid) else {
+            throw RuntimeError.message("the container process \(launched.pid) vanished after setup")
+        }
+        launched.startTime = st.startTime
+    }
+}
