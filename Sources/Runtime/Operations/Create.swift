@@ -50,6 +50,10 @@ extension Runtime {
         let cgroup: Cgroup?
         /// run in the foreground with a terminal: ours to proxy.
         let proxy: TerminalProxy?
+        /// run in the foreground: the signalfd of the signals it forwards,
+        /// or -1. Held, with the console socket, by `held`.
+        let signals: Int32
+        let held: FileDescriptorSet
     }
 
     /// create's and run's one path: the bundle planned, the container's
@@ -72,6 +76,9 @@ extension Runtime {
         var cgroup: Cgroup?
         let placement = systemdPlacement(plan, systemd)
         do {
+            // Not before the bundle is checked: the signalfd must not fill
+            // a gap in --preserve-fds.
+            let signals = starts && !detached ? held.adopt(try Signals.blockForwarded()) : -1
             cgroup = try makeCgroup(plan, dir)
             try dir.writeConfig(config)
             // create: `start` connects here; run starts the process itself.
@@ -108,7 +115,9 @@ extension Runtime {
             } else {
                 try child.send(SKIFF_SYNC_COMMIT)
             }
-            return Launch(dir: dir, child: child, record: rec, cgroup: cgroup ?? placement?.cgroup, proxy: proxy)
+            return Launch(
+                dir: dir, child: child, record: rec, cgroup: cgroup ?? placement?.cgroup, proxy: proxy, signals: signals,
+                held: held)
         } catch {
             launched?.kill()
             try cleanUp(dir, cgroup ?? placement?.cgroup, after: error, poststop: (plan, bundle, launched?.pid, id))

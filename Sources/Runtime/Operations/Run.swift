@@ -20,16 +20,12 @@ extension Runtime {
     /// create + start + wait. Returns the container's exit status (128+N when
     /// killed by signal N), forwarding SIGTERM, SIGINT and friends meanwhile.
     public func run(id: String, _ options: RunOptions) throws(RuntimeError) -> Int32 {
-        // In the foreground, signals are forwarded from the start; the
-        // process gets those that came before it existed once it runs.
-        let held = FileDescriptorSet()
-        let signals = options.detach ? -1 : held.adopt(try Signals.blockForwarded())
         var launch = try launch(id: id, options.create, command: "run", detached: options.detach)
         try runPoststart(launch.record)
         if options.detach { return 0 }
         launch.dir = nil  // unlock: kill, state and delete work while we wait
 
-        let status = try wait(launch.child, id: id, signals: signals, proxy: launch.proxy)
+        let status = try wait(launch.child, id: id, signals: launch.signals, proxy: launch.proxy)
         // runc run removes the container once it has exited, unless --keep.
         if !options.keep, let d = try? store.open(id) {
             if let cg = launch.cgroup { try removeCgroup(cg, id: id) }

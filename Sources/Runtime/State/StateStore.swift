@@ -5,7 +5,7 @@ import OCISpec
 
 /// What skiff records about a container, in `<root>/<id>/state.json`.
 /// The status is never stored: it is derived from the process (see
-/// `Container.status`), so it cannot go stale.
+/// `Runtime.status`, Operations/Status.swift), so it cannot go stale.
 struct ContainerRecord: Codable {
     var ociVersion: String
     var id: String
