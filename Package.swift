@@ -35,11 +35,16 @@ let package = Package(
         .executable(name: "skiff", targets: ["skiff"])
     ],
     targets: [
-        // C: the child's steps between clone and execve, the sync protocol,
-        // raw syscalls glibc does not wrap. The only definition of the wire.
+        // C: child/ runs between clone and execve (the only code there: see
+        // docs/design.md); host/ is the parent's C (start-up, BPF, netlink,
+        // idmapped trees, probes); common/ is what both call (the wire's fd
+        // passing, hooks, raw syscalls). include/shim.h is the only
+        // definition of the wire.
         .target(
             name: "CShim",
-            cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-O2", "-Wall", "-Wextra", "-Werror"])]
+            cSettings: [
+                .define("_GNU_SOURCE"), .headerSearchPath("."), .unsafeFlags(["-O2", "-Wall", "-Wextra", "-Werror"]),
+            ]
         ),
         .systemLibrary(name: "CJSONC", path: "Sources/CJSONC"),
         .systemLibrary(name: "CCap", path: "Sources/CCap"),

@@ -1,8 +1,9 @@
 /*
- * Declarations shared by the shim's files (not seen by Swift). Each file is
- * one stage of the child: sync.c (the protocol), paths.c (lookups inside the
- * rootfs), mounts.c, rootfs.c, identity.c, and shim.c, which runs them in
- * order between clone3 and execve.
+ * Declarations shared by the shim's files (not seen by Swift). child/ is
+ * what runs between clone3 and execve: child.c runs the stages in order,
+ * the other files are their steps (sync.c the protocol, paths.c lookups
+ * inside the rootfs, mounts.c, rootfs.c, identity.c, terminal.c,
+ * execjoin.c, hooks.c). host/ is the parent's C; common/ what both call.
  */
 #ifndef SKIFF_INTERNAL_H
 #define SKIFF_INTERNAL_H
@@ -39,8 +40,36 @@
 
 #pragma GCC visibility push(hidden)
 
-/* names.c */
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+/* struct clone_args, CLONE_ARGS_SIZE_VER2 (with cgroup): child.c's clone
+ * and host/idmap.c's user namespace holder. */
+struct skiff_clone_args {
+    uint64_t flags;
+    uint64_t pidfd;
+    uint64_t child_tid;
+    uint64_t parent_tid;
+    uint64_t exit_signal;
+    uint64_t stack;
+    uint64_t stack_size;
+    uint64_t tls;
+    uint64_t set_tid;
+    uint64_t set_tid_size;
+    uint64_t cgroup;
+};
+
+/* common/syscalls.c */
 int sys_openat2(int dirfd, const char *path, struct open_how *how);
+int setattr(int fd, unsigned int flags, uint64_t set, uint64_t clr, uint64_t propagation, int userns);
+void fd_path(char buf[32], int fd);
 
 /* sync.c: where a failure is reported (the sync socket, then the `start`
  * connection), and the messages. */
@@ -58,7 +87,6 @@ extern uint32_t parent_trees_used;
 /* paths.c */
 enum { NO_CREATE = 0, CREATE_DIR = 1, CREATE_FILE = 2, NO_SYMLINKS = 8 };
 extern const uint64_t in_root;
-void fd_path(char buf[32], int fd);
 int open_in_root(int rootfd, const char *path, int create);
 int open_parent_in_root(int rootfd, const char *path, const char **name);
 int remember_root(int rootfd);
@@ -67,23 +95,22 @@ int path_in_root(int fd, char buf[PATH_MAX], const char **rel);
 void forget_parent(void);
 
 /* mounts.c */
-int setattr(int fd, unsigned int flags, uint64_t set, uint64_t clr, uint64_t propagation, int userns);
 void open_bind_sources(const struct skiff_plan *p);
 /* Makes mount [i]; returns the fd of the mount made there. */
 int do_mount(int rootfd, const struct skiff_mount *m, int32_t i);
 void make_device(int rootfd, const struct skiff_device *d, int32_t i);
 void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i);
 
-/* faultaround.c: page faults on skiff's own image map one page (or three),
- * not the kernel's fault-around window; called once, before Swift starts.
- * skiff_fault_fd is the userfaultfd that does it (-1 if none): a child
- * closes it with its other descriptors, before it honours preserve_fds. */
+/* host/startup: faultaround.c makes page faults on skiff's own image map
+ * one page (or three), not the kernel's fault-around window; skiff_fault_fd
+ * is the userfaultfd that does it (-1 if none). exeswap.c makes
+ * /proc/self/exe fd (a copy of the same bytes) without a second execve: 0,
+ * or -1 with errno and nothing changed. exe.c's overlay_copy opens the
+ * binary through a detached read-only overlay. startup.c runs them. */
 void limit_fault_around(void);
 extern int skiff_fault_fd;
-
-/* exeswap.c: /proc/self/exe becomes fd (a copy of the same bytes)
- * without a second execve; 0, or -1 with errno and nothing changed. */
 int swap_image_file(int fd);
+int overlay_copy(void);
 
 /* rootfs.c */
 void setup_rootfs(const struct skiff_plan *p);

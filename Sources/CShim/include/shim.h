@@ -262,6 +262,8 @@ struct skiff_plan {
     const char *stage_name; /* PR_SET_NAME, seen by ps */
     int32_t sync_fd; /* child's end of the sync socket pair */
     int32_t start_fd; /* listening socket `start` connects to, or -1 */
+    int32_t startup_fd; /* what the start-up holds open (skiff_startup_fd),
+                         * closed first, or -1 */
     uint64_t clone_flags; /* CLONE_NEW* created by clone3 */
     int32_t cgroup_fd; /* CLONE_INTO_CGROUP, or -1 */
     uint32_t preserve_fds; /* fds 3 .. 3+n-1 reach the container */
@@ -443,6 +445,26 @@ int skiff_reexecuted(void);
  * allow_memfd, a sealed memfd copy where overlayfs is refused). Returns
  * -errno only on failure. */
 int skiff_exec_protected(char *const argv[], char *const envp[], int allow_memfd, int *used_memfd);
+
+/* The start-up (host/startup/startup.c), run before Swift starts: the
+ * protected binary and fault-around. Its decisions, for tests: */
+enum skiff_startup_action {
+    SKIFF_STARTUP_NONE = 0, /* nothing (ProtectedBinary.ensure decides) */
+    SKIFF_STARTUP_SWAP = 1, /* swap the image onto the overlay's copy */
+    SKIFF_STARTUP_REEXEC = 2, /* re-execute from the overlay's copy */
+};
+/* The index in argv of the command (the first argument after the global
+ * options), or -1. */
+int skiff_startup_command(int argc, char *const argv[]);
+/* 1 for the commands whose process a container can reach. */
+int skiff_startup_protects(const char *command);
+/* 1 where the in-place swap is built (x86-64). */
+int skiff_startup_swap_supported(void);
+int skiff_startup_action(int protects, int reexecuted, unsigned int euid, int in_userns, int exe_kind,
+                         int swap_allowed);
+/* The fd the start-up keeps open for the process's life (the fault-around
+ * userfaultfd), or -1: a child closes it first. */
+int skiff_startup_fd(void);
 
 /* Runs one hook: fork, stdin from state_fd (rewound; /dev/null if -1),
  * stdout and stderr into a new memfd (*out_fd), killed at its timeout.

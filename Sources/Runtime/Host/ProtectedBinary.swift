@@ -20,20 +20,17 @@ public enum ProtectedBinary {
         // inherited from elsewhere is dropped and not believed.
         let reexecuted = skiff_reexecuted() != 0
         if Sys.environment(marker) != nil { unsetenv(marker) }
-        if kind < 0 {
-            throw .system(SysError("open", "/proc/self/exe", errno: Errno(-kind)))
-        }
-        if kind == Int32(SKIFF_EXE_READONLY.rawValue) || kind == Int32(SKIFF_EXE_SEALED.rawValue) { return }
-        if Sys.euid != 0 || Proc.inUserNamespace(), let st = try? Sys.stat("/proc/self/exe"),
-            st.st_uid != Sys.euid, st.st_mode & 0o022 == 0
-        {
-            // A rootless container's ids are ours or our subordinate ids
-            // (or, for root of a user namespace, ids mapped in it): none of
-            // them can write a file of another owner's that is 0755.
+        let st = try? Sys.stat("/proc/self/exe")
+        let decision = decide(
+            kind: kind, reexecuted: reexecuted, hostRoot: Sys.euid == 0 && !Proc.inUserNamespace(), euid: Sys.euid,
+            exeOwner: st?.st_uid, exeMode: st.map { UInt32($0.st_mode) })
+        switch decision {
+        case .runs:
             return
-        }
-        if reexecuted {
-            throw .message("skiff re-executed itself from a read-only copy, but /proc/self/exe is still writable: refusing to start a container")
+        case let .fails(error):
+            throw error
+        case .reexecutes:
+            break
         }
         setenv(marker, "\(getpid())", 1)
         var usedMemfd: Int32 = 0
@@ -44,5 +41,34 @@ public enum ProtectedBinary {
             SysError(
                 usedMemfd != 0 ? "exec skiff from a sealed memfd copy" : "exec skiff from a read-only overlay",
                 nil, errno: Errno(-r)))
+    }
+
+    enum Decision {
+        /// The binary is safe to run containers from.
+        case runs
+        /// Re-execute from a read-only copy.
+        case reexecutes
+        case fails(RuntimeError)
+    }
+
+    /// What ensure does, from the facts: what /proc/self/exe is
+    /// (skiff_exe_kind), whether this is skiff's own re-exec, the caller,
+    /// the binary's owner and mode.
+    static func decide(kind: Int32, reexecuted: Bool, hostRoot: Bool, euid: UInt32, exeOwner: UInt32?, exeMode: UInt32?)
+        -> Decision
+    {
+        if kind < 0 { return .fails(.system(SysError("open", "/proc/self/exe", errno: Errno(-kind)))) }
+        if kind == Int32(SKIFF_EXE_READONLY.rawValue) || kind == Int32(SKIFF_EXE_SEALED.rawValue) { return .runs }
+        if !hostRoot, let owner = exeOwner, let mode = exeMode, owner != euid, mode & 0o022 == 0 {
+            // A rootless container's ids are ours or our subordinate ids
+            // (or, for root of a user namespace, ids mapped in it): none of
+            // them can write a file of another owner's that is 0755.
+            return .runs
+        }
+        if reexecuted {
+            return .fails(
+                .message("skiff re-executed itself from a read-only copy, but /proc/self/exe is still writable: refusing to start a container"))
+        }
+        return .reexecutes
     }
 }

@@ -43,6 +43,9 @@ struct CPlanBuilder {
         var hostRoot: Bool
         /// The highest capability the kernel knows.
         var capLast: UInt32
+        /// What the start-up holds open (skiff_startup_fd), or -1: the child
+        /// closes it before anything else.
+        var startupFd: Int32 = -1
         /// A user namespace with a mount's own id mappings, by mount index
         /// (the indices `idmapNamespacesNeeded` names).
         var idmapNamespaces: [Int: Int32] = [:]
@@ -122,6 +125,7 @@ struct CPlanBuilder {
         c.stage_name = arena.string(creates ? "skiff:[INIT]" : "skiff:[EXEC]")
         c.sync_fd = host.syncFd
         c.start_fd = -1
+        c.startup_fd = host.startupFd
         c.preserve_fds = host.preserveFds
         c.session_keyring = arena.string(host.sessionKeyring)
         var keep = [host.syncFd] + host.joins.map(\.fd)

@@ -18,7 +18,7 @@ enum Launcher {
     static func host(_ mode: CPlanBuilder.Mode, syncFd: Int32) -> CPlanBuilder.Host {
         CPlanBuilder.Host(
             mode: mode, syncFd: syncFd, hostRoot: Sys.euid == 0 && !Proc.inUserNamespace(),
-            capLast: UInt32(HostProbe.capLast()))
+            capLast: UInt32(HostProbe.capLast()), startupFd: skiff_startup_fd())
     }
 
     /// The cgroup the child is born in (v2, or a hybrid host's unified

@@ -10,7 +10,8 @@
  * that is never attached anywhere (runc 1.2 does the same), or, where
  * overlayfs cannot be mounted, a sealed memfd copy (runc 1.1, crun). For
  * root the running image is moved onto the overlay's copy (exeswap.c);
- * otherwise skiff re-executes from the copy.
+ * otherwise skiff re-executes from the copy. startup.c decides which, before
+ * Swift starts; ProtectedBinary.ensure checks again and reports failures.
  * See docs/design-notes.md for the costs.
  */
 #include "internal.h"
@@ -105,7 +106,7 @@ static int overlay_open(const char *dir, const char *second, const char *name)
  * has gone; docs/design-notes.md), so a detached empty tmpfs, the
  * fallback, costs a second one.
  */
-static int overlay_copy(void)
+int overlay_copy(void)
 {
     char dir[PATH_MAX], empty_path[32];
     const char *name;
@@ -186,44 +187,6 @@ int skiff_exec_protected(char *const argv[], char *const envp[], int allow_memfd
     return -err;
 }
 
-/* uid_map other than the whole range: root of a user namespace, where
- * ProtectedBinary decides (it may need no copy at all). */
-static int in_user_namespace(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 1;
-    buf[n] = '\0';
-    unsigned long inside, outside, count;
-    char extra;
-    return !(sscanf(buf, " %lu %lu %lu %c", &inside, &outside, &count, &extra) == 3 && inside == 0 && outside == 0 &&
-             count == 4294967295UL);
-}
-
-static void protect(int argc, char **argv, char **envp);
-
-/* glibc passes init_array functions argc, argv and the environment;
- * priority 101 runs this before the Swift runtime's own initialisers. */
-__attribute__((constructor(101))) static void before_swift(int argc, char **argv, char **envp)
-{
-    protect(argc, argv, envp);
-    limit_fault_around(); /* after protect: swapping the image maps it again */
-}
-
-/*
- * Before Swift starts: for a create, run or exec by root, /proc/self/exe
- * becomes the read-only overlay's copy first thing. The image is swapped
- * onto the copy in place (exeswap.c), which saves the second execve and
- * start-up that re-executing costs; where that cannot be done (other
- * architectures, SKIFF_NO_EXESWAP=1), skiff re-executes from the copy. Anything else (other callers, a
- * memfd fallback, errors) is left to ProtectedBinary.ensure, which has
- * every check and reports failures; it then finds the binary read-only.
- */
 /* The marker of a re-exec names the process that made it: execve keeps
  * the pid, so only our own re-exec matches; one inherited from another
  * skiff (or set by hand) is not believed. */
@@ -235,57 +198,4 @@ int skiff_reexecuted(void)
     char *end;
     long pid = strtol(m, &end, 10);
     return *m && *end == '\0' && pid == (long)getpid();
-}
-
-static void protect(int argc, char **argv, char **envp)
-{
-    if (skiff_reexecuted() || geteuid() != 0)
-        return;
-    /* The command: the first argument after the global options (those
-     * that take a value: --root, --log, --log-format). */
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || a[1] == '\0')
-            break;
-        if (strcmp(a, "--") == 0)
-            return;
-        const char *name = a + (a[1] == '-' ? 2 : 1);
-        if (strchr(name, '='))
-            continue;
-        if (strcmp(name, "root") == 0 || strcmp(name, "log") == 0 || strcmp(name, "log-format") == 0)
-            i++;
-    }
-    if (i >= argc || (strcmp(argv[i], "create") && strcmp(argv[i], "run") && strcmp(argv[i], "exec")))
-        return;
-    if (in_user_namespace() || skiff_exe_kind() != SKIFF_EXE_WRITABLE)
-        return;
-    /* Swap the file under this image for the overlay's copy; where that
-     * cannot be done, exec the copy. */
-    int fd = overlay_copy();
-    if (fd >= 0) {
-        /* SKIFF_NO_EXESWAP=1: re-execute instead (docs/diagnosis.md). */
-        const char *off = getenv("SKIFF_NO_EXESWAP");
-        int swapped = !(off && strcmp(off, "1") == 0) && swap_image_file(fd) == 0;
-        close(fd);
-        if (swapped)
-            return;
-    }
-    /* The marker goes into a copy of the environment: setenv would move
-     * environ to the heap, and the Swift runtime finds argv by walking the
-     * stack back from environ, so a failed re-exec would start Swift with
-     * no arguments at all. */
-    size_t n = 0;
-    while (envp[n])
-        n++;
-    char **env = malloc((n + 2) * sizeof *env);
-    if (!env)
-        return;
-    static char marker[48];
-    snprintf(marker, sizeof marker, "_SKIFF_PROTECTED_EXE=%ld", (long)getpid());
-    env[0] = marker;
-    memcpy(env + 1, envp, (n + 1) * sizeof *env);
-    int used_memfd;
-    skiff_exec_protected(argv, env, 0, &used_memfd);
-    free(env); /* failed: ProtectedBinary.ensure tries and says why */
 }

@@ -312,29 +312,13 @@ static void readonly_paths(const struct skiff_plan *p)
     }
 }
 
-void setup_rootfs(const struct skiff_plan *p)
+/* The mounts in the listed order (the spec requires it); each target is
+ * resolved inside the rootfs after the mounts before it are in place.
+ * Returns the rootfs fd (a bind onto / replaces it); the fds of the mounts
+ * made read-only later are kept in late_fd: such a mount is reached again
+ * through its fd, never by its path. */
+static int make_mounts(const struct skiff_plan *p, int rootfd, int *late_fd)
 {
-    /* Nothing mounted from here on may propagate back to the host. */
-    if (mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
-        fail(SKIFF_STEP_ROOT_PROPAGATION, -1);
-    /* pivot_root needs the new root to be a mount point. */
-    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-        fail(SKIFF_STEP_ROOTFS_BIND, -1);
-    int rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0 || remember_root(rootfd) < 0)
-        fail(SKIFF_STEP_ROOTFS_OPEN, -1);
-
-    /* Mounts in the listed order (the spec requires it); each target is
-     * resolved inside the rootfs after the mounts before it are in place.
-     * The fds of those made read-only later are kept: the mount is reached
-     * again through its fd, never by its path. */
-    if (p->n_late_readonly > SKIFF_MAX_LATE_READONLY) {
-        errno = E2BIG;
-        fail(SKIFF_STEP_MOUNT_ATTR, -1);
-    }
-    int late_fd[SKIFF_MAX_LATE_READONLY];
-    for (uint32_t k = 0; k < p->n_late_readonly; k++)
-        late_fd[k] = -1;
     for (uint32_t i = 0; i < p->n_mounts; i++) {
         int fd = do_mount(rootfd, &p->mounts[i], (int32_t)i);
         if (p->mounts[i].target[0] == '\0') {
@@ -355,7 +339,13 @@ void setup_rootfs(const struct skiff_plan *p)
         if (fd >= 0)
             close(fd);
     }
-    /* Devices and links go into the /dev that the mounts above made. */
+    return rootfd;
+}
+
+/* Directories, devices, links and the console in the /dev the mounts made;
+ * the cwd. */
+static void make_entries(const struct skiff_plan *p, int rootfd)
+{
     for (uint32_t i = 0; i < p->n_dirs; i++) {
         int fd = open_in_root(rootfd, p->dirs[i], CREATE_DIR | NO_SYMLINKS);
         if (fd < 0)
@@ -376,6 +366,10 @@ void setup_rootfs(const struct skiff_plan *p)
         if (cwd >= 0)
             close(cwd);
     }
+}
+
+static void seal_late_readonly(const struct skiff_plan *p, const int *late_fd)
+{
     /* A read-only tmpfs (a `ro` /dev) becomes read-only now that its mount
      * points, devices and links are made; mounts below it keep their own
      * flags. */
@@ -387,18 +381,12 @@ void setup_rootfs(const struct skiff_plan *p)
         }
         close(late_fd[k]);
     }
+}
 
-    /* The runtime environment is made: prestart and createRuntime run in
-     * the parent, createContainer here, while the host's root is still
-     * ours (runtime-spec: before pivot_root). */
-    create_hooks(p);
-
-    if (p->no_pivot)
-        move_root(rootfd);
-    else
-        pivot(rootfd);
-    close(rootfd);
-
+/* After pivot_root: sysctls, masks, read-only paths, the rootfs's
+ * propagation and read-only root. */
+static void finish_root(const struct skiff_plan *p)
+{
     /* Sysctls before readonly paths (they write to /proc/sys), masks before
      * readonly paths (a read-only bind must not capture an unmasked file),
      * the read-only root last: everything above writes into it. */
@@ -414,6 +402,42 @@ void setup_rootfs(const struct skiff_plan *p)
     if (p->rootfs_readonly && mount_setattr(AT_FDCWD, "/", 0, &(struct mount_attr){ .attr_set = MOUNT_ATTR_RDONLY },
                                             sizeof(struct mount_attr)) < 0)
         fail(SKIFF_STEP_ROOTFS_READONLY, -1);
+}
+
+void setup_rootfs(const struct skiff_plan *p)
+{
+    /* Nothing mounted from here on may propagate back to the host. */
+    if (mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
+        fail(SKIFF_STEP_ROOT_PROPAGATION, -1);
+    /* pivot_root needs the new root to be a mount point. */
+    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        fail(SKIFF_STEP_ROOTFS_BIND, -1);
+    int rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0 || remember_root(rootfd) < 0)
+        fail(SKIFF_STEP_ROOTFS_OPEN, -1);
+    if (p->n_late_readonly > SKIFF_MAX_LATE_READONLY) {
+        errno = E2BIG;
+        fail(SKIFF_STEP_MOUNT_ATTR, -1);
+    }
+    int late_fd[SKIFF_MAX_LATE_READONLY];
+    for (uint32_t k = 0; k < p->n_late_readonly; k++)
+        late_fd[k] = -1;
+    rootfd = make_mounts(p, rootfd, late_fd);
+    /* Devices and links go into the /dev that the mounts above made. */
+    make_entries(p, rootfd);
+    seal_late_readonly(p, late_fd);
+
+    /* The runtime environment is made: prestart and createRuntime run in
+     * the parent, createContainer here, while the host's root is still
+     * ours (runtime-spec: before pivot_root). */
+    create_hooks(p);
+
+    if (p->no_pivot)
+        move_root(rootfd);
+    else
+        pivot(rootfd);
+    close(rootfd);
+    finish_root(p);
 }
 
 /* The exec labels of LSMs, written after pivot_root into the container's

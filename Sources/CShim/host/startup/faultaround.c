@@ -19,12 +19,14 @@
  * (vm.unprivileged_userfaultfd=0 allows that flag). Every PT_LOAD segment
  * of the image is registered, at no measurable cost (three ioctls per
  * segment; the extra page faults cost less than the windows saved from
- * being mapped). SKIFF_NO_FAULTAROUND=1 switches this off (docs/diagnosis.md).
+ * being mapped). SKIFF_NO_FAULTAROUND=1 switches this off (startup.c,
+ * docs/diagnosis.md).
  *
  * The registration lasts while the fd is open, so it stays open, as fd
  * 1023 (below): O_CLOEXEC, so no program skiff executes gets it; a forked
  * child's mappings lose the registration anyway, and the container's
- * child closes it first thing (shim.c).
+ * child closes it first thing (the launcher puts it in the plan as
+ * startup_fd: skiff_startup_fd).
  *
  * Where that is refused (kernels before 6.7, a seccomp profile without
  * userfaultfd), the first 2 MB of text, where the symbol order puts the
@@ -117,11 +119,6 @@ static void split_text(void)
 
 void limit_fault_around(void)
 {
-    /* SKIFF_NO_FAULTAROUND=1: leave the kernel's fault-around as it is
-     * (docs/diagnosis.md). */
-    const char *off = getenv("SKIFF_NO_FAULTAROUND");
-    if (off && strcmp(off, "1") == 0)
-        return;
     if (register_image() < 0)
         split_text();
 }

@@ -1,17 +1,6 @@
-/* Mounts, devices and links in the rootfs, before pivot_root; and the
- * parent's side of idmapped binds (skiff_make_tree). */
+/* Mounts, devices and links in the rootfs, before pivot_root. The
+ * parent's side of idmapped binds is host/idmap.c. */
 #include "internal.h"
-
-int setattr(int fd, unsigned int flags, uint64_t set, uint64_t clr, uint64_t propagation, int userns)
-{
-    struct mount_attr attr = {
-        .attr_set = set,
-        .attr_clr = clr,
-        .propagation = propagation,
-        .userns_fd = userns >= 0 ? (uint64_t)userns : 0,
-    };
-    return mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr, sizeof attr);
-}
 
 /*
  * In a user namespace the kernel locks the flags an inherited mount already
@@ -347,32 +336,4 @@ void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i)
         fail(SKIFF_STEP_SYMLINK, i);
     if (symlinkat(l->target, parent, name) < 0 && errno != EEXIST)
         fail(SKIFF_STEP_SYMLINK, i);
-}
-
-int skiff_make_tree(const struct skiff_mount *m, uint32_t *step)
-{
-    *step = SKIFF_STEP_MOUNT_SOURCE;
-    int tree = open_tree(AT_FDCWD, m->source,
-                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));
-    if (tree < 0)
-        return -errno;
-    int r = 0;
-    if (m->userns_fd >= 0) {
-        *step = SKIFF_STEP_MOUNT_IDMAP;
-        r = setattr(tree, m->idmap_recursive ? AT_RECURSIVE : 0, MOUNT_ATTR_IDMAP, 0, 0, m->userns_fd);
-    }
-    if (r == 0 && (m->rattr_set || m->rattr_clr)) {
-        *step = SKIFF_STEP_MOUNT_ATTR;
-        r = setattr(tree, AT_RECURSIVE, m->rattr_set, m->rattr_clr, 0, -1);
-    }
-    if (r == 0 && (m->attr_set || m->attr_clr)) {
-        *step = SKIFF_STEP_MOUNT_ATTR;
-        r = setattr(tree, 0, m->attr_set, m->attr_clr, 0, -1);
-    }
-    if (r < 0) {
-        int err = errno;
-        close(tree);
-        return -err;
-    }
-    return tree;
 }

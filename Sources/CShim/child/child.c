@@ -1,5 +1,6 @@
 /*
- * The container's first process, from clone3 to execve.
+ * The child: the container's first process (or exec's), from clone3 to
+ * execve, stage by stage; the stages' steps are in the other files here.
  *
  * Only async-signal-safe calls: raw syscalls and the thin glibc wrappers
  * around them. No allocation, no stdio, no locale, no Swift. A failure is
@@ -7,31 +8,6 @@
  * exits; the parent turns the record into a message with plan context.
  */
 #include "internal.h"
-
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
-
-/* struct clone_args, CLONE_ARGS_SIZE_VER2 (with cgroup). */
-struct skiff_clone_args {
-    uint64_t flags;
-    uint64_t pidfd;
-    uint64_t child_tid;
-    uint64_t parent_tid;
-    uint64_t exit_signal;
-    uint64_t stack;
-    uint64_t stack_size;
-    uint64_t tls;
-    uint64_t set_tid;
-    uint64_t set_tid_size;
-    uint64_t cgroup;
-};
 
 /* The first candidate that is an executable file (stat and mode bits, as
  * Go's LookPath: no access(2), which a profile may deny); fails with
@@ -54,7 +30,9 @@ static uint32_t find_program(const struct skiff_plan *p)
     fail(SKIFF_STEP_EXEC, p->n_exec_paths == 1 ? 0 : -1);
 }
 
-__attribute__((noreturn)) static void child(const struct skiff_plan *p)
+/* The process itself: not dumpable, named, on its initial CPUs, holding only
+ * the fds it keeps, with default signal dispositions and an empty mask. */
+static void enter_process(const struct skiff_plan *p)
 {
     report_fd = p->sync_fd;
     /* Non-dumpable before anything else (CVE-2016-9962, CVE-2019-5736): until
@@ -79,10 +57,11 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
      * reaches the container (CVE-2024-21626), and a copy of the parent's
      * state-directory fd would hold its lock until execve. */
     {
-        /* skiff's own userfaultfd (faultaround.c) first, wherever it is:
-         * it must not be handed on with the preserved fds. */
-        if (skiff_fault_fd >= 0)
-            close(skiff_fault_fd);
+        /* What the start-up holds open (host/startup: the fault-around
+         * userfaultfd) first, wherever it is: it must not be handed on
+         * with the preserved fds. */
+        if (p->startup_fd >= 0)
+            close(p->startup_fd);
         unsigned int lo = 3 + p->preserve_fds;
         for (uint32_t i = 0; i < p->n_keep_fds; i++) {
             unsigned int k = (unsigned int)p->keep_fds[i];
@@ -115,7 +94,12 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         fail(SKIFF_STEP_SIGNALS, -1);
+}
 
+/* The container's cgroups before anything else runs, then a cgroup
+ * namespace rooted there when it could not come with the clone. */
+static void join_cgroups(const struct skiff_plan *p)
+{
     /* v1 (CLONE_INTO_CGROUP is v2's): we move ourselves into the
      * container's cgroups before anything else runs. Writing "0" to a
      * `tasks` file moves the calling thread only (we have no other), and
@@ -141,7 +125,12 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         if (p->cgroupns_late && unshare(CLONE_NEWCGROUP) < 0)
             fail(SKIFF_STEP_CGROUPNS, -1);
     }
+}
 
+/* User maps, the binds the parent made, namespaces joined by path, a time
+ * namespace with its offsets. */
+static void enter_namespaces(const struct skiff_plan *p)
+{
     /* Bind sources while we still have the caller's ids: once we are root
      * of a new user namespace, a source under a directory only the caller
      * may enter is out of reach (runc opens them before the namespace). */
@@ -185,14 +174,13 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
             fail(SKIFF_STEP_TIMENS_ENTER, -1);
         close(fd);
     }
+}
 
-    /* Modes of created directories and nodes are exact; the process umask is
-     * set just before execve. */
-    umask(0);
-    if (p->exec_join)
-        exec_join(p); /* returns in the new process, in the container */
-    else
-        setup_rootfs(p);
+/* What the process has in the container besides its root: keyring,
+ * terminal, session, names, loopback, limits, personality, scheduling,
+ * LSM labels for the execve. */
+static void set_environment(const struct skiff_plan *p)
+{
     /* In the container's user namespace (a keyring belongs to a user of
      * one), before the identity change: the keyring is its root's, and
      * the process keeps possessing it once it is the container's user. */
@@ -221,7 +209,12 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     /* Exec labels before the identity change, as runc: they take effect at
      * execve, and writing them may need privileges the change drops. */
     set_exec_labels(p);
+}
 
+/* Privileges dropped: a filter that must come first, the cwd, the
+ * identity, no_new_privs. Returns the seccomp listener, or -1. */
+static int drop_privileges(const struct skiff_plan *p)
+{
     /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
      * identity change drops: load it now (as runc does); the steps after
      * this must then be allowed by the profile. */
@@ -252,11 +245,13 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         }
     }
     umask(p->umask);
+    return listener;
+}
 
-    /* The program must exist now, as runc's create finds it (LookPath):
-     * engines read "no such file" in create's error as exit status 127. */
-    uint32_t first = find_program(p);
-
+/* READY (with the seccomp listener), then the word to exec: START from the
+ * parent (run, exec), or COMMIT and then START on the start socket (create). */
+static void await_start(const struct skiff_plan *p, int listener)
+{
     /* Setup is done; tell the parent and wait for the word to exec. */
     /* A filter with a listener is loaded now, before READY: the parent
      * hands the listener to the agent before the container runs anything
@@ -302,7 +297,12 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
         errno = EPROTO;
         fail(SKIFF_STEP_PROTOCOL, (int32_t)((SKIFF_SYNC_START << 16) | (go & 0xffff)));
     }
+}
 
+/* The container's program: its filter, startContainer hooks, execve of the
+ * first candidate that can run. */
+__attribute__((noreturn)) static void exec_program(const struct skiff_plan *p, uint32_t first)
+{
     /* execCPUAffinity.final: where the container's program (and its
      * startContainer hooks) run. */
     set_cpus(p, p->cpus_final, 1);
@@ -330,27 +330,27 @@ __attribute__((noreturn)) static void child(const struct skiff_plan *p)
     fail(SKIFF_STEP_EXEC, -1);
 }
 
-pid_t skiff_spawn_userns_holder(int *pidfd)
+/* From clone3 to execve, stage by stage. A failure at any step is reported
+ * (step, errno, index) and the process exits. */
+__attribute__((noreturn)) static void child(const struct skiff_plan *p)
 {
-    int fd = -1;
-    struct skiff_clone_args args;
-    memset(&args, 0, sizeof args);
-    args.flags = CLONE_NEWUSER | CLONE_PIDFD;
-    args.pidfd = (uint64_t)(uintptr_t)&fd;
-    args.exit_signal = SIGCHLD;
-    pid_t parent = getpid();
-    long pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        /* Gone with a skiff that is killed before it kills us. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-            _exit(1);
-        for (;;)
-            pause();
-    }
-    *pidfd = fd;
-    return (pid_t)pid;
+    enter_process(p);
+    join_cgroups(p);
+    enter_namespaces(p);
+    /* Modes of created directories and nodes are exact; the process umask is
+     * set just before execve. */
+    umask(0);
+    if (p->exec_join)
+        exec_join(p); /* returns in the new process, in the container */
+    else
+        setup_rootfs(p);
+    set_environment(p);
+    int listener = drop_privileges(p);
+    /* The program must exist now, as runc's create finds it (LookPath):
+     * engines read "no such file" in create's error as exit status 127. */
+    uint32_t first = find_program(p);
+    await_start(p, listener);
+    exec_program(p, first);
 }
 
 pid_t skiff_spawn(const struct skiff_plan *p, int *pidfd)
