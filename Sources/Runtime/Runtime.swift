@@ -66,4 +66,18 @@ public struct Runtime {
         if path.isEmpty || path == "." { return cwd }
         return (cwd == "/" ? "" : cwd) + "/" + path
     }
+
+    /// The config create kept.
+    func keptConfig(_ dir: ContainerDir) throws(RuntimeError) -> Spec {
+        let path = dir.path + "/" + ContainerDir.configFile
+        do {
+            return try JSONDecoding.decode(Spec.self, json: try dir.readConfig())
+        } catch let e as SpecError {
+            throw .context(path, .spec(e))
+        } catch let e as RuntimeError {
+            throw e
+        } catch {
+            throw .message("\(error)")
+        }
+    }
 }

@@ -32,6 +32,19 @@ let createOptions: [Option] = [
     .value("pidfd-socket", help: "unix socket that receives a pidfd of the container's process"),
 ]
 
+/// checkpoint's and restore's common options (runc's).
+let criuOptions: [Option] = [
+    .value("image-path", help: "directory of the CRIU images (default ./checkpoint)"),
+    .value("work-path", help: "directory of CRIU's log (default: the image path)"),
+    .flag("tcp-established", help: "allow open TCP connections"),
+    .flag("ext-unix-sk", help: "allow external unix sockets"),
+    .flag("shell-job", help: "allow a shell job (a terminal of the caller's)"),
+    .flag("file-locks", help: "handle file locks"),
+    .value("manage-cgroups-mode", help: "soft (default), full, strict or ignore"),
+    .value("empty-ns", help: "make this namespace empty instead (network)"),
+    .flag("auto-dedup", help: "deduplicate the previous images' pages"),
+]
+
 let commands: [Command] = [
     Command(
         name: "create", arguments: "<container-id>", summary: "create a container; its process waits for `start`",
@@ -98,6 +111,30 @@ let commands: [Command] = [
             .flag("stats", help: "print statistics once and exit"),
             .value("interval", help: "time between statistics (default 5s)"),
         ], positionals: 1...1),
+    Command(
+        name: "checkpoint", arguments: "<container-id>", summary: "dump a running container with CRIU",
+        options: criuOptions + [
+            .value("parent-path", help: "a previous (pre-)dump, relative to the image path"),
+            .flag("leave-running", help: "leave the container running after the dump"),
+            .flag("pre-dump", help: "dump memory only, for a later dump with --parent-path"),
+            .flag("lazy-pages", help: "(not supported: needs a page server)"),
+            .value("status-fd", help: "(with --lazy-pages only)"),
+            .value("page-server", help: "(not supported: images go to --image-path)"),
+        ],
+        positionals: 1...1),
+    Command(
+        name: "restore", arguments: "<container-id>", summary: "make a container again from a checkpoint",
+        options: criuOptions + [
+            .value("bundle", "b", help: "bundle directory (default: the current directory)"),
+            .flag("detach", "d", help: "return once the container runs"),
+            .value("pid-file", help: "write the container's pid to this file"),
+            .value("console-socket", help: "unix socket that receives the restored terminal's master"),
+            .flag("no-subreaper", help: "(skiff never becomes a subreaper: the restored process is its child)"),
+            .flag("no-pivot", help: "(refused: CRIU pivots into the root itself)"),
+            .value("lsm-profile", help: "LSM profile for the restored process (TYPE:NAME)"),
+            .value("lsm-mount-context", help: "SELinux mount context for the restored mounts"),
+        ],
+        positionals: 1...1),
     Command(
         name: "spec", arguments: "", summary: "write a default config.json",
         options: [
@@ -275,6 +312,50 @@ struct Invocation {
         return o
     }
 
+    func checkpointOptions() throws(RuntimeError) -> Runtime.CheckpointOptions {
+        if parsed.flag("lazy-pages") || parsed.value("status-fd") != nil {
+            throw .message("checkpoint --lazy-pages (and its --status-fd): not supported: lazy migration needs CRIU's page server on both hosts")
+        }
+        if parsed.value("page-server") != nil {
+            throw .message("checkpoint --page-server: not supported: the images go to --image-path")
+        }
+        var o = Runtime.CheckpointOptions()
+        o.imagePath = parsed.value("image-path")
+        o.workPath = parsed.value("work-path")
+        o.parentPath = parsed.value("parent-path")
+        o.leaveRunning = parsed.flag("leave-running")
+        o.preDump = parsed.flag("pre-dump")
+        o.tcpEstablished = parsed.flag("tcp-established")
+        o.extUnixSk = parsed.flag("ext-unix-sk")
+        o.shellJob = parsed.flag("shell-job")
+        o.fileLocks = parsed.flag("file-locks")
+        o.manageCgroupsMode = parsed.value("manage-cgroups-mode")
+        o.emptyNamespaces = parsed.values("empty-ns")
+        o.autoDedup = parsed.flag("auto-dedup")
+        return o
+    }
+
+    func restoreOptions() -> Runtime.RestoreOptions {
+        var o = Runtime.RestoreOptions(bundle: parsed.value("bundle") ?? ".")
+        o.imagePath = parsed.value("image-path")
+        o.workPath = parsed.value("work-path")
+        o.detach = parsed.flag("detach")
+        o.pidFile = parsed.value("pid-file")
+        o.consoleSocket = parsed.value("console-socket")
+        o.noSubreaper = parsed.flag("no-subreaper")
+        o.noPivot = parsed.flag("no-pivot")
+        o.lsmProfile = parsed.value("lsm-profile")
+        o.lsmMountContext = parsed.value("lsm-mount-context")
+        o.tcpEstablished = parsed.flag("tcp-established")
+        o.extUnixSk = parsed.flag("ext-unix-sk")
+        o.shellJob = parsed.flag("shell-job")
+        o.fileLocks = parsed.flag("file-locks")
+        o.manageCgroupsMode = parsed.value("manage-cgroups-mode")
+        o.emptyNamespaces = parsed.values("empty-ns")
+        o.autoDedup = parsed.flag("auto-dedup")
+        return o
+    }
+
     /// Runs the command; returns skiff's exit status.
     func run() throws(RuntimeError) -> Int32 {
         let id = parsed.positionals.first ?? ""
@@ -337,6 +418,10 @@ struct Invocation {
                 let text = line + "\n"
                 _ = write(1, text, text.utf8.count)
             }
+        case "checkpoint":
+            try makeRuntime().checkpoint(id: id, try checkpointOptions())
+        case "restore":
+            return try makeRuntime().restore(id: id, restoreOptions())
         case "spec":
             try Runtime.writeSpec(
                 bundle: parsed.value("bundle") ?? ".", rootless: parsed.flag("rootless"),

@@ -54,8 +54,8 @@ let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgro
         for suite in suites { #expect(r.stdout.contains("Suite \(suite) passed"), "\(suite) in the \(guest): \(failures)") }
     }
 
-    @Test("cgroup v2 enforcement, in a qemu guest with a pure cgroup2 hierarchy")
-    func cgroupV2() throws { try Self.boot("CgroupV2Tests", systemd: false) }
+    @Test("cgroup v2 enforcement, and checkpoint/restore through CRIU, in a qemu guest with a pure cgroup2 hierarchy")
+    func cgroupV2() throws { try Self.boot("CgroupV2Tests", "CheckpointTests", systemd: false) }
 
     @Test("--systemd-cgroup against systemd as PID 1, cgroup v2 (qemu guest)")
     func unified() throws { try Self.boot("SystemdTests", systemd: true) }

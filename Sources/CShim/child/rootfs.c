@@ -404,6 +404,35 @@ static void finish_root(const struct skiff_plan *p)
         fail(SKIFF_STEP_ROOTFS_READONLY, -1);
 }
 
+/* Stdio that is the host's /dev/null becomes the container's (runc's
+ * reOpenDevNull): an fd on a mount outside the container is one CRIU
+ * cannot checkpoint, and nothing of the host's need stay open. Only a
+ * character device 1:3 reached without a symlink is used: the image's
+ * /dev/null, where no /dev is mounted, may be anything. */
+static void reopen_dev_null(void)
+{
+    int path = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat null_st;
+    if (path < 0 || fstat(path, &null_st) < 0 || !S_ISCHR(null_st.st_mode) || null_st.st_rdev != makedev(1, 3)) {
+        if (path >= 0)
+            close(path);
+        return;
+    }
+    char buf[32];
+    fd_path(buf, path);
+    int null = open(buf, O_RDWR | O_CLOEXEC);
+    close(path);
+    if (null < 0)
+        return;
+    for (int fd = 0; fd < 3; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == null_st.st_rdev &&
+            (st.st_dev != null_st.st_dev || st.st_ino != null_st.st_ino) && dup3(null, fd, 0) < 0)
+            fail(SKIFF_STEP_FDS, fd);
+    }
+    close(null);
+}
+
 void setup_rootfs(const struct skiff_plan *p)
 {
     /* Nothing mounted from here on may propagate back to the host. */
@@ -438,6 +467,7 @@ void setup_rootfs(const struct skiff_plan *p)
         pivot(rootfd);
     close(rootfd);
     finish_root(p);
+    reopen_dev_null();
 }
 
 /* The exec labels of LSMs, written after pivot_root into the container's

@@ -45,6 +45,11 @@ int skiff_setns(int fd, int nstype)
     return setns(fd, nstype);
 }
 
+int skiff_unshare(int flags)
+{
+    return unshare(flags) < 0 ? -errno : 0;
+}
+
 int skiff_pipe2(int fds[2], int flags)
 {
     return pipe2(fds, flags);

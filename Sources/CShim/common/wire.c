@@ -70,11 +70,11 @@ int skiff_recv_with_fd(int sock, skiff_msg *m, int *fd)
     return (int)r;
 }
 
-int skiff_recv_fd(int sock)
+ssize_t skiff_recv_packet(int sock, void *buf, size_t len, int *fd)
 {
-    char data[256];
+    *fd = -1;
     char control[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
     struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
     ssize_t r;
     do {
@@ -82,10 +82,27 @@ int skiff_recv_fd(int sock)
     } while (r < 0 && errno == EINTR);
     if (r < 0)
         return -errno;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-        return -EPROTO;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(fd, CMSG_DATA(c), sizeof(int));
+    }
+    if (h.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        return -EMSGSIZE;
+    }
+    return r;
+}
+
+int skiff_recv_fd(int sock)
+{
+    char data[256];
     int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    ssize_t r = skiff_recv_packet(sock, data, sizeof data, &fd);
+    if (r < 0)
+        return (int)r;
+    if (fd < 0)
+        return -EPROTO;
     return fd;
 }

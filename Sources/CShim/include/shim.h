@@ -466,6 +466,15 @@ int skiff_startup_action(int protects, int reexecuted, unsigned int euid, int in
  * userfaultfd), or -1: a child closes it first. */
 int skiff_startup_fd(void);
 
+/* CRIU's service (host/criu.c): fork and execve with fds[i] at 3 + i and
+ * stdio kept (stdout and stderr go to fds[0] when output >= 0), every
+ * other fd closed; the pid or -errno. One packet of the
+ * seqpacket socket with the fd it may carry (-1 if none); its length or
+ * -errno (-EMSGSIZE when it did not fit). */
+pid_t skiff_spawn_with_fds(const char *path, char *const argv[], char *const envp[], const int *fds, uint32_t n,
+                           int output);
+ssize_t skiff_recv_packet(int sock, void *buf, size_t len, int *fd);
+
 /* Runs one hook: fork, stdin from state_fd (rewound; /dev/null if -1),
  * stdout and stderr into a new memfd (*out_fd), killed at its timeout.
  * Returns 0 with the wait status in *status, -ETIMEDOUT (killed; *out_fd
@@ -499,6 +508,7 @@ uint64_t skiff_random64(void); /* getrandom */
 /* GNU parts of glibc that Swift's Glibc module hides (no _GNU_SOURCE there). */
 extern const int skiff_O_PATH;
 int skiff_setns(int fd, int nstype);
+int skiff_unshare(int flags); /* 0 or -errno */
 /* cgroup v2 device programs (bpf.c); -errno on failure. */
 int skiff_bpf_device_program(const uint64_t *insns, uint32_t n, char *log, uint32_t log_size);
 int skiff_bpf_attach_device(int cgroup_fd, int prog_fd);

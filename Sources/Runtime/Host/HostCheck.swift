@@ -70,7 +70,34 @@ public enum HostCheck {
         if rootless, let item = rootlessEngines(euid: UInt32(euid)) { items.append(item) }
         items.append(seccomp())
         items.append(lsm())
+        items.append(checkpoint(rootless: rootless))
         return items
+    }
+
+    /// checkpoint and restore: CRIU present, new enough, and `criu check`
+    /// passing on this kernel (optional: a warning at most).
+    static func checkpoint(rootless: Bool) -> Item {
+        let name = "checkpoint/restore"
+        if rootless {
+            return Item(name: name, status: .warn, found: "not for an unprivileged caller", fix: "CRIU needs root of the host (runc and crun alike)")
+        }
+        guard let criu = try? Criu() else {
+            return Item(name: name, status: .warn, found: "criu not found", fix: "apt install criu (3.14 or later)")
+        }
+        let version = (try? criu.version()) ?? 0
+        if version < Criu.minimumVersion {
+            return Item(
+                name: name, status: .warn, found: "\(criu.binary) version \(version / 10000).\(version / 100 % 100)",
+                fix: "CRIU 3.14 or later")
+        }
+        if let why = criu.check() {
+            return Item(
+                name: name, status: .warn, found: "`criu check` fails: \(why)",
+                fix:
+                    "a kernel CRIU supports, with its modules loaded (inet_diag, unix_diag, netlink_diag, tcp_diag, udp_diag, raw_diag, af_packet_diag, nf_conntrack_netlink)"
+            )
+        }
+        return Item(name: name, status: .ok, found: "\(criu.binary) \(version / 10000).\(version / 100 % 100).\(version % 100): `criu check` passes", fix: nil)
     }
 
     /// Whether the caller's mode has what it needs (no `fail`).

@@ -94,4 +94,15 @@ enum Proc {
         guard let st = try? Sys.stat("/proc/\(pid)/ns/\(kind)") else { return nil }
         return UInt64(st.st_ino)
     }
+
+    /// Where a process's fds 0, 1 and 2 lead (readlink of /proc/PID/fd/N:
+    /// `pipe:[N]`, `/dev/null`, a pty), or nil if one cannot be read.
+    static func stdio(_ pid: Int32) -> [String]? {
+        var out: [String] = []
+        for fd in 0..<3 {
+            guard let target = try? Sys.readlink("/proc/\(pid)/fd/\(fd)") else { return nil }
+            out.append(target)
+        }
+        return out
+    }
 }

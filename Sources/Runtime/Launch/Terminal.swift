@@ -48,6 +48,17 @@ enum Terminal {
     }
 }
 
+extension Terminal {
+    /// The master of a terminal made elsewhere (CRIU's restored one) to
+    /// the console socket, as the container's own goes there.
+    static func sendMaster(_ path: String, _ master: Int32) throws(RuntimeError) {
+        let sock = try connect(path)
+        let name = Array("/dev/ptmx".utf8)
+        let r = name.withUnsafeBytes { skiff_send_with_fd(sock.raw, $0.baseAddress, $0.count, master) }
+        if r < 0 { throw .context("--console-socket", .system(SysError("send the terminal to", path, errno: Errno(-r)))) }
+    }
+}
+
 /// `run` in the foreground with a terminal: the pty's master comes back on
 /// a socket pair, and skiff copies between its own stdio and the master,
 /// its terminal (if stdin is one) in raw mode meanwhile and its size passed

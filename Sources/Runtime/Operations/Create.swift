@@ -106,6 +106,7 @@ extension Runtime {
             var rec = record(id: id, bundle: bundle, plan: plan, child, cgroup: cgroup)
             rec.started = starts
             rec.sessionKeyring = !options.noNewKeyring
+            rec.stdio = Proc.stdio(child.pid)
             try dir.write(rec)
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
             if let path = options.pidfdSocket { try Terminal.sendPidfd(path, child.pidfd) }
@@ -145,11 +146,15 @@ extension Runtime {
     }
 
     func record(id: String, bundle: String, plan: LaunchPlan, _ child: Launched, cgroup: Cgroup?) -> ContainerRecord {
+        record(id: id, bundle: bundle, plan: plan, pid: child.pid, startTime: child.startTime, cgroup: cgroup)
+    }
+
+    func record(id: String, bundle: String, plan: LaunchPlan, pid: Int32, startTime: UInt64, cgroup: Cgroup?) -> ContainerRecord {
         ContainerRecord(
-            ociVersion: OCISpec.ociVersion, id: id, pid: child.pid, startTime: child.startTime,
+            ociVersion: OCISpec.ociVersion, id: id, pid: pid, startTime: startTime,
             bundle: bundle, rootfs: plan.rootfs, created: Time.rfc3339Now(),
             annotations: plan.annotations, started: false, ownPidNamespace: plan.creates(.pid),
-            pidNamespace: plan.creates(.pid) ? Proc.namespaceInode(child.pid, "pid") : nil,
+            pidNamespace: plan.creates(.pid) ? Proc.namespaceInode(pid, "pid") : nil,
             netDevices: plan.netDevices.isEmpty ? nil : plan.netDevices.map { [$0.host, $0.name] },
             cgroupVersion: plan.cgroup.map { $0.version == .v2 ? 2 : 1 },
             cgroupPaths: plan.cgroup?.dirs.map(\.hostPath),

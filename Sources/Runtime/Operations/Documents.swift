@@ -125,6 +125,11 @@ extension Runtime {
             intelRdt: .init(enabled: false, schemata: false, monitoring: false),
             mountExtensions: .init(idmap: Enabled(true)), netDevices: Enabled(true), memoryPolicy: nil)
         var annotations = OrderedMap([("io.github.skiff.version", skiffVersion)])
+        // As runc's document says it: checkpoint and restore are built in
+        // (whether CRIU works on this host is `skiff check`'s question).
+        let criu = Criu.find() != nil ? "true" : "false"
+        annotations["io.github.skiff.checkpoint.enabled"] = criu
+        annotations["org.opencontainers.runc.checkpoint.enabled"] = criu
         if let v = seccomp_version() {
             annotations["io.github.seccomp.libseccomp.version"] = "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.micro)"
         }

@@ -130,17 +130,9 @@ extension Runtime {
         guard let initPidfd = Runtime.pidfd(r) else {
             throw .message("exec: container `\(id)` is stopped")
         }
-        let configPath = dir.path + "/" + ContainerDir.configFile
-        do {
-            let spec = try JSONDecoding.decode(Spec.self, json: try dir.readConfig())
-            return ExecTarget(record: r, status: status, initPidfd: initPidfd, spec: spec, configPath: configPath)
-        } catch let e as SpecError {
-            throw .context(configPath, .spec(e))
-        } catch let e as RuntimeError {
-            throw e
-        } catch {
-            throw .message("\(error)")
-        }
+        let spec = try keptConfig(dir)
+        return ExecTarget(
+            record: r, status: status, initPidfd: initPidfd, spec: spec, configPath: dir.path + "/" + ContainerDir.configFile)
     }
 
     /// exec --process FILE: the process as the file gives it; without a
@@ -230,10 +222,16 @@ extension Runtime {
     /// Waits for a process of ours, forwarding signals and a terminal;
     /// its status (128+N on signal N).
     func wait(_ child: Launched, id: String, signals: Int32, proxy: TerminalProxy?) throws(RuntimeError) -> Int32 {
+        try wait(pidfd: child.pidfd.raw, id: id, signals: signals, proxy: proxy)
+    }
+
+    /// Until the process behind pidfd exits, forwarding signals and pumping
+    /// the terminal; its exit status (128+N on signal N).
+    func wait(pidfd: Int32, id: String, signals: Int32, proxy: TerminalProxy?) throws(RuntimeError) -> Int32 {
         while true {
             var fds =
                 [
-                    pollfd(fd: child.pidfd.raw, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0),
                     pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
                 ] + (proxy?.pollEntries ?? [])
             if poll(&fds, nfds_t(fds.count), -1) < 0 {
@@ -245,14 +243,14 @@ extension Runtime {
                     proxy.resize()
                 } else {
                     log.debug("forwarding signal \(sig)")
-                    _ = try? Sys.pidfdSendSignal(child.pidfd.raw, sig, "container `\(id)`")
+                    _ = try? Sys.pidfdSendSignal(pidfd, sig, "container `\(id)`")
                 }
             }
             proxy?.pump(fds[2...])
             if fds[0].revents & Int16(POLLIN) != 0 {
                 proxy?.drain()
                 proxy?.restore()
-                return try sys { () throws(SysError) in try Sys.waitExit(pidfd: child.pidfd.raw, "container `\(id)`") }
+                return try sys { () throws(SysError) in try Sys.waitExit(pidfd: pidfd, "container `\(id)`") }
             }
         }
     }

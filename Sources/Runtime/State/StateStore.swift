@@ -48,6 +48,10 @@ struct ContainerRecord: Codable {
     var execPaths: [String]
     /// startContainer (for messages), poststart and poststop.
     var hooks: Hooks? = nil
+    /// Where the process's stdin, stdout and stderr led when it was made
+    /// (`pipe:[N]`, a path): checkpoint writes them to descriptors.json,
+    /// restore reconnects the pipes (runc's external descriptors).
+    var stdio: [String]? = nil
 }
 
 extension ContainerRecord {
@@ -76,6 +80,7 @@ extension ContainerRecord {
             ("args", .array(args.map { .string($0) })), ("execPaths", .array(execPaths.map { .string($0) })),
         ]
         if let hooks { members.append(("hooks", SpecEncoder.encode(hooks))) }
+        if let stdio { members.append(("stdio", .array(stdio.map { .string($0) }))) }
         return .object(members)
     }
 }
@@ -105,6 +110,7 @@ extension ContainerRecord: JSONDecodable {
         args = try o.required("args")
         execPaths = try o.required("execPaths")
         hooks = try o.optional("hooks")
+        stdio = try o.optional("stdio")
     }
 }
 
