@@ -312,6 +312,21 @@ struct Invocation {
         return o
     }
 
+    /// checkpoint's and restore's common flags.
+    func criuFlags() -> Runtime.CriuFlags {
+        var f = Runtime.CriuFlags()
+        f.imagePath = parsed.value("image-path")
+        f.workPath = parsed.value("work-path")
+        f.tcpEstablished = parsed.flag("tcp-established")
+        f.extUnixSk = parsed.flag("ext-unix-sk")
+        f.shellJob = parsed.flag("shell-job")
+        f.fileLocks = parsed.flag("file-locks")
+        f.manageCgroupsMode = parsed.value("manage-cgroups-mode")
+        f.emptyNamespaces = parsed.values("empty-ns")
+        f.autoDedup = parsed.flag("auto-dedup")
+        return f
+    }
+
     func checkpointOptions() throws(RuntimeError) -> Runtime.CheckpointOptions {
         if parsed.flag("lazy-pages") || parsed.value("status-fd") != nil {
             throw .message("checkpoint --lazy-pages (and its --status-fd): not supported: lazy migration needs CRIU's page server on both hosts")
@@ -320,25 +335,16 @@ struct Invocation {
             throw .message("checkpoint --page-server: not supported: the images go to --image-path")
         }
         var o = Runtime.CheckpointOptions()
-        o.imagePath = parsed.value("image-path")
-        o.workPath = parsed.value("work-path")
+        o.criu = criuFlags()
         o.parentPath = parsed.value("parent-path")
         o.leaveRunning = parsed.flag("leave-running")
         o.preDump = parsed.flag("pre-dump")
-        o.tcpEstablished = parsed.flag("tcp-established")
-        o.extUnixSk = parsed.flag("ext-unix-sk")
-        o.shellJob = parsed.flag("shell-job")
-        o.fileLocks = parsed.flag("file-locks")
-        o.manageCgroupsMode = parsed.value("manage-cgroups-mode")
-        o.emptyNamespaces = parsed.values("empty-ns")
-        o.autoDedup = parsed.flag("auto-dedup")
         return o
     }
 
     func restoreOptions() -> Runtime.RestoreOptions {
         var o = Runtime.RestoreOptions(bundle: parsed.value("bundle") ?? ".")
-        o.imagePath = parsed.value("image-path")
-        o.workPath = parsed.value("work-path")
+        o.criu = criuFlags()
         o.detach = parsed.flag("detach")
         o.pidFile = parsed.value("pid-file")
         o.consoleSocket = parsed.value("console-socket")
@@ -346,13 +352,6 @@ struct Invocation {
         o.noPivot = parsed.flag("no-pivot")
         o.lsmProfile = parsed.value("lsm-profile")
         o.lsmMountContext = parsed.value("lsm-mount-context")
-        o.tcpEstablished = parsed.flag("tcp-established")
-        o.extUnixSk = parsed.flag("ext-unix-sk")
-        o.shellJob = parsed.flag("shell-job")
-        o.fileLocks = parsed.flag("file-locks")
-        o.manageCgroupsMode = parsed.value("manage-cgroups-mode")
-        o.emptyNamespaces = parsed.values("empty-ns")
-        o.autoDedup = parsed.flag("auto-dedup")
         return o
     }
 

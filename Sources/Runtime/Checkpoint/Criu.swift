@@ -35,8 +35,6 @@ struct Criu {
         var external: [String] = []
         var emptyNamespaces: UInt32 = 0
         var freezeCgroup: String?
-        var lazyPages = false
-        var statusFd: Int32?
         var orphanPtsMaster = false
         var lsmProfile: String?
         var lsmMountContext: String?
@@ -82,8 +80,6 @@ struct Criu {
             for e in external { o.string(37, e) }
             if emptyNamespaces != 0 { o.int(38, Int64(emptyNamespaces)) }
             if let freezeCgroup { o.string(44, freezeCgroup) }
-            o.flag(48, lazyPages)
-            if let statusFd { o.int(49, Int64(statusFd)) }
             o.flag(50, orphanPtsMaster)
             if let lsmProfile { o.string(53, lsmProfile) }
             if let lsmMountContext { o.string(63, lsmMountContext) }

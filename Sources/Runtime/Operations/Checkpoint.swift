@@ -8,21 +8,35 @@ import Planning
 /// CRIU into an image directory; the container is gone afterwards unless
 /// --leave-running or --pre-dump.
 extension Runtime {
-    public struct CheckpointOptions {
+    /// What checkpoint and restore share (runc's flags of both).
+    public struct CriuFlags {
         public var imagePath: String?
         public var workPath: String?
-        public var parentPath: String?
-        public var leaveRunning = false
         public var tcpEstablished = false
         public var extUnixSk = false
         public var shellJob = false
-        public var lazyPages = false
-        public var statusFd: Int32?
         public var fileLocks = false
-        public var preDump = false
         public var manageCgroupsMode: String?
         public var emptyNamespaces: [String] = []
         public var autoDedup = false
+        public init() {}
+
+        func apply(to o: inout Criu.Options) throws(RuntimeError) {
+            o.manageCgroupsMode = try Runtime.cgroupMode(manageCgroupsMode)
+            o.emptyNamespaces = try Runtime.emptyNamespaces(emptyNamespaces)
+            o.tcpEstablished = tcpEstablished
+            o.extUnixSk = extUnixSk
+            o.shellJob = shellJob
+            o.fileLocks = fileLocks
+            o.autoDedup = autoDedup
+        }
+    }
+
+    public struct CheckpointOptions {
+        public var criu = CriuFlags()
+        public var parentPath: String?
+        public var leaveRunning = false
+        public var preDump = false
         public init() {}
     }
 
@@ -34,8 +48,8 @@ extension Runtime {
 
     public func checkpoint(id: String, _ o: CheckpointOptions) throws(RuntimeError) {
         try Runtime.checkCheckpointCaller("checkpoint")
-        let mode = try Runtime.cgroupMode(o.manageCgroupsMode)
-        let empty = try Runtime.emptyNamespaces(o.emptyNamespaces)
+        var opts = Criu.Options()
+        try o.criu.apply(to: &opts)
         if let parent = o.parentPath, parent.hasPrefix("/") {
             throw .message("--parent-path: `\(parent)` must be relative to the image path (e.g. ../pre-dump), as CRIU reads it")
         }
@@ -46,11 +60,11 @@ extension Runtime {
             throw .message("checkpoint: container `\(id)` is \(status.rawValue): only a running container can be checkpointed")
         }
         let spec = try keptConfig(dir)
-        let images = absolute(Runtime.imageDirectory(o.imagePath, absolute(".")))
+        let images = absolute(Runtime.imageDirectory(o.criu.imagePath, absolute(".")))
         let imagesFd = try Runtime.makeDirectory(images, flag: "--image-path")
-        let work = o.workPath.map { absolute($0) } ?? images
+        let work = o.criu.workPath.map { absolute($0) } ?? images
         let held = FileDescriptorSet()
-        let workFd = o.workPath == nil ? imagesFd.raw : held.adopt(try Runtime.makeDirectory(work, flag: "--work-path"))
+        let workFd = o.criu.workPath == nil ? imagesFd.raw : held.adopt(try Runtime.makeDirectory(work, flag: "--work-path"))
         if let stdio = r.stdio {
             let doc = JSONValue.array(stdio.map { .string($0) })
             try sys { () throws(SysError) in
@@ -59,7 +73,6 @@ extension Runtime {
         }
         let criu = try Criu()
         try Runtime.checkCriuVersion(criu)
-        var opts = Criu.Options()
         // Numbers in skiff's process: CRIU opens them as /proc/<skiff>/fd/N.
         // Its log goes to the work directory: the images' by default.
         opts.imagesDirFd = imagesFd.raw
@@ -68,19 +81,9 @@ extension Runtime {
         opts.logFile = "dump.log"
         opts.root = r.rootfs
         opts.leaveRunning = o.leaveRunning || o.preDump
-        opts.tcpEstablished = o.tcpEstablished
-        opts.extUnixSk = o.extUnixSk
-        opts.shellJob = o.shellJob
-        opts.fileLocks = o.fileLocks
-        opts.lazyPages = o.lazyPages
-        opts.autoDedup = o.autoDedup
         opts.parentImages = o.parentPath
         opts.trackMem = o.preDump || o.parentPath != nil
-        opts.manageCgroupsMode = mode
-        opts.emptyNamespaces = empty
         opts.orphanPtsMaster = true
-        let statusFd = o.statusFd
-        if statusFd != nil { opts.statusFd = 4 }
         opts.extMounts =
             Runtime.externalMounts(spec, pid: r.pid).map { ($0.key, $0.key) }
             + Runtime.cgroupMounts(spec).map { ($0, $0) }
@@ -88,9 +91,7 @@ extension Runtime {
         if let cg = Runtime.cgroup(r) {
             opts.freezeCgroup = cg.version == .v2 ? cg.unified?.hostPath : cg.dirs.first { $0.hierarchy == "freezer" }?.hostPath
         }
-        // What criu's own process needs: at 4, 5, ... (its socket is 3).
-        var fds: [Int32] = []
-        if let statusFd { fds.append(statusFd) }
+        let fds: [Int32] = []
         log.debug("checkpoint `\(id)`: criu \(criu.binary) into \(images), log \(work)/dump.log")
         let response = try criu.run(o.preDump ? .preDump : .dump, opts, fds: fds) { _ throws(RuntimeError) in }
         guard response.success else {

@@ -8,23 +8,15 @@ import Planning
 /// images and its bundle, under a new id or the old one.
 extension Runtime {
     public struct RestoreOptions {
-        public var imagePath: String?
-        public var workPath: String?
+        public var criu = CriuFlags()
         public var bundle: String
         public var detach = false
         public var pidFile: String?
         public var consoleSocket: String?
         public var noSubreaper = false
         public var noPivot = false
-        public var manageCgroupsMode: String?
         public var lsmProfile: String?
         public var lsmMountContext: String?
-        public var tcpEstablished = false
-        public var extUnixSk = false
-        public var shellJob = false
-        public var fileLocks = false
-        public var emptyNamespaces: [String] = []
-        public var autoDedup = false
         public init(bundle: String) { self.bundle = bundle }
     }
 
@@ -40,8 +32,8 @@ extension Runtime {
             throw .message(
                 "restore --systemd-cgroup: not supported yet: CRIU would place the process outside the scope systemd makes; restore with the cgroupfs driver")
         }
-        let mode = try Runtime.cgroupMode(o.manageCgroupsMode)
-        let empty = try Runtime.emptyNamespaces(o.emptyNamespaces)
+        var opts = Criu.Options()
+        try o.criu.apply(to: &opts)
         try StateStore.checkID(id)
         if try store.exists(id) { throw .message("restore: container `\(id)` already exists: delete it first, or restore under another id") }
         let criu = try Criu()
@@ -52,7 +44,7 @@ extension Runtime {
         // it runs: in a mount namespace of skiff's own, made before anything
         // is opened, so that what it opens is of that namespace too.
         try Runtime.privateRootfsMount(plan.rootfs)
-        let images = absolute(Runtime.imageDirectory(o.imagePath, absolute(".")))
+        let images = absolute(Runtime.imageDirectory(o.criu.imagePath, absolute(".")))
         let imagesFd: FileDescriptor
         do {
             imagesFd = try Sys.open(images, O_RDONLY | O_DIRECTORY)
@@ -62,9 +54,9 @@ extension Runtime {
         guard (try? Sys.stat(images + "/inventory.img")) != nil else {
             throw .message("--image-path: `\(images)` holds no checkpoint (no inventory.img): was it written by `checkpoint`?")
         }
-        let work = o.workPath.map { absolute($0) } ?? images
+        let work = o.criu.workPath.map { absolute($0) } ?? images
         let held = FileDescriptorSet()
-        let workFd = o.workPath == nil ? imagesFd.raw : held.adopt(try Runtime.makeDirectory(work, flag: "--work-path"))
+        let workFd = o.criu.workPath == nil ? imagesFd.raw : held.adopt(try Runtime.makeDirectory(work, flag: "--work-path"))
         let spec: Spec
         do {
             spec = try JSONDecoding.decode(Spec.self, json: config)
@@ -79,7 +71,6 @@ extension Runtime {
         do throws(RuntimeError) {
             cgroup = try makeCgroup(plan, dir)
             try dir.writeConfig(config)
-            var opts = Criu.Options()
             // Numbers in skiff's process: CRIU opens them as /proc/<skiff>/fd/N.
             opts.imagesDirFd = imagesFd.raw
             opts.workDirFd = workFd
@@ -89,7 +80,6 @@ extension Runtime {
             opts.logFile = "restore.log"
             opts.root = plan.rootfs
             opts.restoreSibling = true
-            opts.manageCgroupsMode = mode
             if let cp = plan.cgroup, let first = cp.dirs.first { opts.cgroupRoots = [(nil, first.path)] }
             opts.extMounts = Runtime.externalMounts(spec, pid: nil).map { ($0.key, $0.source) }
             if let cg = cgroup?.unified ?? cgroup?.dirs.first {
@@ -101,12 +91,6 @@ extension Runtime {
                 fds.append(held.adopt(fd))
                 opts.inheritFds.append((ns.type == .network ? "extRootNetNS" : "extRootPidNS", Int32(3 + fds.count)))
             }
-            opts.tcpEstablished = o.tcpEstablished
-            opts.extUnixSk = o.extUnixSk
-            opts.shellJob = o.shellJob
-            opts.fileLocks = o.fileLocks
-            opts.autoDedup = o.autoDedup
-            opts.emptyNamespaces = empty
             opts.orphanPtsMaster = plan.terminal
             opts.lsmProfile = o.lsmProfile
             opts.lsmMountContext = o.lsmMountContext
