@@ -23,15 +23,7 @@ extension Runtime {
     /// Returns the restored container's exit status in the foreground, 0
     /// with --detach.
     public func restore(id: String, _ o: RestoreOptions) throws(RuntimeError) -> Int32 {
-        try Runtime.checkCheckpointCaller("restore")
-        if o.noPivot {
-            throw .message(
-                "restore --no-pivot: CRIU restores the mount namespace with pivot_root itself; a rootfs that cannot be pivoted into (ramfs) cannot be restored")
-        }
-        if systemdCgroup {
-            throw .message(
-                "restore --systemd-cgroup: not supported yet: CRIU would place the process outside the scope systemd makes; restore with the cgroupfs driver")
-        }
+        try checkRestorable(o)
         var opts = Criu.Options()
         try o.criu.apply(to: &opts)
         try StateStore.checkID(id)
@@ -44,16 +36,9 @@ extension Runtime {
         // it runs: in a mount namespace of skiff's own, made before anything
         // is opened, so that what it opens is of that namespace too.
         try Runtime.privateRootfsMount(plan.rootfs)
+        try Runtime.makeMountPoints(plan)
         let images = absolute(Runtime.imageDirectory(o.criu.imagePath, absolute(".")))
-        let imagesFd: FileDescriptor
-        do {
-            imagesFd = try Sys.open(images, O_RDONLY | O_DIRECTORY)
-        } catch {
-            throw .context("--image-path", .system(error))
-        }
-        guard (try? Sys.stat(images + "/inventory.img")) != nil else {
-            throw .message("--image-path: `\(images)` holds no checkpoint (no inventory.img): was it written by `checkpoint`?")
-        }
+        let imagesFd = try Runtime.openImages(images)
         let work = o.criu.workPath.map { absolute($0) } ?? images
         let held = FileDescriptorSet()
         let workFd = o.criu.workPath == nil ? imagesFd.raw : held.adopt(try Runtime.makeDirectory(work, flag: "--work-path"))
@@ -74,26 +59,7 @@ extension Runtime {
             // Numbers in skiff's process: CRIU opens them as /proc/<skiff>/fd/N.
             opts.imagesDirFd = imagesFd.raw
             opts.workDirFd = workFd
-            // criu's own fds at 4, 5, ... (its socket is 3); its stdio is
-            // ours, which the restored pipes inherit.
-            var fds: [Int32] = []
-            opts.logFile = "restore.log"
-            opts.root = plan.rootfs
-            opts.restoreSibling = true
-            if let cp = plan.cgroup, let first = cp.dirs.first { opts.cgroupRoots = [(nil, first.path)] }
-            opts.extMounts = Runtime.externalMounts(spec, pid: nil).map { ($0.key, $0.source) }
-            if let cg = cgroup?.unified ?? cgroup?.dirs.first {
-                opts.extMounts += Runtime.cgroupMounts(spec).map { ($0, cg.hostPath) }
-            }
-            for (i, d) in descriptors.enumerated() where d.hasPrefix("pipe:") { opts.inheritFds.append((d, Int32(i))) }
-            for ns in plan.namespaces where ns.path != nil && (ns.type == .network || ns.type == .pid) {
-                let fd = try sys { () throws(SysError) in try Sys.open(ns.path!, O_RDONLY) }
-                fds.append(held.adopt(fd))
-                opts.inheritFds.append((ns.type == .network ? "extRootNetNS" : "extRootPidNS", Int32(3 + fds.count)))
-            }
-            opts.orphanPtsMaster = plan.terminal
-            opts.lsmProfile = o.lsmProfile
-            opts.lsmMountContext = o.lsmMountContext
+            let fds = try Runtime.restoreOptions(&opts, o, plan: plan, spec: spec, cgroup: cgroup, descriptors: descriptors, held: held)
             log.debug("restore `\(id)`: criu \(criu.binary) from \(images), log \(work)/restore.log")
             let consoleSocket = o.consoleSocket
             let response = try criu.run(.restore, opts, fds: fds) { (n: Criu.Notification) throws(RuntimeError) in
@@ -127,6 +93,109 @@ extension Runtime {
             try d.remove()
         }
         return status
+    }
+
+    /// What restore refuses before anything is done.
+    func checkRestorable(_ o: RestoreOptions) throws(RuntimeError) {
+        try Runtime.checkCheckpointCaller("restore")
+        if o.noPivot {
+            throw .message(
+                "restore --no-pivot: CRIU restores the mount namespace with pivot_root itself; a rootfs that cannot be pivoted into (ramfs) cannot be restored")
+        }
+        if systemdCgroup {
+            throw .message(
+                "restore --systemd-cgroup: not supported yet: CRIU would place the process outside the scope systemd makes; restore with the cgroupfs driver")
+        }
+    }
+
+    /// The image directory, opened; it must hold a checkpoint.
+    static func openImages(_ images: String) throws(RuntimeError) -> FileDescriptor {
+        let fd: FileDescriptor
+        do {
+            fd = try Sys.open(images, O_RDONLY | O_DIRECTORY)
+        } catch {
+            throw .context("--image-path", .system(error))
+        }
+        guard (try? Sys.stat(images + "/inventory.img")) != nil else {
+            throw .message("--image-path: `\(images)` holds no checkpoint (no inventory.img): was it written by `checkpoint`?")
+        }
+        return fd
+    }
+
+    /// CRIU's restore options from the bundle's plan: the root, the cgroup
+    /// root, external mounts with their sources, the stdio pipes and joined
+    /// namespaces to inherit. Returns the fds criu's own process gets at
+    /// 4, 5, ... (its socket is 3; its stdio is ours, which the restored
+    /// pipes inherit).
+    static func restoreOptions(
+        _ opts: inout Criu.Options, _ o: RestoreOptions, plan: LaunchPlan, spec: Spec, cgroup: Cgroup?,
+        descriptors: [String], held: FileDescriptorSet
+    ) throws(RuntimeError) -> [Int32] {
+        var fds: [Int32] = []
+        opts.logFile = "restore.log"
+        opts.root = plan.rootfs
+        opts.restoreSibling = true
+        if let cp = plan.cgroup, let first = cp.dirs.first { opts.cgroupRoots = [(nil, first.path)] }
+        opts.extMounts = Runtime.externalMounts(spec, pid: nil).map { ($0.key, $0.source) }
+        if let cg = cgroup?.unified ?? cgroup?.dirs.first {
+            opts.extMounts += Runtime.cgroupMounts(spec).map { ($0, cg.hostPath) }
+        }
+        for (i, d) in descriptors.enumerated() where d.hasPrefix("pipe:") { opts.inheritFds.append((d, Int32(i))) }
+        for ns in plan.namespaces where ns.path != nil && (ns.type == .network || ns.type == .pid) {
+            let fd = try sys { () throws(SysError) in try Sys.open(ns.path!, O_RDONLY) }
+            fds.append(held.adopt(fd))
+            opts.inheritFds.append((ns.type == .network ? "extRootNetNS" : "extRootPidNS", Int32(3 + fds.count)))
+        }
+        opts.orphanPtsMaster = plan.terminal
+        opts.lsmProfile = o.lsmProfile
+        opts.lsmMountContext = o.lsmMountContext
+        return fds
+    }
+
+    /// The mount points the config needs, made in the rootfs where missing,
+    /// as create makes them: a checkpoint restored into a fresh rootfs
+    /// (podman's `restore --import`) lacks those made at the first start.
+    /// Every lookup stays inside the rootfs (RESOLVE_IN_ROOT); what lies
+    /// below a tmpfs of the config is CRIU's to restore with it.
+    static func makeMountPoints(_ plan: LaunchPlan) throws(RuntimeError) {
+        let root: FileDescriptor
+        do {
+            root = try Sys.open(plan.rootfs, skiff_O_PATH | O_DIRECTORY)
+        } catch {
+            throw .context("root.path", .system(error))
+        }
+        let tmpfs = plan.mounts.compactMap { m -> String? in
+            if case let .filesystem(type, _, _, _) = m.kind, type == "tmpfs" { return m.target }
+            return nil
+        }
+        let inRoot = UInt64(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+        for m in plan.mounts where !m.target.isEmpty && !tmpfs.contains(where: { m.target.hasPrefix($0 + "/") }) {
+            var file = false
+            if case let .bind(source, _) = m.kind, let st = try? Sys.stat(source) { file = st.st_mode & S_IFMT != S_IFDIR }
+            let parts = m.target.split(separator: "/").map(String.init)
+            var path = ""
+            for (i, part) in parts.enumerated() {
+                let parent = path
+                path += (path.isEmpty ? "" : "/") + part
+                if (try? Sys.openat2(root.raw, path, skiff_O_PATH, resolve: inRoot)) != nil { continue }
+                let dir: FileDescriptor
+                do {
+                    dir = try Sys.openat2(root.raw, parent.isEmpty ? "." : parent, skiff_O_PATH | O_DIRECTORY, resolve: inRoot)
+                } catch {
+                    throw .context("\(m.origin).destination", .system(error))
+                }
+                if i == parts.count - 1 && file {
+                    let fd = Glibc.openat(dir.raw, part, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                    if fd >= 0 {
+                        close(fd)
+                    } else if Errno.current != .EEXIST {
+                        throw .context("\(m.origin).destination", .system(SysError("create", path, errno: .current)))
+                    }
+                } else if mkdirat(dir.raw, part, 0o755) != 0 && Errno.current != .EEXIST {
+                    throw .context("\(m.origin).destination", .system(SysError("mkdir", path, errno: .current)))
+                }
+            }
+        }
     }
 
     /// descriptors.json: where the checkpointed process's stdio led.
