@@ -187,6 +187,38 @@ struct CheckpointTests {
         #expect(features.stdout.contains("\"org.opencontainers.runc.checkpoint.enabled\": \"true\""), "\(features)")
     }
 
+    @Test(
+        "podman container checkpoint and restore, then --export and restore --import into a new container, with skiff as the runtime",
+        .enabled(if: Podman.missing == nil, "needs podman and conmon"))
+    func podman() throws {
+        _ = Self.modules
+        let pd = try Podman(cgroupManager: "cgroupfs")
+        defer { pd.stop() }
+        let name = Harness.uniqueName("pdck")
+        let loop = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done"
+        let run = try pd.podman(["run", "-d", "--network", "none"] + Podman.ulimits + ["--name", name, Podman.image, "sh", "-c", loop])
+        try #require(run.status == 0, "\(run)")
+        func count() -> Int {
+            Int(((try? pd.podman(["exec", name, "cat", "/tmp/count"]))?.stdout ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        try waitFor(seconds: 20) { count() > 2 }
+        let ck = try pd.podman(["container", "checkpoint", name])
+        try #require(ck.status == 0, "\(ck)")
+        let status = try pd.podman(["ps", "-a", "--filter", "name=" + name, "--format", "{{.Status}}"])
+        #expect(status.stdout.hasPrefix("Exited"), "\(status)")
+        let rs = try pd.podman(["container", "restore", name])
+        try #require(rs.status == 0, "\(rs)")
+        let n = count()
+        #expect(n > 2, "the restored counter goes on: \(n)")
+        let archive = pd.dir + "/" + name + ".tar.gz"
+        let export = try pd.podman(["container", "checkpoint", "--export", archive, name])
+        try #require(export.status == 0, "\(export)")
+        #expect(try pd.podman(["rm", "-f", "-t", "0", name]).status == 0)
+        let imported = try pd.podman(["container", "restore", "--import", archive])
+        try #require(imported.status == 0, "a new container from the archive (its rootfs lacks the first start's mount points): \(imported)")
+        #expect(count() >= n, "it goes on from the export")
+    }
+
     @Test("refused with the reason, nothing left: an id that exists, no images, an image dir without a checkpoint, bad flags")
     func refusals() throws {
         let c = try Counter()

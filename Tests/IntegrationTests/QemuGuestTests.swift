@@ -55,7 +55,10 @@ let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgro
     }
 
     @Test("cgroup v2 enforcement, and checkpoint/restore through CRIU, in a qemu guest with a pure cgroup2 hierarchy")
-    func cgroupV2() throws { try Self.boot("CgroupV2Tests", "CheckpointTests", systemd: false) }
+    func cgroupV2() throws {
+        // podman and CRIU beside the cgroup tests: 1 GB is tight.
+        try Self.boot("CgroupV2Tests", "CheckpointTests", systemd: false, memoryMiB: 2048)
+    }
 
     @Test("--systemd-cgroup against systemd as PID 1, cgroup v2 (qemu guest)")
     func unified() throws { try Self.boot("SystemdTests", systemd: true) }
