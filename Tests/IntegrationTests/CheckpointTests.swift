@@ -341,3 +341,63 @@ struct CheckpointTests {
         #expect(fd1.st_mode & S_IFMT == S_IFREG, "stdout, a file, is left alone")
     }
 }
+
+/// What the image controls, against the two places this work made root
+/// touch the rootfs: the /dev/null the child reopens stdio on, and the
+/// mount points restore makes.
+@Suite struct CheckpointAttackTests {
+    /// A rootfs of the test's own (writable), with `dev` left to the image.
+    static func box(_ args: [String]) throws -> (Skiff, String) {
+        let rootfs = Harness.scratch + "/" + Harness.uniqueName("atk-rootfs")
+        _ = Harness.makeRootfs(at: rootfs)
+        var s = try Skiff(args, rootfs: rootfs)
+        // No /dev tmpfs: the image's own /dev/null is what the child finds.
+        s.mounts = s.mounts.filter { ($0["destination"] as? String)?.hasPrefix("/dev") != true }
+        return (s, rootfs)
+    }
+
+    @Test(
+        "an image whose /dev/null is a FIFO, a symlink or a regular file is refused without blocking; stdio is never reopened on it",
+        arguments: ["fifo", "symlink", "file"])
+    func hostileDevNull(_ kind: String) throws {
+        let (s, rootfs) = try Self.box(["sh", "-c", "stat -L -c %F /proc/$$/fd/0 > /tmp/fd0"])
+        let victim = rootfs + "/etc/victim"
+        try "untouched".write(toFile: victim, atomically: true, encoding: .utf8)
+        switch kind {
+        case "fifo": #expect(mkfifo(rootfs + "/dev/null", 0o666) == 0)
+        case "symlink": try FileManager.default.createSymbolicLink(atPath: rootfs + "/dev/null", withDestinationPath: "/etc/victim")
+        default: try "".write(toFile: rootfs + "/dev/null", atomically: true, encoding: .utf8)
+        }
+        try s.writeConfig()
+        let id = Harness.uniqueName("atk")
+        let r = try Harness.sh(
+            "timeout 20 '\(s.binary)' --root '\(s.root)' run --bundle '\(s.bundle)' \(id) </dev/null >/dev/null 2>\(s.bundle)/err; echo $?; cat \(s.bundle)/err"
+        )
+        // Refused before anything runs (the default devices are made
+        // first, and a different file there is an error), without blocking:
+        // stdio is never reopened on the image's file.
+        #expect(r.stdout.hasPrefix("1\n") && r.stdout.contains("create device `/dev/null`: a different file exists there"), "\(kind): \(r)")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "untouched")
+        s.expectNothingLeft(id)
+    }
+
+    @Test("restore makes mount points inside the rootfs only: a symlink in the image pointing out of it never leads to the host")
+    func mountPointEscape() throws {
+        let (s0, rootfs) = try Self.box(["true"])
+        var s = s0
+        let outside = Harness.scratch + "/" + Harness.uniqueName("atk-outside")
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        // `data` leads, for a lookup on the host, to a directory of the host's.
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/data", withDestinationPath: "../../../../../../../.." + outside)
+        s.mounts.append(["destination": "/data/sub/x", "source": s.bundle, "options": ["rbind"]])
+        let images = s.bundle + "/empty-images"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        let id = Harness.uniqueName("atk")
+        let r = try s("restore", "--image-path", images, "--bundle", s.bundle, id)
+        // The link is followed inside the rootfs only, where it leads
+        // nowhere: refused with the mount's path; nothing on the host.
+        #expect(r.status == 1 && r.stderr.contains("mounts[") && r.stderr.contains(".destination: open `data`"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: outside + "/sub"), "a mount point was made on the host")
+        s.expectNothingLeft(id)
+    }
+}
