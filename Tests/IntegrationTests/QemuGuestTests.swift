@@ -60,8 +60,11 @@ let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgro
         try Self.boot("CgroupV2Tests", "CheckpointTests", systemd: false, memoryMiB: 2048)
     }
 
-    @Test("--systemd-cgroup against systemd as PID 1, cgroup v2 (qemu guest)")
-    func unified() throws { try Self.boot("SystemdTests", systemd: true) }
+    @Test("--systemd-cgroup against systemd as PID 1, cgroup v2, with checkpoint/restore through CRIU (qemu guest)")
+    func unified() throws {
+        // podman and CRIU beside the systemd tests: 1 GB is tight.
+        try Self.boot("SystemdTests", "CheckpointSystemdTests", systemd: true, memoryMiB: 2048)
+    }
 
     @Test(
         "the standard host (systemd, cgroup v2): a Kubernetes node's containerd CRI with SystemdCgroup = true, runc and skiff (qemu guest)",

@@ -182,15 +182,17 @@ struct Criu {
     /// Sends the request with `fds` at 4, 5, ... in criu's process (its
     /// socket is 3), answers each notification after `notify` handled it
     /// (a thrown error answers it with failure, and criu gives up), and
-    /// returns the final response.
+    /// returns the final response. `spawned` gets criu's pid before the
+    /// request is sent (restore puts it into systemd's scope there).
     func run(
-        _ type: Request, _ options: Options, fds: [Int32], notify: (Notification) throws(RuntimeError) -> Void
+        _ type: Request, _ options: Options, fds: [Int32], spawned: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in },
+        notify: (Notification) throws(RuntimeError) -> Void
     ) throws(RuntimeError) -> Response {
         var req = ProtoWriter()
         req.int(1, type.rawValue)
         req.message(2, options.encoded())
         var restored: Int32?
-        let r = try call(req, fds: fds, notify: notify) { r in
+        let r = try call(req, fds: fds, spawned: spawned, notify: notify) { r in
             restored = r.message(4)?.int(1).map { Int32(truncatingIfNeeded: $0) }
         }
         return Response(
@@ -199,8 +201,8 @@ struct Criu {
     }
 
     private func call(
-        _ request: ProtoWriter, fds: [Int32], notify: (Notification) throws(RuntimeError) -> Void,
-        final: (ProtoReader) -> Void
+        _ request: ProtoWriter, fds: [Int32], spawned: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in },
+        notify: (Notification) throws(RuntimeError) -> Void, final: (ProtoReader) -> Void
     ) throws(RuntimeError) -> ProtoReader {
         let (ours, theirs) = try sys { () throws(SysError) in try Sys.socketpair() }
         let sock = ours
@@ -225,6 +227,7 @@ struct Criu {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && Errno.current == .EINTR {}
         }
+        try spawned(pid)
         try send(sock, request)
         while true {
             var buf = [UInt8](repeating: 0, count: 64 << 10)

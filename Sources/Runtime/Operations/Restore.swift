@@ -30,7 +30,7 @@ extension Runtime {
         if try store.exists(id) { throw .message("restore: container `\(id)` already exists: delete it first, or restore under another id") }
         let criu = try Criu()
         try Runtime.checkCriuVersion(criu)
-        let (bundle, plan, _, config, _) = try prepare(o.bundle, id: id, preserveFds: 0)
+        let (bundle, plan, _, config, systemd) = try prepare(o.bundle, id: id, preserveFds: 0)
         try Terminal.check(terminal: plan.terminal, consoleSocket: o.consoleSocket, detached: o.detach, command: "restore")
         // CRIU mounts (its cgroup yard in the work directory, the root) where
         // it runs: in a mount namespace of skiff's own, made before anything
@@ -53,6 +53,9 @@ extension Runtime {
         let dir = try store.create(id)
         var cgroup: Cgroup?
         var restored: Int32?
+        // --systemd-cgroup: systemd's scope is made with criu's own pid in
+        // it (runc does the same), so that what criu restores is born there.
+        let placement = systemdPlacement(plan, systemd)
         do throws(RuntimeError) {
             cgroup = try makeCgroup(plan, dir)
             try dir.writeConfig(config)
@@ -62,7 +65,13 @@ extension Runtime {
             let fds = try Runtime.restoreOptions(&opts, o, plan: plan, spec: spec, cgroup: cgroup, descriptors: descriptors, held: held)
             log.debug("restore `\(id)`: criu \(criu.binary) from \(images), log \(work)/restore.log")
             let consoleSocket = o.consoleSocket
-            let response = try criu.run(.restore, opts, fds: fds) { (n: Criu.Notification) throws(RuntimeError) in
+            let response = try criu.run(
+                .restore, opts, fds: fds,
+                spawned: { (pid: pid_t) throws(RuntimeError) in
+                    try placement?.place(pid)
+                    cgroup = placement?.cgroup ?? cgroup
+                }
+            ) { (n: Criu.Notification) throws(RuntimeError) in
                 if n.script == "orphan-pts-master", let path = consoleSocket, n.fd >= 0 {
                     try Terminal.sendMaster(path, n.fd)
                 }
@@ -80,7 +89,7 @@ extension Runtime {
             log.debug("restored `\(id)`: pid \(pid)")
         } catch {
             if let pid = restored { _ = Glibc.kill(pid, SIGKILL) }
-            try cleanUp(dir, cgroup, after: error)
+            try cleanUp(dir, cgroup ?? placement?.cgroup, after: error)
         }
         if o.detach { return 0 }
         guard let pid = restored else { return 1 }
@@ -101,10 +110,6 @@ extension Runtime {
         if o.noPivot {
             throw .message(
                 "restore --no-pivot: CRIU restores the mount namespace with pivot_root itself; a rootfs that cannot be pivoted into (ramfs) cannot be restored")
-        }
-        if systemdCgroup {
-            throw .message(
-                "restore --systemd-cgroup: not supported yet: CRIU would place the process outside the scope systemd makes; restore with the cgroupfs driver")
         }
     }
 
@@ -137,7 +142,10 @@ extension Runtime {
         opts.restoreSibling = true
         if let cp = plan.cgroup, let first = cp.dirs.first { opts.cgroupRoots = [(nil, first.path)] }
         opts.extMounts = Runtime.externalMounts(spec, pid: nil).map { ($0.key, $0.source) }
-        if let cg = cgroup?.unified ?? cgroup?.dirs.first {
+        // The plan's directories: under systemd the scope exists only once
+        // criu runs, at the path the plan names.
+        let planned = plan.cgroup.map { Cgroup(version: $0.version, dirs: $0.dirs) }
+        if let cg = cgroup?.unified ?? cgroup?.dirs.first ?? planned?.unified ?? planned?.dirs.first {
             opts.extMounts += Runtime.cgroupMounts(spec).map { ($0, cg.hostPath) }
         }
         for (i, d) in descriptors.enumerated() where d.hasPrefix("pipe:") { opts.inheritFds.append((d, Int32(i))) }
