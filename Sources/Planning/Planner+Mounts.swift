@@ -247,10 +247,8 @@ extension Planner {
         // A hierarchy with several controllers ("cpu,cpuacct") is also
         // reached by each controller's name, as on the host.
         func controllerLinks(_ names: [String]) {
-            for name in names where name.contains(",") {
-                for c in name.pieces(UInt8(ascii: ",")) where !names.contains(c) {
-                    plan.symlinks.append(SymlinkPlan(target: name, path: "\(target)/\(c)"))
-                }
+            for (link, name) in cgroupControllerLinks(names) {
+                plan.symlinks.append(SymlinkPlan(target: name, path: "\(target)/\(link)"))
             }
         }
         func tmpfs() -> MountPlan {
@@ -380,4 +378,15 @@ extension Planner {
             }
         }
     }
+}
+
+/// The links a v1 cgroup tmpfs holds besides its hierarchies: each
+/// controller of a hierarchy with several ("cpu,cpuacct") by its own name,
+/// as on the host. (link name, hierarchy it points to)
+public func cgroupControllerLinks(_ names: [String]) -> [(link: String, target: String)] {
+    var out: [(String, String)] = []
+    for name in names where name.contains(",") {
+        for c in name.pieces(UInt8(ascii: ",")) where !names.contains(c) { out.append((c, name)) }
+    }
+    return out
 }

@@ -79,6 +79,8 @@ let systemdUnified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgro
         try Self.boot("DockerTests", "PodmanTests", "RootlessPodmanTests", "ContainerdTests", systemd: true, memoryMiB: 2048)
     }
 
-    @Test("--systemd-cgroup against systemd as PID 1 on a hybrid host (qemu guest, v1 hierarchies)")
-    func hybrid() throws { try Self.boot("SystemdHybridTests", systemd: true, append: "systemd.unified_cgroup_hierarchy=0") }
+    @Test("--systemd-cgroup against systemd as PID 1 on a hybrid host, and checkpoint/restore on v1 hierarchies (qemu guest)")
+    func hybrid() throws {
+        try Self.boot("SystemdHybridTests", "CheckpointHybridTests", systemd: true, append: "systemd.unified_cgroup_hierarchy=0")
+    }
 }

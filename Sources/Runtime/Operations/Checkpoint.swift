@@ -84,11 +84,13 @@ extension Runtime {
         opts.parentImages = o.parentPath
         opts.trackMem = o.preDump || o.parentPath != nil
         opts.orphanPtsMaster = true
+        let cgroup = Runtime.cgroup(r)
+        let hierarchies = cgroup.flatMap { $0.version == .v1 ? $0.dirs.map(\.hierarchy) : nil }
         opts.extMounts =
             Runtime.externalMounts(spec, pid: r.pid).map { ($0.key, $0.key) }
-            + Runtime.cgroupMounts(spec).map { ($0, $0) }
+            + Runtime.cgroupMounts(spec, hierarchies: hierarchies).map { ($0, $0) }
         opts.external = try Runtime.externalNamespaces(spec)
-        if let cg = Runtime.cgroup(r) {
+        if let cg = cgroup {
             opts.freezeCgroup = cg.version == .v2 ? cg.unified?.hostPath : cg.dirs.first { $0.hierarchy == "freezer" }?.hostPath
         }
         let fds: [Int32] = []
@@ -200,9 +202,14 @@ extension Runtime {
     /// cgroup filesystems in the container: their root is the container's
     /// cgroup (a cgroup namespace, or a v1 hierarchy's directory), which no
     /// mount CRIU sees has; external, restored as a bind of the restored
-    /// container's cgroup.
-    static func cgroupMounts(_ spec: Spec) -> [String] {
-        (spec.mounts ?? []).filter { $0.type == "cgroup" || $0.type == "cgroup2" }.map { "/" + ContainerPath.relative($0.destination) }
+    /// container's cgroup. On v1 hierarchies (`hierarchies`) the
+    /// destination is a tmpfs with one mount per hierarchy below it: each
+    /// of those is external too, keyed by its mount point.
+    static func cgroupMounts(_ spec: Spec, hierarchies: [String]?) -> [String] {
+        let roots = (spec.mounts ?? []).filter { $0.type == "cgroup" || $0.type == "cgroup2" }.map {
+            "/" + ContainerPath.relative($0.destination)
+        }
+        return roots.flatMap { root in [root] + (hierarchies ?? []).map { root + "/" + $0 } }
     }
 
     /// Namespaces joined by path stay outside the images: CRIU records

@@ -49,6 +49,18 @@ extension Runtime {
             throw .context(bundle + "/config.json", .spec(error))
         }
         let descriptors = Runtime.readDescriptors(images)
+        // v1 hierarchies: the container's cgroup destination is a tmpfs of
+        // its own, external to CRIU; a new one with the same directories
+        // and links takes its place (mounted in skiff's namespace only).
+        let tmpfs = try plan.cgroup.flatMap { (cp: CgroupPlan) throws(RuntimeError) -> String? in
+            cp.version == .v1 ? try Runtime.cgroupTmpfs(work, cp.dirs.map(\.hierarchy)) : nil
+        }
+        defer {
+            if let tmpfs {
+                _ = umount2(tmpfs, Int32(MNT_DETACH))
+                _ = rmdir(tmpfs)
+            }
+        }
 
         let dir = try store.create(id)
         var cgroup: Cgroup?
@@ -62,7 +74,8 @@ extension Runtime {
             // Numbers in skiff's process: CRIU opens them as /proc/<skiff>/fd/N.
             opts.imagesDirFd = imagesFd.raw
             opts.workDirFd = workFd
-            let fds = try Runtime.restoreOptions(&opts, o, plan: plan, spec: spec, cgroup: cgroup, descriptors: descriptors, held: held)
+            let fds = try Runtime.restoreOptions(
+                &opts, o, plan: plan, spec: spec, cgroup: cgroup, cgroupTmpfs: tmpfs, descriptors: descriptors, held: held)
             log.debug("restore `\(id)`: criu \(criu.binary) from \(images), log \(work)/restore.log")
             let consoleSocket = o.consoleSocket
             let response = try criu.run(
@@ -133,7 +146,7 @@ extension Runtime {
     /// 4, 5, ... (its socket is 3; its stdio is ours, which the restored
     /// pipes inherit).
     static func restoreOptions(
-        _ opts: inout Criu.Options, _ o: RestoreOptions, plan: LaunchPlan, spec: Spec, cgroup: Cgroup?,
+        _ opts: inout Criu.Options, _ o: RestoreOptions, plan: LaunchPlan, spec: Spec, cgroup: Cgroup?, cgroupTmpfs: String?,
         descriptors: [String], held: FileDescriptorSet
     ) throws(RuntimeError) -> [Int32] {
         var fds: [Int32] = []
@@ -145,8 +158,13 @@ extension Runtime {
         // The plan's directories: under systemd the scope exists only once
         // criu runs, at the path the plan names.
         let planned = plan.cgroup.map { Cgroup(version: $0.version, dirs: $0.dirs) }
-        if let cg = cgroup?.unified ?? cgroup?.dirs.first ?? planned?.unified ?? planned?.dirs.first {
-            opts.extMounts += Runtime.cgroupMounts(spec).map { ($0, cg.hostPath) }
+        if let cp = plan.cgroup, let cgroupTmpfs {
+            for root in Runtime.cgroupMounts(spec, hierarchies: nil) {
+                opts.extMounts.append((root, cgroupTmpfs))
+                for d in cp.dirs { opts.extMounts.append((root + "/" + d.hierarchy, d.hostPath)) }
+            }
+        } else if let cg = cgroup?.unified ?? cgroup?.dirs.first ?? planned?.unified ?? planned?.dirs.first {
+            opts.extMounts += Runtime.cgroupMounts(spec, hierarchies: nil).map { ($0, cg.hostPath) }
         }
         for (i, d) in descriptors.enumerated() where d.hasPrefix("pipe:") { opts.inheritFds.append((d, Int32(i))) }
         for ns in plan.namespaces where ns.path != nil && (ns.type == .network || ns.type == .pid) {
@@ -217,6 +235,33 @@ extension Runtime {
     /// CRIU pivots into the root it is given, which must be a mount point:
     /// the rootfs is bound onto itself in a mount namespace of skiff's own
     /// (made now, a slave of the host's), so nothing is left on the host.
+    /// A tmpfs laid out as create lays out a container's v1 cgroup
+    /// destination (a directory per hierarchy, a link per controller of a
+    /// shared one), in a new directory of the work directory.
+    static func cgroupTmpfs(_ work: String, _ hierarchies: [String]) throws(RuntimeError) -> String {
+        var template = Array((work + "/.skiff-cgroup-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw .context("--work-path", .system(SysError("mkdtemp", work, errno: .current)))
+        }
+        let path = String(cString: made)
+        do throws(RuntimeError) {
+            if mount("cgroup", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=755") != 0 {
+                throw .system(SysError("mount a tmpfs for the cgroup mounts on", path, errno: .current))
+            }
+            for h in hierarchies where mkdir(path + "/" + h, 0o755) != 0 {
+                throw .system(SysError("mkdir", path + "/" + h, errno: .current))
+            }
+            for (link, target) in cgroupControllerLinks(hierarchies) where symlink(target, path + "/" + link) != 0 {
+                throw .system(SysError("symlink", path + "/" + link, errno: .current))
+            }
+        } catch {
+            _ = umount2(path, Int32(MNT_DETACH))
+            _ = rmdir(path)
+            throw error
+        }
+        return path
+    }
+
     static func privateRootfsMount(_ rootfs: String) throws(RuntimeError) {
         let r = skiff_unshare(CLONE_NEWNS)
         if r != 0 { throw .system(SysError("unshare", "mount namespace", errno: Errno(-r))) }
