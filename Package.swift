@@ -107,3 +107,15 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["OCISpec"]),
     ]
 )
+
+// The product's Swift modules import neither _StringProcessing (Regex)
+// nor _Concurrency: nothing in them uses either.
+for target in package.targets where target.type != .test && target.type != .system {
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .unsafeFlags([
+                "-Xfrontend", "-disable-implicit-string-processing-module-import",
+                "-Xfrontend", "-disable-implicit-concurrency-module-import",
+            ])
+        ]
+}

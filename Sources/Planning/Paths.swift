@@ -71,3 +71,25 @@ extension Array where Element == String {
         return out
     }
 }
+
+extension StringProtocol {
+    /// The byte offset of the first `needle`, nil when it is absent. On
+    /// bytes: the product does not import _StringProcessing, whose
+    /// `contains(_: String)` and `split(separator: String)` would link the
+    /// Regex engine (about 950 KB of the binary).
+    public func offset(of needle: String) -> Int? {
+        let n = Array(needle.utf8)
+        guard let first = n.first else { return 0 }
+        let hay = Array(utf8)
+        guard hay.count >= n.count else { return nil }
+        for i in 0...(hay.count - n.count) where hay[i] == first {
+            var j = 1
+            while j < n.count && hay[i + j] == n[j] { j += 1 }
+            if j == n.count { return i }
+        }
+        return nil
+    }
+
+    /// Whether `needle` occurs in it (bytes; see `offset(of:)`).
+    public func includes(_ needle: String) -> Bool { offset(of: needle) != nil }
+}

@@ -443,11 +443,16 @@ for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
     _ = open("/dev/null", O_RDWR)
 }
 
-let invocation = Invocation.parse(CommandLine.arguments)
-do {
-    exit(try invocation.run())
-} catch {
-    // exec: every failure of the runtime's exits 255, never a status the
-    // process itself could have returned (runc's rule).
-    fail(error.description, invocation.name == "exec" ? 255 : error.exitCode, log: invocation.log)
+/// The command line run; a local, not a top-level global (without
+/// _Concurrency's import a global would have to be Sendable).
+func main() -> Never {
+    let invocation = Invocation.parse(CommandLine.arguments)
+    do {
+        exit(try invocation.run())
+    } catch {
+        // exec: every failure of the runtime's exits 255, never a status the
+        // process itself could have returned (runc's rule).
+        fail(error.description, invocation.name == "exec" ? 255 : error.exitCode, log: invocation.log)
+    }
 }
+main()

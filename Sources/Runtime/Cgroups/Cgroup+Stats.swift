@@ -188,7 +188,7 @@ extension Cgroup {
         guard let d = dir, let names = try? Sys.listDirectory(d.hostPath) else { return .object([]) }
         var out: [(String, JSONValue)] = []
         let current = version == .v2 ? ".current" : ".usage_in_bytes"
-        for n in names.sorted() where n.hasPrefix("hugetlb.") && n.hasSuffix(current) && !n.contains(".rsvd.") {
+        for n in names.sorted() where n.hasPrefix("hugetlb.") && n.hasSuffix(current) && !n.includes(".rsvd.") {
             let size = String(n.dropFirst(8).dropLast(current.count))
             let usage = number("hugetlb", n) ?? 0
             let max = version == .v2 ? 0 : number("hugetlb", "hugetlb.\(size).max_usage_in_bytes") ?? 0

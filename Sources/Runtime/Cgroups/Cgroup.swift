@@ -367,7 +367,7 @@ struct Cgroup {
             for path in made.reversed() { _ = Glibc.rmdir(path) }
             // A user manager gets the controllers user@.service's Delegate=
             // names (Debian: pids memory cpu), nothing else.
-            if unit.user, case let .message(m) = error, m.contains("controller") {
+            if unit.user, case let .message(m) = error, m.includes("controller") {
                 throw .message(
                     m
                         + "; a user's systemd has only the controllers user@.service delegates: add the others with `systemctl edit user@.service` ([Service] Delegate=cpu cpuset io memory pids), or remove the limits that need them"

@@ -163,7 +163,7 @@ struct Criu {
         lseek(log.raw, 0, SEEK_SET)
         let text = String(decoding: (try? Sys.read(log, "criu check log", limit: 1 << 20)) ?? [], as: UTF8.self)
         let lines = text.split(separator: "\n").map(String.init)
-        return lines.first { $0.contains("Error") } ?? lines.last ?? "criu check failed (status \(status))"
+        return lines.first { $0.includes("Error") } ?? lines.last ?? "criu check failed (status \(status))"
     }
 
     /// CRIU's version as major*10000 + minor*100 + sublevel.

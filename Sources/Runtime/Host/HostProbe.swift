@@ -40,7 +40,7 @@ enum HostProbe {
             if enabled, let list = try? Sys.readFile("/sys/kernel/security/apparmor/profiles") {
                 // Lines "name (mode)".
                 facts.apparmorProfiles = String(decoding: list, as: UTF8.self).split(separator: "\n").map { line in
-                    String(line.split(separator: " (").first ?? "")
+                    line.offset(of: " (").map { String(decoding: line.utf8.prefix($0), as: UTF8.self) } ?? String(line)
                 }
             }
         }

@@ -151,11 +151,11 @@ extension Runtime {
         var firstError = ""
         if let bytes = try? Sys.readFile(log) {
             let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
-            firstError = lines.first { $0.contains("Error") }.map { String($0) } ?? ""
+            firstError = lines.first { $0.includes("Error") }.map { String($0) } ?? ""
         }
         if !firstError.isEmpty {
             text += "; its log's first error: \(firstError)"
-            if firstError.contains("kerndat") || firstError.contains("vdso") {
+            if firstError.includes("kerndat") || firstError.includes("vdso") {
                 text += " (CRIU cannot work on this kernel: `skiff check` says why)"
             }
         } else if access(log, F_OK) != 0, let criu = try? Criu(), let why = criu.check() {

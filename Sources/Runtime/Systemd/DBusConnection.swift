@@ -175,7 +175,7 @@ final class DBusConnection {
     static func validPath(_ s: String) -> Bool {
         guard s.hasPrefix("/") else { return false }
         if s == "/" { return true }
-        return !s.hasSuffix("/") && !s.contains("//")
+        return !s.hasSuffix("/") && !s.includes("//")
             && s.utf8.allSatisfy { c in
                 c == 47 || c == 95 || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
             }

@@ -229,7 +229,7 @@ extension DBusFailure {
     static func describe(_ error: DBusFailure, _ properties: [SystemdProperty]) -> (origin: String?, text: String) {
         for p in properties.reversed() where !p.origin.isEmpty {
             let m = error.message
-            if m.contains(" \(p.name),") || m.contains(" \(p.name) ") || m.hasSuffix(" \(p.name)") || m.contains("\(p.name)=") {
+            if m.includes(" \(p.name),") || m.includes(" \(p.name) ") || m.hasSuffix(" \(p.name)") || m.includes("\(p.name)=") {
                 return (p.origin, "property \(p.name): \(error)")
             }
         }
