@@ -1,7 +1,9 @@
 /*
  * The floor for scripts/bench: the least any runtime has to do to run a
- * command in a container: the same namespaces, a pivot_root into the same
- * rootfs, exec. No config, no state, no mounts beyond the rootfs.
+ * command in a container: the namespaces `runc spec` asks for (root: pid,
+ * network, ipc, uts, mount; rootless: pid, ipc, uts, mount, user), a
+ * pivot_root into the same rootfs, /proc mounted, exec. No config, no
+ * state, no cgroup, no other mount.
  *
  *   bench-floor [--rootless] ROOTFS CMD [ARG...]
  */
@@ -39,7 +41,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *rootfs = argv[1 + rootless];
-    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (rootless) {
         char map[64];
         uid_t uid = geteuid();
@@ -66,6 +68,10 @@ int main(int argc, char **argv)
             die("bind rootfs");
         if (chdir(rootfs) < 0)
             die("chdir rootfs");
+        /* Before the old root goes: unprivileged, proc may be mounted only
+         * where another proc is fully visible in the mount namespace. */
+        if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            die("mount /proc");
         if (syscall(SYS_pivot_root, ".", ".") < 0)
             die("pivot_root");
         if (umount2(".", MNT_DETACH) < 0)
