@@ -124,6 +124,53 @@ struct CheckpointTests {
         c.s.expectNothingLeft(c.id)
     }
 
+    @Test(
+        "what the container had survives restore: the network namespace it joined by path, its seccomp filter, capabilities and no_new_privs, masked and read-only paths, a config device"
+    )
+    func survives() throws {
+        // A network namespace of the test's own, bound at /run/netns/NAME.
+        let name = Harness.uniqueName("crns")
+        let add = try Harness.sh("ip netns add \(name)")
+        try #require(add.status == 0, "\(add)")
+        defer { _ = try? Harness.sh("ip netns del \(name)") }
+        let netns = "/run/netns/" + name
+        var st = stat()
+        try #require(stat(netns, &st) == 0)
+        let theirs = "net:[\(st.st_ino)]"
+        var c = try Counter()
+        defer { c.cleanup() }
+        c.s.namespaces = c.s.namespaces.map { ($0["type"] as? String) == "network" ? ["type": "network", "path": netns] : $0 }
+        c.s["linux", "seccomp"] = [
+            "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13]],
+        ]
+        for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+            c.s["process", "capabilities", set] = ["CAP_KILL", "CAP_NET_BIND_SERVICE"]
+        }
+        c.s["process", "noNewPrivileges"] = true
+        c.s["linux", "devices"] = [["path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600]]
+        if try c.start().status != 0 {
+            let why = try c.s("run", "--bundle", c.s.bundle, c.id + "x")
+            Issue.record("run -d failed; in the foreground: \(why)")
+            return
+        }
+        _ = try c.waitCount(above: 2)
+        let probe =
+            "grep -E '^(CapEff|CapBnd|Seccomp|Seccomp_filters|NoNewPrivs):' /proc/1/status; readlink /proc/1/ns/net; "
+            + "wc -c < /proc/kcore; touch /proc/sys/x 2>/dev/null || echo ro; ls -l /dev/fuse | cut -c1"
+        let before = try c.s("exec", c.id, "sh", "-c", probe)
+        try #require(before.status == 0, "\(before)")
+        #expect(before.stdout.contains("Seccomp:\t2\n") && before.stdout.contains("NoNewPrivs:\t1\n"), "\(before)")
+        #expect(before.stdout.contains(theirs + "\n0\nro\nc\n"), "\(before)")
+        let images = c.s.bundle + "/images"
+        let dump = try c.s("checkpoint", "--image-path", images, c.id)
+        try #require(dump.status == 0, "\(dump)\n\(Self.log(images + "/dump.log"))")
+        let restore = try c.s("restore", "-d", "--image-path", images, "--bundle", c.s.bundle, c.id)
+        try #require(restore.status == 0, "\(restore)\n\(Self.log(images + "/restore.log"))")
+        let after = try c.s("exec", c.id, "sh", "-c", probe)
+        #expect(after.status == 0 && after.stdout == before.stdout, "before:\n\(before.stdout)after:\n\(after.stdout)")
+        _ = try c.waitCount(above: (c.count()?.1 ?? 0) + 1)
+    }
+
     @Test("--leave-running: the container goes on; once deleted, the images restore it")
     func leaveRunning() throws {
         let c = try Counter()

@@ -1,11 +1,14 @@
 /* CRIU's service (criu swrk), for checkpoint and restore: the process, with
- * the fds it is given at 3, 4, ... (its messages: common/wire.c). */
+ * the fds it is given at 3, 4, ... (its messages: common/wire.c). With
+ * no_new_privs the process gets the flag before execve, and so does every
+ * process it restores (CRIU before 3.19 does not restore the flag itself). */
 #include "internal.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 
 pid_t skiff_spawn_with_fds(const char *path, char *const argv[], char *const envp[], const int *fds, uint32_t n,
-                           int output)
+                           int output, int no_new_privs)
 {
     if (n > 16)
         return -EINVAL;
@@ -32,6 +35,8 @@ pid_t skiff_spawn_with_fds(const char *path, char *const argv[], char *const env
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        _exit(127);
     execve(path, argv, envp);
     _exit(127);
 }

@@ -468,11 +468,11 @@ int skiff_startup_fd(void);
 
 /* CRIU's service (host/criu.c): fork and execve with fds[i] at 3 + i and
  * stdio kept (stdout and stderr go to fds[0] when output >= 0), every
- * other fd closed; the pid or -errno. One packet of the
+ * other fd closed, no_new_privs set first if asked; the pid or -errno. One packet of the
  * seqpacket socket with the fd it may carry (-1 if none); its length or
  * -errno (-EMSGSIZE when it did not fit). */
 pid_t skiff_spawn_with_fds(const char *path, char *const argv[], char *const envp[], const int *fds, uint32_t n,
-                           int output);
+                           int output, int no_new_privs);
 ssize_t skiff_recv_packet(int sock, void *buf, size_t len, int *fd);
 
 /* Runs one hook: fork, stdin from state_fd (rewound; /dev/null if -1),

@@ -155,7 +155,7 @@ struct Criu {
         let argv = [binary, "check", "-o", "/proc/self/fd/3"]
         var cArgv = argv.map { strdup($0) } + [nil]
         defer { cArgv.forEach { free($0) } }
-        let pid = [log.raw].withUnsafeBufferPointer { skiff_spawn_with_fds(binary, &cArgv, environ, $0.baseAddress, 1, 1) }
+        let pid = [log.raw].withUnsafeBufferPointer { skiff_spawn_with_fds(binary, &cArgv, environ, $0.baseAddress, 1, 1, 0) }
         guard pid > 0 else { return "criu check: \(Errno(-pid))" }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && Errno.current == .EINTR {}
@@ -183,16 +183,20 @@ struct Criu {
     /// socket is 3), answers each notification after `notify` handled it
     /// (a thrown error answers it with failure, and criu gives up), and
     /// returns the final response. `spawned` gets criu's pid before the
-    /// request is sent (restore puts it into systemd's scope there).
+    /// request is sent (restore puts it into systemd's scope there). With
+    /// `noNewPrivs` criu runs with no_new_privs, and so does what it
+    /// restores: CRIU before 3.19 does not restore the flag, and a process
+    /// cannot be given it from outside.
     func run(
-        _ type: Request, _ options: Options, fds: [Int32], spawned: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in },
+        _ type: Request, _ options: Options, fds: [Int32], noNewPrivs: Bool = false,
+        spawned: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in },
         notify: (Notification) throws(RuntimeError) -> Void
     ) throws(RuntimeError) -> Response {
         var req = ProtoWriter()
         req.int(1, type.rawValue)
         req.message(2, options.encoded())
         var restored: Int32?
-        let r = try call(req, fds: fds, spawned: spawned, notify: notify) { r in
+        let r = try call(req, fds: fds, noNewPrivs: noNewPrivs, spawned: spawned, notify: notify) { r in
             restored = r.message(4)?.int(1).map { Int32(truncatingIfNeeded: $0) }
         }
         return Response(
@@ -201,7 +205,8 @@ struct Criu {
     }
 
     private func call(
-        _ request: ProtoWriter, fds: [Int32], spawned: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in },
+        _ request: ProtoWriter, fds: [Int32], noNewPrivs: Bool = false,
+        spawned: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in },
         notify: (Notification) throws(RuntimeError) -> Void, final: (ProtoReader) -> Void
     ) throws(RuntimeError) -> ProtoReader {
         let (ours, theirs) = try sys { () throws(SysError) in try Sys.socketpair() }
@@ -213,7 +218,7 @@ struct Criu {
             var cArgv = argv.map { strdup($0) } + [nil]
             defer { cArgv.forEach { free($0) } }
             pid = ([theirsFd.raw] + fds).withUnsafeBufferPointer { list in
-                skiff_spawn_with_fds(binary, &cArgv, environ, list.baseAddress, UInt32(list.count), -1)
+                skiff_spawn_with_fds(binary, &cArgv, environ, list.baseAddress, UInt32(list.count), -1, noNewPrivs ? 1 : 0)
             }
         }
         guard pid > 0 else {

@@ -79,7 +79,7 @@ extension Runtime {
             log.debug("restore `\(id)`: criu \(criu.binary) from \(images), log \(work)/restore.log")
             let consoleSocket = o.consoleSocket
             let response = try criu.run(
-                .restore, opts, fds: fds,
+                .restore, opts, fds: fds, noNewPrivs: plan.noNewPrivileges,
                 spawned: { (pid: pid_t) throws(RuntimeError) in
                     try placement?.place(pid)
                     cgroup = placement?.cgroup ?? cgroup
