@@ -171,6 +171,38 @@ struct CheckpointTests {
         _ = try c.waitCount(above: (c.count()?.1 ?? 0) + 1)
     }
 
+    @Test("the config `runc spec` writes (read-only root, no_new_privs, its masks, a cgroupsPath): checkpoint and restore, the counter goes on")
+    func runcSpec() throws {
+        _ = Self.modules
+        let bundle = Harness.scratch + "/" + Harness.uniqueName("crspec")
+        let id = Harness.uniqueName("crspec")
+        let root = bundle + "-state"
+        let loop = "i=0; while true; do i=$((i+1)); echo $i > /dev/shm/count; sleep 0.2; done"
+        let make = try Harness.exec(
+            Harness.packageRoot.path + "/scripts/make-runc-bundle", [bundle, "sh", "-c", loop],
+            env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SKIFF": Harness.binary, "CGROUPS_PATH": "/skiff-cr/\(id)"])
+        try #require(make.status == 0, "\(make)")
+        func skiff(_ args: String...) throws -> Harness.Result { try Harness.exec(Harness.binary, ["--root", root] + args) }
+        defer {
+            _ = try? skiff("delete", "--force", id)
+            rmdir("/sys/fs/cgroup/skiff-cr/\(id)")
+        }
+        let run = try Harness.sh("'\(Harness.binary)' --root '\(root)' run -d --bundle '\(bundle)' \(id) </dev/null >/dev/null 2>&1")
+        try #require(run.status == 0, "\(run)")
+        func count() -> Int { Int(((try? skiff("exec", id, "cat", "/dev/shm/count"))?.stdout ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
+        try waitFor(seconds: 10) { count() > 25 }
+        let images = bundle + "/images"
+        let dump = try skiff("checkpoint", "--image-path", images, id)
+        try #require(dump.status == 0, "\(dump)\n\(Self.log(images + "/dump.log"))")
+        let restore = try skiff("restore", "-d", "--image-path", images, "--bundle", bundle, id)
+        try #require(restore.status == 0, "\(restore)\n\(Self.log(images + "/restore.log"))")
+        let after = count()
+        #expect(after > 25, "the counter goes on from the checkpoint (a fresh start would be near 1): \(after)")
+        let nnp = try skiff("exec", id, "grep", "NoNewPrivs", "/proc/1/status")
+        #expect(nnp.stdout == "NoNewPrivs:\t1\n", "\(nnp)")
+        #expect(try skiff("delete", "--force", id).status == 0)
+    }
+
     @Test("--leave-running: the container goes on; once deleted, the images restore it")
     func leaveRunning() throws {
         let c = try Counter()
