@@ -69,7 +69,10 @@ struct Cgroup {
             if let frozen = cg.frozenDir {
                 throw .message("linux.cgroupsPath: container's cgroup unexpectedly frozen: \(frozen) is frozen (thaw it, or choose another cgroupsPath)")
             }
-            cg.foreign = cg.pids().compactMap { pid in Proc.stat(pid).map { ForeignProcess(pid: pid, startTime: $0.startTime) } }
+            // A directory made just now has no processes and no children.
+            let fresh = cg.procsDir.map { made.contains($0.hostPath) } ?? true
+            cg.foreign =
+                fresh ? [] : cg.pids().compactMap { pid in Proc.stat(pid).map { ForeignProcess(pid: pid, startTime: $0.startTime) } }
             if !cg.foreign.isEmpty {
                 // runc's warning: the container shares its cgroup.
                 log.warn("container's cgroup is not empty: \(cg.foreign.count) process(es) found")
@@ -92,11 +95,23 @@ struct Cgroup {
 
     static func makeDir(_ d: CgroupDir, needed: [String], onlyNeeded: Bool = false, made: inout [String]) throws(RuntimeError) {
         let base = d.hierarchy.isEmpty ? CgroupDir.mountPoint : CgroupDir.mountPoint + "/" + d.hierarchy
-        var path = base
-        let parts = d.path.pieces(UInt8(ascii: "/"))
         let v2 = d.hierarchy.isEmpty || d.hierarchy == "unified"
         let cpuset = d.hierarchy.pieces(UInt8(ascii: ",")).contains("cpuset")
-        for part in parts {
+        // The leaf first: its parents usually exist (a v1 host has ten
+        // hierarchies, each lookup from /). Not where something must be
+        // done on the way down: v2 controllers, cpuset's cpus and mems.
+        if !cpuset && !(v2 && d.hierarchy.isEmpty) && d.path != "/" {
+            let leaf = d.hostPath
+            if Glibc.mkdir(leaf, 0o755) == 0 {
+                made.append(leaf)
+                return
+            }
+            if Errno.current == .EEXIST { return }
+        }
+        var path = base
+        // cpuset: the values the level above has (read once, then carried).
+        var inherited: [String]? = nil
+        for part in d.path.pieces(UInt8(ascii: "/")) {
             if v2 && d.hierarchy.isEmpty { try enableControllers(path, needed: needed, onlyNeeded: onlyNeeded) }
             let parent = path
             path += "/" + part
@@ -112,17 +127,26 @@ struct Cgroup {
             // existing one on the way (made by hand): each gets its parent's,
             // as runc and crun fill them, or nothing below could be joined
             // (ENOSPC).
-            if cpuset { try inheritCpuset(parent, path) }
+            if cpuset { inherited = try inheritCpuset(parent, path, parentValues: inherited) }
         }
     }
 
-    /// v1: a cpuset cgroup with no cpus or memory nodes gets its parent's.
-    static func inheritCpuset(_ parent: String, _ path: String) throws(RuntimeError) {
-        for file in ["cpuset.cpus", "cpuset.mems"] where Cgroup.value(path + "/" + file).isEmpty {
-            let text = Cgroup.value(parent + "/" + file)
-            guard !text.isEmpty else { continue }
-            try write(path + "/" + file, text, origin: "linux.cgroupsPath")
+    static let cpusetFiles = ["cpuset.cpus", "cpuset.mems"]
+
+    /// v1: a cpuset cgroup with no cpus or memory nodes gets its parent's
+    /// (`parentValues` when the caller has them). Returns its values now.
+    @discardableResult
+    static func inheritCpuset(_ parent: String, _ path: String, parentValues: [String]? = nil) throws(RuntimeError) -> [String] {
+        var now: [String] = []
+        for (i, file) in cpusetFiles.enumerated() {
+            var text = Cgroup.value(path + "/" + file)
+            if text.isEmpty {
+                text = parentValues?[i] ?? Cgroup.value(parent + "/" + file)
+                if !text.isEmpty { try write(path + "/" + file, text, origin: "linux.cgroupsPath") }
+            }
+            now.append(text)
         }
+        return now
     }
 
     /// Every controller of `path`'s cgroup.controllers that its children
@@ -180,16 +204,20 @@ struct Cgroup {
             let fd = try Sys.open(path, O_WRONLY)
             try Sys.write(fd.raw, value, path)
         } catch {
-            var hint = ""
-            switch error.errno {
-            case .ENOENT: hint = ": this kernel has no such cgroup file (is the controller enabled for this cgroup?)"
-            case .EINVAL: hint = ": the kernel refused `\(value)`"
-            case .EBUSY: hint = ": the kernel refused `\(value)` while the cgroup is in use (e.g. a limit below current usage)"
-            case .ERANGE: hint = ": `\(value)` is out of range"
-            default: break
-            }
-            throw .context(origin, .message("write \(path): \(error.errno)\(hint)"))
+            throw writeError(path, value, error, origin: origin)
         }
+    }
+
+    static func writeError(_ path: String, _ value: String, _ error: SysError, origin: String) -> RuntimeError {
+        var hint = ""
+        switch error.errno {
+        case .ENOENT: hint = ": this kernel has no such cgroup file (is the controller enabled for this cgroup?)"
+        case .EINVAL: hint = ": the kernel refused `\(value)`"
+        case .EBUSY: hint = ": the kernel refused `\(value)` while the cgroup is in use (e.g. a limit below current usage)"
+        case .ERANGE: hint = ": `\(value)` is out of range"
+        default: break
+        }
+        return .context(origin, .message("write \(path): \(error.errno)\(hint)"))
     }
 
     func dir(for w: CgroupWrite) throws(RuntimeError) -> CgroupDir {
@@ -236,8 +264,23 @@ struct Cgroup {
     func applyDevices(_ rules: [DeviceAccessRule]) throws(RuntimeError) {
         if version == .v1 {
             guard let d = v1Dir("devices") else { return }
-            for (file, line) in CgroupLowering.v1DeviceLines(rules) {
-                try Cgroup.write(d.hostPath + "/" + file, line, origin: "linux.resources.devices")
+            // Each line is its own write (the kernel takes one rule per
+            // write), through one open file per run of lines to that file.
+            let lines = CgroupLowering.v1DeviceLines(rules)
+            var i = 0
+            while i < lines.count {
+                let path = d.hostPath + "/" + lines[i].file
+                var line = lines[i].line
+                do {
+                    let fd = try Sys.open(path, O_WRONLY)
+                    repeat {
+                        line = lines[i].line
+                        try Sys.write(fd.raw, line, path)
+                        i += 1
+                    } while i < lines.count && lines[i].file == lines[i - 1].file
+                } catch {
+                    throw Cgroup.writeError(path, line, error, origin: "linux.resources.devices")
+                }
             }
             return
         }
@@ -299,6 +342,8 @@ struct Cgroup {
     func remove() throws(RuntimeError) -> [String] {
         var left: [String] = []
         for d in dirs where !adopted.contains(d.hostPath) {
+            // Most often empty and without sub-cgroups: one rmdir.
+            if Glibc.rmdir(d.hostPath) == 0 || Errno.current == .ENOENT { continue }
             for path in Cgroup.descendants(d.hostPath) + [d.hostPath] {
                 var tries = 0
                 while Glibc.rmdir(path) != 0 {
