@@ -63,7 +63,9 @@ enum HostProbe {
 
     /// Digits read as bytes: Character.isWhitespace would page in the
     /// stdlib's Unicode property tables for one number.
-    static func capLast() -> Int {
+    static func capLast() -> Int { hostCapLast }
+    /// Read once per invocation (it is the kernel's).
+    private static let hostCapLast: Int = {
         guard let b = try? Sys.readFile("/proc/sys/kernel/cap_last_cap") else { return 40 }
         var n = 0, digits = 0
         for c in b {
@@ -72,7 +74,7 @@ enum HostProbe {
             digits += 1
         }
         return digits > 0 && digits < 4 ? n : 40
-    }
+    }()
 
     /// The user name of a uid, from /etc/passwd (no NSS: one static binary).
     static func userName(_ uid: UInt32) -> String {

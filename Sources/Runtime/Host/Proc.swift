@@ -27,11 +27,13 @@ enum Proc {
     /// runs in the child, and a lock held by another thread would stay held).
     /// In a user namespace that does not map the whole id range (runc's
     /// RunningInUserNS: the initial one reads "0 0 4294967295").
-    static func inUserNamespace() -> Bool {
+    static func inUserNamespace() -> Bool { ownUserNamespace }
+    /// Read once: skiff's own process never changes its user namespace.
+    private static let ownUserNamespace: Bool = {
         guard let b = try? Sys.readFile("/proc/self/uid_map") else { return false }
         let fields = b.split(whereSeparator: { $0 == 0x20 || $0 == 0x0a || $0 == 0x09 })
         return !(fields.count == 3 && fields.map { String(decoding: $0, as: UTF8.self) } == ["0", "0", "4294967295"])
-    }
+    }()
 
     /// The id the parent user namespace knows `id` of ours by, from
     /// /proc/self/uid_map ("inside outside count" lines); nil if unmapped.
