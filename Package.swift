@@ -15,7 +15,10 @@ import PackageDescription
 // out together, in the order they first run (Sources/skiff/symbol-order.txt,
 // written by scripts/order-symbols). The kernel maps the text around each
 // fault, so scattered hot code made most of the binary resident; packed, it
-// is not (figures in docs/design-notes.md). A
+// is not (figures in docs/design-notes.md). The list ends with
+// skiff_hot_text_end and then the functions that sit in large sections
+// (the Swift standard library's .text is one 1.5 MB section): the text
+// before the marker keeps the kernel's fault-around (faultaround.c). A
 // stale list costs only memory: names it lists that no longer exist are
 // skipped. SKIFF_KEEP_SYMBOLS=1 keeps the symbols (scripts/order-symbols).
 var skiffLinkerFlags = [
@@ -27,6 +30,11 @@ var skiffLinkerFlags = [
 ]
 if Context.environment["SKIFF_KEEP_SYMBOLS"] == nil {
     skiffLinkerFlags += ["-Xlinker", "--strip-all"]
+}
+// The linker's map (which input section holds each symbol, and its size):
+// scripts/order-symbols reads it to put whole large sections last.
+if let map = Context.environment["SKIFF_LINK_MAP"] {
+    skiffLinkerFlags += ["-Xlinker", "-Map=\(map)"]
 }
 
 let package = Package(

@@ -102,12 +102,14 @@ void make_device(int rootfd, const struct skiff_device *d, int32_t i);
 void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i);
 
 /* host/startup: faultaround.c makes page faults on skiff's own image map
- * one page (or three), not the kernel's fault-around window; skiff_fault_fd
+ * one page (or three), not the kernel's fault-around window, except in the
+ * hot text before hotend.c's skiff_hot_text_end; skiff_fault_fd
  * is the userfaultfd that does it (-1 if none). exeswap.c makes
  * /proc/self/exe fd (a copy of the same bytes) without a second execve: 0,
  * or -1 with errno and nothing changed. exe.c's overlay_copy opens the
  * binary through a detached read-only overlay. startup.c runs them. */
 void limit_fault_around(void);
+void skiff_hot_text_end(void);
 extern int skiff_fault_fd;
 int swap_image_file(int fd);
 int overlay_copy(void);
