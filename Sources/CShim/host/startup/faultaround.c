@@ -76,6 +76,15 @@ static int is_relro(const ElfW(Phdr) * ph, unsigned long n, unsigned long lo)
  * well under 1 MB). */
 enum { HOT_MAX = 1536 * 1024 };
 
+/* Where the text from `lo` on stops being hot: the page after
+ * skiff_hot_text_end, or `lo` itself when the marker is not within
+ * HOT_MAX after it (a stale order: then none of it is). */
+static unsigned long hot_text_end(unsigned long lo)
+{
+    unsigned long end = ((unsigned long)&skiff_hot_text_end + 4095) & ~4095UL;
+    return end > lo && end - lo <= HOT_MAX ? end : lo;
+}
+
 static int register_image(void)
 {
     /* The fd is held for the whole run: where fds are that scarce, it
@@ -94,7 +103,6 @@ static int register_image(void)
     }
     const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
     unsigned long n = getauxval(AT_PHNUM);
-    unsigned long hot_end = ((unsigned long)&skiff_hot_text_end + 4095) & ~4095UL;
     int registered = 0;
     for (unsigned long i = 0; ph && i < n; i++) {
         if (ph[i].p_type != PT_LOAD || ph[i].p_filesz == 0)
@@ -105,8 +113,8 @@ static int register_image(void)
         /* Fault-around stays where nearly every page is used anyway: the
          * hot text (the symbol order packs it before skiff_hot_text_end)
          * and RELRO (read-only after start-up; most of it is read). */
-        if ((ph[i].p_flags & PF_X) && hot_end > lo && hot_end - lo <= HOT_MAX)
-            lo = hot_end; /* more than HOT_MAX: a stale order; all of it */
+        if (ph[i].p_flags & PF_X)
+            lo = hot_text_end(lo);
         if (lo >= hi || is_relro(ph, n, lo))
             continue;
         struct uffdio_register reg = { .range = { .start = lo, .len = hi - lo }, .mode = UFFDIO_REGISTER_MODE_WP };
@@ -139,9 +147,7 @@ static void split_text(void)
         if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
             continue;
         unsigned long lo = (ph[i].p_vaddr + 4095) & ~4095UL, hi = (ph[i].p_vaddr + ph[i].p_filesz) & ~4095UL;
-        unsigned long hot_end = ((unsigned long)&skiff_hot_text_end + 4095) & ~4095UL;
-        if (hot_end > lo && hot_end - lo <= HOT_MAX)
-            lo = hot_end;
+        lo = hot_text_end(lo);
         if (hi > lo + RANGE)
             hi = lo + RANGE;
         for (unsigned long a = lo + PIECE; a + PIECE <= hi; a += 2 * PIECE)
