@@ -137,8 +137,12 @@ static int target_mode(const struct skiff_mount *m, int create)
 static void check_target(int target, const struct skiff_mount *m, int32_t i)
 {
     char buf[PATH_MAX];
-    const char *rel;
-    if (path_in_root(target, buf, &rel) < 0)
+    const char *rel = m->target;
+    /* Looked up without any symlink (RESOLVE_NO_SYMLINKS), the target is
+     * where its path says: the planner normalised it (no "." or ".."), so
+     * asking the kernel where the fd is (a readlink through /proc, the
+     * costliest lookup here) would return the same path. */
+    if (!(m->flags & SKIFF_MF_NO_SYMLINKS) && path_in_root(target, buf, &rel) < 0)
         fail(SKIFF_STEP_MOUNT_TARGET, i);
     int in_proc = strcmp(rel, "proc") == 0 || strncmp(rel, "proc/", 5) == 0;
     if (in_proc && !((m->flags & SKIFF_MF_PROC_OK) && strcmp(rel, m->target) == 0)) {
