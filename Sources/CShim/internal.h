@@ -114,6 +114,9 @@ extern int skiff_fault_fd;
 int swap_image_file(int fd);
 int overlay_copy(void);
 
+/* child.c: the cgroup made after the clone (cgroup_late), joined */
+void await_cgroup(const struct skiff_plan *p);
+
 /* rootfs.c */
 void setup_rootfs(const struct skiff_plan *p);
 void set_exec_labels(const struct skiff_plan *p);

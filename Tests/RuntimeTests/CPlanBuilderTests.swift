@@ -98,18 +98,41 @@ import Testing
         #expect(b.plan.console_fd == -1, "no terminal: the console socket is not passed on")
     }
 
-    @Test("v2: born in the cgroup (CLONE_INTO_CGROUP) with its namespace made by the clone; systemd: placed first, namespace after")
+    @Test("v2: born in the cgroup (CLONE_INTO_CGROUP) with its namespace made by the clone; systemd: placed after the clone, namespace after")
     func cgroupV2AndSystemd() throws {
         let plan = try Self.plan(Self.runcSpec())
         var host = Self.host(.initial(startListener: -1))
         host.cgroupDir = 22
         let v2 = CPlanBuilder(plan: plan, host: host, arena: Arena()).build().plan
-        #expect(v2.clone_flags & Self.flags([CLONE_NEWCGROUP]) != 0 && v2.cgroupns_late == 0 && v2.cgroup_first == 0)
+        #expect(v2.clone_flags & Self.flags([CLONE_NEWCGROUP]) != 0 && v2.cgroupns_late == 0 && v2.cgroup_late == 0)
         #expect(v2.cgroup_fd == 22 && v2.n_cgroup_tasks == 0)
         host.cgroupDir = -1
         host.systemd = true
         let sd = CPlanBuilder(plan: plan, host: host, arena: Arena()).build().plan
-        #expect(sd.cgroup_first == 1 && sd.cgroupns_late == 1 && sd.clone_flags & Self.flags([CLONE_NEWCGROUP]) == 0)
+        #expect(sd.cgroup_late == 1 && sd.cgroupns_late == 1 && sd.clone_flags & Self.flags([CLONE_NEWCGROUP]) == 0)
+    }
+
+    @Test("v1 hierarchies made after the clone: the tasks files come with CGROUP_ACK, awaited at the first mount that needs the cgroup")
+    func cgroupV1Late() throws {
+        var spec = try Self.runcSpec()
+        spec.mounts?.insert(Mount(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["ro"]), at: 3)
+        let plan = try Self.plan(spec)
+        var host = Self.host(.initial(startListener: -1))
+        host.cgroupV1 = true
+        host.cgroupDir = 22
+        host.lateTasks = 9
+        let b = CPlanBuilder(plan: plan, host: host, arena: Arena()).build()
+        #expect(b.plan.cgroup_late == 1 && b.plan.n_cgroup_tasks == 9 && b.plan.cgroup_tasks == nil && b.plan.cgroupns_late == 1)
+        #expect(b.plan.cgroup_fd == 22, "born in the unified directory, made before the clone")
+        let wait = Int(b.plan.cgroup_wait_mount)
+        let targets = plan.mounts.map(\.target)
+        #expect(wait > 0 && wait < targets.count && targets[wait].hasPrefix("sys/fs/cgroup"), "\(wait) of \(targets)")
+        #expect(!targets[..<wait].contains { $0.hasPrefix("sys/fs/cgroup") }, "\(targets)")
+        let exec = CPlanBuilder(plan: plan, host: Self.host(.exec(pidfd: 30, namespaces: 0)), arena: Arena()).build().plan
+        #expect(exec.cgroup_late == 0, "exec joins the container's cgroups before anything else")
+        let without = try Self.plan(Self.runcSpec())
+        let w = CPlanBuilder(plan: without, host: host, arena: Arena()).build().plan
+        #expect(Int(w.cgroup_wait_mount) == without.mounts.count, "no mount needs it: awaited before the device nodes")
     }
 
     @Test("root's container with a user namespace: the parent opens every bind; the child waits for its maps")

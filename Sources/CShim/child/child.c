@@ -96,35 +96,58 @@ static void enter_process(const struct skiff_plan *p)
         fail(SKIFF_STEP_SIGNALS, -1);
 }
 
-/* The container's cgroups before anything else runs, then a cgroup
- * namespace rooted there when it could not come with the clone. */
+/* v1: writing "0" to a `tasks` file moves the calling thread only (we
+ * have no other), and the kernel then skips the write side of
+ * cgroup_threadgroup_rwsem, which a pid written to cgroup.procs takes:
+ * that costs an RCU grace period whenever nothing moved recently (5-20 ms
+ * on this kernel, 0.2 ms for all the hierarchies this way). */
+static void write_self(const int32_t *tasks, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (write(tasks[i], "0", 1) != 1)
+            fail(SKIFF_STEP_CGROUP_JOIN, (int32_t)i);
+        close(tasks[i]);
+    }
+}
+
+/* The container's cgroups before anything else runs (CLONE_INTO_CGROUP
+ * is v2's), then a cgroup namespace rooted there when it could not come
+ * with the clone; unless the cgroup comes later (await_cgroup). */
 static void join_cgroups(const struct skiff_plan *p)
 {
-    /* v1 (CLONE_INTO_CGROUP is v2's): we move ourselves into the
-     * container's cgroups before anything else runs. Writing "0" to a
-     * `tasks` file moves the calling thread only (we have no other), and
-     * the kernel then skips the write side of cgroup_threadgroup_rwsem,
-     * which a pid written to cgroup.procs takes: that costs an RCU grace
-     * period whenever nothing moved recently (5-20 ms on this kernel, 0.2 ms
-     * for all the hierarchies this way). A cgroup namespace comes after,
-     * rooted at the container's cgroup. */
-    for (uint32_t i = 0; i < p->n_cgroup_tasks; i++) {
-        if (write(p->cgroup_tasks[i], "0", 1) != 1)
-            fail(SKIFF_STEP_CGROUP_JOIN, (int32_t)i);
-        close(p->cgroup_tasks[i]);
-    }
+    if (p->cgroup_late)
+        return;
+    write_self(p->cgroup_tasks, p->n_cgroup_tasks);
     if (p->n_cgroup_tasks && p->cgroupns_late && unshare(CLONE_NEWCGROUP) < 0)
         fail(SKIFF_STEP_CGROUPNS, -1);
+}
 
-    /* A systemd scope (--systemd-cgroup) is made after the clone, since
-     * systemd needs our pid, and its directories exist only then: bind
-     * sources below /sys/fs/cgroup, a cgroup namespace, everything of ours
-     * waits for it. */
-    if (p->cgroup_first) {
-        expect_msg(p->sync_fd, SKIFF_SYNC_CGROUP_ACK);
-        if (p->cgroupns_late && unshare(CLONE_NEWCGROUP) < 0)
-            fail(SKIFF_STEP_CGROUPNS, -1);
+/*
+ * A cgroup made after the clone: a systemd scope (systemd needs our pid)
+ * or v1 hierarchies the parent makes while we make our first mounts.
+ * Nothing that needs the cgroup comes before this: a cgroup namespace,
+ * a mount of or below /sys/fs/cgroup (the planner puts the wait before
+ * the first), device nodes (v1's device rules check mknod), hooks, the
+ * container's program. The `tasks` files come with the message.
+ */
+void await_cgroup(const struct skiff_plan *p)
+{
+    static int done;
+    if (!p->cgroup_late || done)
+        return;
+    done = 1;
+    int tasks[SKIFF_MAX_PARENT_TREES];
+    if (p->n_cgroup_tasks > SKIFF_MAX_PARENT_TREES) {
+        errno = E2BIG;
+        fail(SKIFF_STEP_CGROUP_JOIN, -1);
     }
+    if (p->n_cgroup_tasks)
+        receive_fds(p->sync_fd, SKIFF_SYNC_CGROUP_ACK, tasks, p->n_cgroup_tasks);
+    else
+        expect_msg(p->sync_fd, SKIFF_SYNC_CGROUP_ACK);
+    write_self(tasks, p->n_cgroup_tasks);
+    if (p->cgroupns_late && unshare(CLONE_NEWCGROUP) < 0)
+        fail(SKIFF_STEP_CGROUPNS, -1);
 }
 
 /* User maps, the binds the parent made, namespaces joined by path, a time

@@ -222,6 +222,12 @@ void open_bind_sources(const struct skiff_plan *p)
         early_err[i] = 0;
         if (m->kind != SKIFF_MOUNT_BIND || (m->flags & SKIFF_MF_FROM_PARENT))
             continue;
+        /* A cgroup made after the clone does not exist yet: its binds
+         * are opened at their turn, after await_cgroup (a cgroup
+         * directory is open to every uid). */
+        if (p->cgroup_late && strncmp(m->source, "/sys/fs/cgroup", 14) == 0 &&
+            (m->source[14] == '/' || m->source[14] == '\0'))
+            continue;
         early_tree[i] =
             open_tree(AT_FDCWD, m->source,
                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m->flags & SKIFF_MF_RECURSIVE) ? AT_RECURSIVE : 0));

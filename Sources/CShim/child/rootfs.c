@@ -320,6 +320,8 @@ static void readonly_paths(const struct skiff_plan *p)
 static int make_mounts(const struct skiff_plan *p, int rootfd, int *late_fd)
 {
     for (uint32_t i = 0; i < p->n_mounts; i++) {
+        if (i == p->cgroup_wait_mount)
+            await_cgroup(p);
         int fd = do_mount(rootfd, &p->mounts[i], (int32_t)i);
         if (p->mounts[i].target[0] == '\0') {
             /* A bind onto / replaces the rootfs (runc's meaning): what comes
@@ -346,6 +348,7 @@ static int make_mounts(const struct skiff_plan *p, int rootfd, int *late_fd)
  * the cwd. */
 static void make_entries(const struct skiff_plan *p, int rootfd)
 {
+    await_cgroup(p); /* if no mount needed it: before the device nodes */
     for (uint32_t i = 0; i < p->n_dirs; i++) {
         int fd = open_in_root(rootfd, p->dirs[i], CREATE_DIR | NO_SYMLINKS);
         if (fd < 0)

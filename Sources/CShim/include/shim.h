@@ -296,12 +296,17 @@ struct skiff_plan {
 
     uint32_t new_timens; /* unshare a time namespace */
     uint32_t timens_offsets; /* the parent writes offsets (TIMEOFFSETS_PLS) */
-    uint32_t cgroup_first; /* wait for SKIFF_SYNC_CGROUP_ACK before anything
-                            * else (a systemd scope) */
+    uint32_t cgroup_late; /* the cgroup comes after the clone (a systemd
+                           * scope; v1 hierarchies made meanwhile): wait for
+                           * SKIFF_SYNC_CGROUP_ACK, with n_cgroup_tasks `tasks`
+                           * fds, before mount [cgroup_wait_mount] (the first
+                           * that needs the cgroup) or else the devices */
+    uint32_t cgroup_wait_mount;
     uint32_t cgroupns_late; /* then unshare the cgroup namespace (not cloned) */
     uint32_t n_cgroup_tasks; /* v1: `tasks` files of the container's cgroups */
-    const int32_t *cgroup_tasks; /* (open for writing, close-on-exec): the child
-                                  * writes "0" to each, first thing */
+    const int32_t *cgroup_tasks; /* (open for writing, close-on-exec; not with
+                                  * cgroup_late): the child writes "0" to
+                                  * each, first thing */
 
     /* --- filesystem (always in a mount namespace of our own) ------------ */
     const char *rootfs; /* absolute host path */

@@ -31,6 +31,9 @@ struct Cgroup {
     /// The container's own pid namespace: only processes in it are the
     /// container's.
     var pidNamespace: UInt64? = nil
+    /// Made in part (v1: the hierarchies come after the clone, and they
+    /// did not come): nothing in it is the container's.
+    var partial = false
 
     struct ForeignProcess: Equatable {
         var pid: Int32
@@ -57,34 +60,61 @@ struct Cgroup {
     /// limits. On failure what was made is removed.
     static func make(_ plan: CgroupPlan, log: Log) throws(RuntimeError) -> Cgroup {
         var cg = Cgroup(version: plan.version, dirs: plan.dirs)
+        try cg.make(plan, plan.dirs, log: log)
+        return cg
+    }
+
+    /// v1 in two steps around the clone, so that the child makes its first
+    /// mounts while the hierarchies are made: a hybrid host's unified
+    /// directory first (the child is born in it), the rest (`finish`)
+    /// after the clone. `adopted`: what existed before.
+    static func start(_ plan: CgroupPlan, adopted: [String]) throws(RuntimeError) -> Cgroup {
+        var cg = Cgroup(version: plan.version, dirs: plan.dirs)
+        cg.adopted = adopted
+        cg.partial = true
+        if let u = cg.unified {
+            var made: [String] = []
+            try makeDir(u, needed: [], made: &made)
+        }
+        return cg
+    }
+
+    /// The second step: every hierarchy but the unified one.
+    mutating func finish(_ plan: CgroupPlan, log: Log) throws(RuntimeError) {
+        let unifiedPath = unified?.hostPath
+        try make(plan, plan.dirs.filter { $0.hostPath != unifiedPath }, log: log)
+        partial = false
+    }
+
+    /// Makes `which` of the plan's directories, then applies the plan.
+    private mutating func make(_ plan: CgroupPlan, _ which: [CgroupDir], log: Log) throws(RuntimeError) {
         var made: [String] = []
         do throws(RuntimeError) {
-            for d in plan.dirs {
-                try makeDir(d, needed: plan.version == .v2 ? controllersNeeded(plan) : [], made: &made)
+            for d in which {
+                try Cgroup.makeDir(d, needed: plan.version == .v2 ? Cgroup.controllersNeeded(plan) : [], made: &made)
             }
-            cg.adopted = plan.dirs.map(\.hostPath).filter { !made.contains($0) }
+            let paths = which.map(\.hostPath)
+            adopted = paths.filter { !made.contains($0) } + adopted.filter { !paths.contains($0) }
             // A process moved into a frozen cgroup freezes at once, in the
             // kernel, where not even SIGKILL reaches it: the container's, and
             // skiff itself while it sets the container up (runc refuses too).
-            if let frozen = cg.frozenDir {
+            if let frozen = frozenDir {
                 throw .message("linux.cgroupsPath: container's cgroup unexpectedly frozen: \(frozen) is frozen (thaw it, or choose another cgroupsPath)")
             }
             // A directory made just now has no processes and no children.
-            let fresh = cg.procsDir.map { made.contains($0.hostPath) } ?? true
-            cg.foreign =
-                fresh ? [] : cg.pids().compactMap { pid in Proc.stat(pid).map { ForeignProcess(pid: pid, startTime: $0.startTime) } }
-            if !cg.foreign.isEmpty {
+            let fresh = procsDir.map { made.contains($0.hostPath) } ?? true
+            foreign = fresh ? [] : pids().compactMap { pid in Proc.stat(pid).map { ForeignProcess(pid: pid, startTime: $0.startTime) } }
+            if !foreign.isEmpty {
                 // runc's warning: the container shares its cgroup.
-                log.warn("container's cgroup is not empty: \(cg.foreign.count) process(es) found")
+                log.warn("container's cgroup is not empty: \(foreign.count) process(es) found")
             }
-            try cg.apply(plan.writes, log: log)
-            if let rules = plan.devices { try cg.applyDevices(rules) }
+            try apply(plan.writes, log: log)
+            if let rules = plan.devices { try applyDevices(rules) }
         } catch {
             for path in made.reversed() { _ = Glibc.rmdir(path) }
             throw error
         }
-        log.debug("cgroup: \(plan.dirs.map(\.hostPath)) (made \(made.count) directories)")
-        return cg
+        log.debug("cgroup: \(which.map(\.hostPath)) (made \(made.count) directories)")
     }
 
     static func controllersNeeded(_ plan: CgroupPlan) -> [String] {

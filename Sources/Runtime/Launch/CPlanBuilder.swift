@@ -39,6 +39,9 @@ struct CPlanBuilder {
         var cgroupV1 = false
         /// systemd makes the cgroup once the child exists.
         var systemd = false
+        /// v1 hierarchies made after the clone (InitLauncher): this many
+        /// `tasks` files come with CGROUP_ACK.
+        var lateTasks: Int? = nil
         /// euid 0 outside any user namespace.
         var hostRoot: Bool
         /// The highest capability the kernel knows.
@@ -180,14 +183,32 @@ struct CPlanBuilder {
             flags &= ~UInt64(UInt32(bitPattern: CLONE_NEWCGROUP))
             c.cgroupns_late = 1
         }
-        if host.cgroupV1 {
+        if let n = host.lateTasks, creates {
+            c.n_cgroup_tasks = UInt32(n)
+        } else if host.cgroupV1 {
             c.n_cgroup_tasks = UInt32(host.cgroupTasks.count)
             c.cgroup_tasks = arena.array(host.cgroupTasks)
         }
-        c.cgroup_first = host.systemd && creates ? 1 : 0
+        c.cgroup_late = (host.systemd || host.lateTasks != nil) && creates ? 1 : 0
+        c.cgroup_wait_mount = UInt32(Self.firstNeedingCgroup(plan.mounts))
         c.cgroup_fd = host.cgroupDir
         c.clone_flags = flags
         return host.cgroupV1 ? host.cgroupTasks : []
+    }
+
+    /// The first mount that needs the container's cgroup (or its cgroup
+    /// namespace): one of or below /sys/fs/cgroup, a cgroup filesystem, a
+    /// bind from the cgroup hierarchies. A cgroup made after the clone is
+    /// waited for there; the mounts before it are made meanwhile.
+    static func firstNeedingCgroup(_ mounts: [MountPlan]) -> Int {
+        mounts.firstIndex { m in
+            let below = m.target == "sys/fs/cgroup" || m.target.hasPrefix("sys/fs/cgroup/")
+            switch m.kind {
+            case let .filesystem(type, _, _, _): return below || type.hasPrefix("cgroup")
+            case let .bind(source, _): return below || source.hasPrefix(CgroupDir.mountPoint)
+            case .attributes: return below
+            }
+        } ?? mounts.count
     }
 
     // MARK: the root filesystem

@@ -10,10 +10,11 @@ import Seccomp
 /// offsets, hooks. runc's initProcess, youki's init builder.
 ///
 /// The protocol, after the clone (each step only when the plan has it):
-/// systemd places the pid, CGROUP_ACK; the maps are written, USERMAP_ACK;
-/// MOUNTFDS with the parent's binds; network devices are moved in;
-/// TIMEOFFSETS_PLS, the offsets are written, TIMEOFFSETS_ACK;
-/// HOOKS_PLS, prestart and createRuntime run, HOOKS_ACK with the states;
+/// the maps are written, USERMAP_ACK; MOUNTFDS with the parent's binds;
+/// network devices are moved in; TIMEOFFSETS_PLS, the offsets are written,
+/// TIMEOFFSETS_ACK; the v1 hierarchies are made or systemd places the
+/// pid, CGROUP_ACK (with the `tasks` files); HOOKS_PLS, prestart and
+/// createRuntime run, HOOKS_ACK with the states;
 /// READY. Then the caller sends COMMIT (create) or START (run).
 enum InitLauncher {
     struct Options {
@@ -28,6 +29,9 @@ enum InitLauncher {
         /// Made before the clone: the child is born in its v2 directory
         /// (CLONE_INTO_CGROUP) and moved into v1 ones right after.
         var cgroup: Cgroup?
+        /// v1: only the unified directory was made before the clone; the
+        /// hierarchies are made while the child makes its first mounts.
+        var late: LateCgroup?
         /// --systemd-cgroup: systemd makes the cgroup once the child exists
         /// (it needs the pid); the child waits for that first.
         var systemd: SystemdPlacement?
@@ -57,7 +61,7 @@ enum InitLauncher {
         host.joins = namespaces.joins
         host.systemd = o.systemd != nil
         var renderer = FailureRenderer(plan: plan, joined: namespaces.joined)
-        renderer.cgroupTasks = try Launcher.openCgroup(o.cgroup, fds, into: &host)
+        renderer.cgroupTasks = try Launcher.openCgroup(o.late?.cgroup ?? o.cgroup, fds, into: &host)
         for i in CPlanBuilder.idmapNamespacesNeeded(plan) {
             let m = plan.mounts[i]
             host.idmapNamespaces[i] = fds.adopt(try userNamespace(m.idmap!, origin: m.origin, log: log))
@@ -80,10 +84,6 @@ enum InitLauncher {
     static func setUp(_ launched: Launched, _ o: Options, parentTrees: [Int], arena: Arena, log: Log) throws(RuntimeError) {
         let plan = launched.plan
         let pid = launched.pid
-        if let placement = o.systemd {
-            try placement.place(pid)
-            try launched.send(SKIFF_SYNC_CGROUP_ACK)
-        }
         if let userns = plan.userNamespace {
             try IDMaps.write(userns, pid: pid, log: log)
             try launched.send(SKIFF_SYNC_USERMAP_ACK)
@@ -103,10 +103,42 @@ enum InitLauncher {
             }
             try launched.send(SKIFF_SYNC_TIMEOFFSETS_ACK)
         }
+        // The child makes its mounts up to the first that needs the
+        // cgroup meanwhile (CPlanBuilder.firstNeedingCgroup).
+        if let late = o.late { try late.finish(launched, log: log) }
+        if let placement = o.systemd {
+            try placement.place(pid)
+            try launched.send(SKIFF_SYNC_CGROUP_ACK, fds: [], what: "")
+        }
         try Launcher.setOOMScore(launched)
         if plan.hooks.needsCreateSync {
             try launched.expect(SKIFF_SYNC_HOOKS_PLS)
             try runCreateHooks(launched, o, log: log)
+        }
+    }
+
+    /// v1 hierarchies made after the clone, while the child makes its
+    /// first mounts (a v1 host has ten: as long as the mounts take). What
+    /// `finish` found there (adopted directories, foreign processes) is
+    /// the launch's from then on, whether it goes on or fails.
+    final class LateCgroup {
+        private(set) var cgroup: Cgroup
+        let plan: CgroupPlan
+
+        init(_ cgroup: Cgroup, _ plan: CgroupPlan) {
+            self.cgroup = cgroup
+            self.plan = plan
+        }
+
+        /// Makes the hierarchies and hands the child their `tasks` files.
+        func finish(_ launched: Launched, log: Log) throws(RuntimeError) {
+            try cgroup.finish(plan, log: log)
+            let fds = FileDescriptorSet()
+            defer { fds.closeAll() }
+            for path in cgroup.v1TasksFiles(skipUnified: cgroup.unified != nil) {
+                _ = fds.adopt(try sys { () throws(SysError) in try Sys.open(path, O_WRONLY) })
+            }
+            try launched.send(SKIFF_SYNC_CGROUP_ACK, fds: fds.fds, what: "cgroup tasks files")
         }
     }
 

@@ -32,6 +32,18 @@ final class Launched {
 
     func send(_ type: skiff_sync) throws(RuntimeError) { try sync.send(type) }
 
+    /// A message the child may have stopped waiting for: it went on with
+    /// its setup meanwhile (a cgroup made after the clone), and if that
+    /// failed, its failure record is the error, not the broken pipe.
+    func send(_ type: skiff_sync, fds: [Int32], what: String) throws(RuntimeError) {
+        do {
+            try fds.isEmpty ? sync.send(type) : sync.send(type, fds: fds, what: what)
+        } catch {
+            if let got = try? receive(), got.msg.type == SKIFF_SYNC_ERROR.rawValue { throw failure(got.msg, detail: got.fd) }
+            throw error
+        }
+    }
+
     func receive() throws(RuntimeError) -> Received? { try sync.receive() }
 
     /// The next message must be `type`: a failure record is the child's

@@ -25,6 +25,8 @@ enum Launcher {
     /// hierarchy) and, on v1, each hierarchy's `tasks` file it writes itself
     /// into: opened here, held by `fds`. Returns the tasks files' paths,
     /// for error messages.
+    /// A partial cgroup (v1, made after the clone): only the unified
+    /// directory now; the `tasks` files come with CGROUP_ACK (InitLauncher).
     static func openCgroup(_ cg: Cgroup?, _ fds: FileDescriptorSet, into host: inout CPlanBuilder.Host) throws(RuntimeError)
         -> [String]
     {
@@ -35,6 +37,10 @@ enum Launcher {
         guard cg.version == .v1 else { return [] }
         host.cgroupV1 = true
         let paths = cg.v1TasksFiles(skipUnified: host.cgroupDir >= 0)
+        if cg.partial {
+            host.lateTasks = paths.count
+            return paths
+        }
         for path in paths {
             host.cgroupTasks.append(fds.adopt(try sys { () throws(SysError) in try Sys.open(path, O_WRONLY) }))
         }

@@ -79,7 +79,11 @@ extension Runtime {
             // Not before the bundle is checked: the signalfd must not fill
             // a gap in --preserve-fds.
             let signals = starts && !detached ? held.adopt(try Signals.blockForwarded()) : -1
-            cgroup = try makeCgroup(plan, dir)
+            cgroup = try makeCgroup(plan, dir, late: true)
+            let late = cgroup.flatMap { cg in cg.partial ? plan.cgroup.map { InitLauncher.LateCgroup(cg, $0) } : nil }
+            // What the hierarchies were found to hold decides, on failure
+            // too, what cleanUp may remove and signal.
+            defer { if let late { cgroup = late.cgroup } }
             try dir.writeConfig(config)
             // create: `start` connects here; run starts the process itself.
             let listener: Int32 =
@@ -93,10 +97,11 @@ extension Runtime {
                 plan,
                 .init(
                     id: id, startListener: listener, preserveFds: options.preserveFds, noPivot: options.noPivot,
-                    seccomp: seccomp, bundle: bundle, cgroup: cgroup, systemd: placement,
+                    seccomp: seccomp, bundle: bundle, cgroup: late == nil ? cgroup : nil, late: late, systemd: placement,
                     consoleFd: proxy?.childEnd.raw ?? consoleFd, sessionKeyring: options.sessionKeyring(id)),
                 log: log)
             launched = child
+            if let late { cgroup = late.cgroup }
             try proxy?.receiveMaster()
             // run: one write, already marked started: the directory stays
             // locked until the process has exec'd (or failed, and everything
@@ -127,7 +132,9 @@ extension Runtime {
 
     /// The container's cgroup, written down before it is made (a create
     /// killed after the mkdir leaves it to `delete`, which reads it back).
-    func makeCgroup(_ plan: LaunchPlan, _ dir: ContainerDir) throws(RuntimeError) -> Cgroup? {
+    /// `late`: v1 hierarchies may be left for after the clone (the
+    /// Cgroup is partial; InitLauncher makes them).
+    func makeCgroup(_ plan: LaunchPlan, _ dir: ContainerDir, late: Bool = false) throws(RuntimeError) -> Cgroup? {
         guard let cp = plan.cgroup else { return nil }
         let paths = cp.dirs.map(\.hostPath)
         // systemd makes a scope only once the process exists (Launcher).
@@ -136,8 +143,9 @@ extension Runtime {
             return nil
         }
         // What exists already is the container's to join, not to remove.
-        try dir.writeCgroups(cp.version == .v2 ? 2 : 1, paths, adopted: paths.filter { access($0, F_OK) == 0 })
-        return try Cgroup.make(cp, log: log)
+        let adopted = paths.filter { access($0, F_OK) == 0 }
+        try dir.writeCgroups(cp.version == .v2 ? 2 : 1, paths, adopted: adopted)
+        return late && cp.version == .v1 ? try Cgroup.start(cp, adopted: adopted) : try Cgroup.make(cp, log: log)
     }
 
     func systemdPlacement(_ plan: LaunchPlan, _ manager: SystemdManager?) -> SystemdPlacement? {

@@ -71,7 +71,9 @@ extension Runtime {
     /// others' (a create that died before its record, in a cgroup it
     /// joined): nothing is signalled.
     func destroy(_ cg: Cgroup, killing: Bool = true) throws(RuntimeError) {
-        if killing, cg.pids().contains(where: cg.isContainers) {
+        // A partial cgroup (a create that failed between its steps) was
+        // never joined: what runs in it is not the container's.
+        if killing, !cg.partial, cg.pids().contains(where: cg.isContainers) {
             try cg.signalAll(SIGKILL)
             if cg.isFrozen { try cg.setFrozen(false) }
         }
