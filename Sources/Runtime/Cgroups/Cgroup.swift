@@ -11,8 +11,9 @@ struct SystemdUnit: Equatable {
 }
 
 /// A container's cgroup on the host: one directory per hierarchy (v1 and
-/// hybrid hosts) or one (v2). Made before the clone, removed at delete or
-/// by a failed create. Only directories skiff made, or that a state record
+/// hybrid hosts) or one (v2). Made before the clone (v1 hierarchies:
+/// during the child's first mounts), removed at delete or by a failed
+/// create. Only directories skiff made, or that a state record
 /// names and that are checked to be cgroups below /sys/fs/cgroup, are
 /// ever written or removed.
 struct Cgroup {
