@@ -43,7 +43,18 @@ import Testing
             }
         }
 
+        /// Freezes (or thaws) the cgroup, decoy and all.
+        func freeze(_ on: Bool) throws {
+            let v1 = "/sys/fs/cgroup/freezer" + path
+            if FileManager.default.fileExists(atPath: v1) {
+                try (on ? "FROZEN" : "THAWED").write(toFile: v1 + "/freezer.state", atomically: false, encoding: .utf8)
+            } else {
+                try (on ? "1" : "0").write(toFile: "/sys/fs/cgroup" + path + "/cgroup.freeze", atomically: false, encoding: .utf8)
+            }
+        }
+
         func cleanup() {
+            try? freeze(false)
             kill(decoy.processIdentifier, SIGKILL)
             decoy.waitUntilExit()
             for d in dirs { rmdir(d) }
@@ -106,6 +117,31 @@ import Testing
         let id = Harness.uniqueName("fails")
         let r = try s("create", "--bundle", s.bundle, id)
         #expect(r.status != 0, "\(r)")
+        cg.expectUntouched()
+        s.expectNothingLeft(id)
+    }
+
+    /// On v1 the hierarchies are made after the clone (while the child
+    /// mounts); a create refused there has a cgroup it never joined, and
+    /// what is found in it is not the container's, not even before skiff
+    /// has listed it: nothing is signalled or thawed.
+    @Test("a create refused while its cgroup is made (a frozen cgroupsPath) signals nothing in it and thaws nothing")
+    func refusedWhileMaking() throws {
+        let cg = try Occupied()
+        defer { cg.cleanup() }
+        try cg.freeze(true)
+        var s = try Skiff(["true"])
+        s["linux", "cgroupsPath"] = cg.path
+        try s.writeConfig()
+        let id = Harness.uniqueName("refused")
+        let r = try ImageFileTests.bounded(s, ["run", "--bundle", s.bundle, id], seconds: 20)
+        #expect(r.status == 1 && r.stderr.contains("container's cgroup unexpectedly frozen"), "\(r)")
+        let state = "/sys/fs/cgroup/freezer" + cg.path + "/freezer.state"
+        if let v = try? String(contentsOfFile: state, encoding: .utf8) {
+            #expect(v.hasPrefix("FROZEN"), "the host's frozen cgroup was thawed: \(v)")
+        }
+        try cg.freeze(false)
+        usleep(100_000)
         cg.expectUntouched()
         s.expectNothingLeft(id)
     }
