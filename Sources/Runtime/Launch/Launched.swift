@@ -22,6 +22,19 @@ final class Launched {
         self.renderer = renderer
     }
 
+    /// Made before the clone, given its process by `started`: a copy of
+    /// the plan made after the clone retains each of its buffers, and each
+    /// retain writes a heap page the child still shares (a copy-on-write
+    /// fault apiece; nine per `run`).
+    convenience init(sync: consuming SyncChannel, plan: LaunchPlan, renderer: FailureRenderer) {
+        self.init(pid: 0, pidfd: FileDescriptor(adopting: -1), sync: sync, plan: plan, renderer: renderer)
+    }
+
+    func started(pid: Int32, pidfd: consuming FileDescriptor) {
+        self.pid = pid
+        self.pidfd = pidfd
+    }
+
     /// exec: the process that joined the container cloned the one that runs
     /// the plan (a child of ours) and exited; from now on that one is it.
     func replace(pid: Int32, pidfd: consuming FileDescriptor) {

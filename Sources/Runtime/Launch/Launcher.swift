@@ -63,12 +63,14 @@ enum Launcher {
         if let (fd, ns) = pidNamespace, skiff_setns(fd, CLONE_NEWPID) != 0 {
             throw .context(ns.origin, .system(SysError("join pid namespace", ns.path, errno: .current)))
         }
+        let launched = Launched(sync: sync, plan: renderer.plan, renderer: renderer)
         var pidfd: Int32 = -1
         let pid = withExtendedLifetime(arena) { skiff_spawn(&built.plan, &pidfd) }
         // The child has its own copy of its end of the socket pair; ours goes.
         _ = consume childEnd
         guard pid > 0 else { throw .system(SysError("clone3", nil, errno: Errno(-pid))) }
-        return Launched(pid: pid, pidfd: FileDescriptor(adopting: pidfd), sync: sync, plan: renderer.plan, renderer: renderer)
+        launched.started(pid: pid, pidfd: FileDescriptor(adopting: pidfd))
+        return launched
     }
 
     /// process.oomScoreAdj, written by the parent (raising it needs no
