@@ -8,8 +8,8 @@ import Planning
 /// from the system. Each fact is read only when the spec needs it.
 enum HostProbe {
     static func facts(for spec: Spec, systemd: Bool = false) -> HostFacts {
-        let euid = UInt32(Sys.euid)
-        let egid = UInt32(Sys.egid)
+        var facts = processFacts(for: spec)
+        let euid = facts.euid
         // root's containers always get a cgroup (as runc's); an unprivileged
         // caller's only when it asks for limits or has a delegated one.
         let linux = spec.linux
@@ -19,19 +19,37 @@ enum HostProbe {
         let userNS = spec.linux?.namespaces?.contains { $0.type == .user && $0.path == nil } ?? false
         // The name only appears in messages for unprivileged users.
         let name = euid == 0 ? "root" : userName(euid)
-        let userNamespaced = euid == 0 && Proc.inUserNamespace()
-        var facts = HostFacts(
-            euid: euid, egid: egid, userName: name, capLast: capLast(), umask: currentUmask(),
-            cgroups: needsCgroups || userNamespaced ? cgroupLayout() : .none)
-        facts.userNamespaced = userNamespaced
-        if userNamespaced || euid != 0, let b = try? Sys.readFile("/proc/self/setgroups") {
-            facts.setgroupsDenied = b.starts(with: Array("deny".utf8))
-        }
+        facts.userName = name
+        facts.cgroups = needsCgroups || facts.userNamespaced ? cgroupLayout() : .none
         if needsCgroups && facts.cgroups != .none {
             facts.ownCgroups = ownCgroups()
             if facts.rootless, !systemd, case .unified = facts.cgroups, let own = facts.ownV2Cgroup {
                 facts.cgroupDelegated = delegated(CgroupLowering.parent(own), euid)
             }
+        }
+        if euid != 0 && userNS {
+            facts.subUIDs = subordinate("/etc/subuid", user: name, id: euid)
+            facts.subGIDs = subordinate("/etc/subgid", user: name, id: euid)
+            facts.haveIDMapHelpers = access("/usr/bin/newuidmap", X_OK) == 0 && access("/usr/bin/newgidmap", X_OK) == 0
+        }
+        return facts
+    }
+
+    /// What planning a process reads (exec's: its namespaces, cgroup and
+    /// root are the container's): the caller's ids and umask, the
+    /// capabilities the kernel knows, setgroups, the LSMs the process asks
+    /// for. Not what making a container reads (the cgroup layout from
+    /// mountinfo, subordinate ids, the user's name).
+    static func processFacts(for spec: Spec) -> HostFacts {
+        let euid = UInt32(Sys.euid)
+        let egid = UInt32(Sys.egid)
+        let userNamespaced = euid == 0 && Proc.inUserNamespace()
+        var facts = HostFacts(
+            euid: euid, egid: egid, userName: euid == 0 ? "root" : "\(euid)", capLast: capLast(), umask: currentUmask(),
+            cgroups: .none)
+        facts.userNamespaced = userNamespaced
+        if userNamespaced || euid != 0, let b = try? Sys.readFile("/proc/self/setgroups") {
+            facts.setgroupsDenied = b.starts(with: Array("deny".utf8))
         }
         let p = spec.process
         if !(p?.apparmorProfile ?? "").isEmpty {
@@ -46,11 +64,6 @@ enum HostProbe {
         }
         if !(p?.selinuxLabel ?? "").isEmpty || !(spec.linux?.mountLabel ?? "").isEmpty {
             facts.selinuxEnabled = (try? Sys.stat("/sys/fs/selinux/enforce")) != nil
-        }
-        if euid != 0 && userNS {
-            facts.subUIDs = subordinate("/etc/subuid", user: name, id: euid)
-            facts.subGIDs = subordinate("/etc/subgid", user: name, id: euid)
-            facts.haveIDMapHelpers = access("/usr/bin/newuidmap", X_OK) == 0 && access("/usr/bin/newgidmap", X_OK) == 0
         }
         return facts
     }

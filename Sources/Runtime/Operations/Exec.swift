@@ -50,7 +50,7 @@ extension Runtime {
         let initPidfd = target.initPidfd
         var spec = target.spec
         if let processFile { spec.process = processFile } else { spec.process = try execProcess(spec.process, o) }
-        let host = HostProbe.facts(for: spec)
+        let host = HostProbe.processFacts(for: spec)
         let needHome = !(spec.process?.env ?? []).contains { $0.hasPrefix("HOME=") }
         let plan: LaunchPlan
         do {
