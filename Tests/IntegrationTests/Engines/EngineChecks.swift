@@ -116,21 +116,28 @@ enum EngineChecks {
 
     static func limits(_ e: EngineCLI) throws {
         let name = Harness.uniqueName("engoom")
-        // The pause: containerd's shim watches the cgroup for OOM only once
-        // `start` has returned (so with runc too); an OOM before that is
-        // not reported (seen under load, longer in the TCG guests). The OOM
-        // event may also reach the engine after the exit: waited for.
-        let pause = inCgroup2Guest || inSystemdGuest ? 4 : 1
-        let oom = try e.cli(
-            ["run", "--name", name, "--network", "none", "--memory", "32m", "--memory-swap", "32m"]
-                + e.runFlags + [e.image, "sh", "-c", "sleep \(pause); x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived"],
+        // containerd's shim watches the cgroup for OOM only once `start` has
+        // returned (so with runc too); an OOM before that is not reported.
+        // A sleep before the allocation lost that race in the loaded TCG
+        // guest, so the allocation waits for a file the test makes once
+        // `run -d` (which returns after the engine's start) is back. The
+        // OOM event may also reach the engine after the exit: waited for.
+        let started = try e.cli(
+            ["run", "-d", "--name", name, "--network", "none", "--memory", "32m", "--memory-swap", "32m"]
+                + e.runFlags + [
+                    e.image, "sh", "-c",
+                    "until [ -e /go ]; do sleep 0.1; done; x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived",
+                ],
             stdin: nil)
-        #expect(oom.status == 137, "\(e.name): \(oom)")
+        #expect(started.status == 0, "\(e.name): \(started)")
+        defer { _ = try? e.cli("rm", "-f", name) }
+        #expect(try e.cli("exec", name, "touch", "/go").status == 0, "\(e.name)")
+        let waited = try e.cli("wait", name)
+        #expect(waited.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "137", "\(e.name): \(waited)")
         if e.reportsOOMKilled {
-            let reported = (try? waitFor(seconds: 5) { (try? e.inspect(name, "{{.State.OOMKilled}}")) == "true" }) != nil
+            let reported = (try? waitFor(seconds: 10) { (try? e.inspect(name, "{{.State.OOMKilled}}")) == "true" }) != nil
             #expect(reported, "\(e.name): OOMKilled is \((try? e.inspect(name, "{{.State.OOMKilled}}")) ?? "?")")
         }
-        _ = try e.cli("rm", "-f", name)
 
         let r = try e.run(["--memory", "64m", "--pids-limit", "20", "--cpus", "0.5", "--cpuset-cpus", "0"], "sh", "-c", readLimits)
         #expect(r.stdout == limitsText(memory: 64 << 20, pids: 20, quota: 50000, cpus: "0"), "\(e.name) (\(Host.cgroupDescription)): \(r)")
