@@ -74,16 +74,17 @@ extension Runtime {
         let dir = try store.create(id)
         var launched: Launched?
         var cgroup: Cgroup?
+        var late: InitLauncher.LateCgroup?
+        // A cgroup finished after the clone: what its hierarchies were found
+        // to hold decides, on failure too, what cleanUp may remove and signal.
+        var made: Cgroup? { late?.cgroup ?? cgroup }
         let placement = systemdPlacement(plan, systemd)
         do {
             // Not before the bundle is checked: the signalfd must not fill
             // a gap in --preserve-fds.
             let signals = starts && !detached ? held.adopt(try Signals.blockForwarded()) : -1
             cgroup = try makeCgroup(plan, dir, late: true)
-            let late = cgroup.flatMap { cg in cg.partial ? plan.cgroup.map { InitLauncher.LateCgroup(cg, $0) } : nil }
-            // What the hierarchies were found to hold decides, on failure
-            // too, what cleanUp may remove and signal.
-            defer { if let late { cgroup = late.cgroup } }
+            late = cgroup.flatMap { cg in cg.partial ? plan.cgroup.map { InitLauncher.LateCgroup(cg, $0) } : nil }
             try dir.writeConfig(config)
             // create: `start` connects here; run starts the process itself.
             let listener: Int32 =
@@ -101,14 +102,13 @@ extension Runtime {
                     consoleFd: proxy?.childEnd.raw ?? consoleFd, sessionKeyring: options.sessionKeyring(id)),
                 log: log)
             launched = child
-            if let late { cgroup = late.cgroup }
             try proxy?.receiveMaster()
             // run: one write, already marked started: the directory stays
             // locked until the process has exec'd (or failed, and everything
             // is removed), so no one can see it between the two; and if
             // skiff dies before the exec the child sees the socket close and
             // exits.
-            var rec = record(id: id, bundle: bundle, plan: plan, child, cgroup: cgroup)
+            var rec = record(id: id, bundle: bundle, plan: plan, child, cgroup: made)
             rec.started = starts
             rec.sessionKeyring = !options.noNewKeyring
             rec.stdio = Proc.stdio(child.pid)
@@ -122,11 +122,11 @@ extension Runtime {
                 try child.send(SKIFF_SYNC_COMMIT)
             }
             return Launch(
-                dir: dir, child: child, record: rec, cgroup: cgroup ?? placement?.cgroup, proxy: proxy, signals: signals,
+                dir: dir, child: child, record: rec, cgroup: made ?? placement?.cgroup, proxy: proxy, signals: signals,
                 held: held)
         } catch {
             launched?.kill()
-            try cleanUp(dir, cgroup ?? placement?.cgroup, after: error, poststop: (plan, bundle, launched?.pid, id))
+            try cleanUp(dir, made ?? placement?.cgroup, after: error, poststop: (plan, bundle, launched?.pid, id))
         }
     }
 
