@@ -135,6 +135,26 @@ import Testing
         #expect(Int(w.cgroup_wait_mount) == without.mounts.count, "no mount needs it: awaited before the device nodes")
     }
 
+    @Test("binds from the cgroup hierarchies are flagged for the child, which opens them after the wait; look-alike paths are not")
+    func cgroupSourceBinds() throws {
+        var spec = try Self.runcSpec()
+        spec.mounts?.append(Mount(destination: "/cg", type: "bind", source: "/sys/fs/cgroup/cpu/skiff-test/c1", options: ["rbind"]))
+        spec.mounts?.append(Mount(destination: "/other", type: "bind", source: "/sys/fs/cgroupfoo", options: ["rbind"]))
+        let plan = try Self.plan(spec)
+        var host = Self.host(.initial(startListener: -1))
+        host.cgroupV1 = true
+        host.lateTasks = 9
+        let arena = Arena()
+        let c = CPlanBuilder(plan: plan, host: host, arena: arena).build().plan
+        let flagged = withExtendedLifetime(arena) {
+            let mounts = UnsafeBufferPointer(start: c.mounts, count: Int(c.n_mounts))
+            return mounts.indices.filter { mounts[$0].flags & UInt32(SKIFF_MF_CGROUP_SOURCE.rawValue) != 0 }
+        }
+        let targets = plan.mounts.map(\.target)
+        #expect(flagged.map { targets[$0] } == ["cg"], "\(targets)")
+        #expect(Int(c.cgroup_wait_mount) == flagged.first, "the first mount needing the cgroup is the flagged bind")
+    }
+
     @Test("root's container with a user namespace: the parent opens every bind; the child waits for its maps")
     func rootWithUserNamespace() throws {
         var spec = try Self.runcSpec(rootless: true)

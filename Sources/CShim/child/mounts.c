@@ -225,8 +225,7 @@ void open_bind_sources(const struct skiff_plan *p)
         /* A cgroup made after the clone does not exist yet: its binds
          * are opened at their turn, after await_cgroup (a cgroup
          * directory is open to every uid). */
-        if (p->cgroup_late && strncmp(m->source, "/sys/fs/cgroup", 14) == 0 &&
-            (m->source[14] == '/' || m->source[14] == '\0'))
+        if (p->cgroup_late && (m->flags & SKIFF_MF_CGROUP_SOURCE))
             continue;
         early_tree[i] =
             open_tree(AT_FDCWD, m->source,

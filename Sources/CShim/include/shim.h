@@ -188,6 +188,9 @@ enum skiff_mount_flags {
                                   * directory it covers (tmpfs without mode=) */
     SKIFF_MF_COPY_UP = 1 << 8, /* tmpcopyup: copy what the target directory
                                 * holds into the new filesystem */
+    SKIFF_MF_CGROUP_SOURCE = 1 << 9, /* a bind from the cgroup hierarchies:
+                                      * with cgroup_late, its source may not
+                                      * exist before await_cgroup */
 };
 
 struct skiff_mount {

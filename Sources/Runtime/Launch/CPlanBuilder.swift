@@ -205,10 +205,17 @@ struct CPlanBuilder {
             let below = m.target == "sys/fs/cgroup" || m.target.hasPrefix("sys/fs/cgroup/")
             switch m.kind {
             case let .filesystem(type, _, _, _): return below || type.hasPrefix("cgroup")
-            case let .bind(source, _): return below || source.hasPrefix(CgroupDir.mountPoint)
+            case let .bind(source, _): return below || bindsFromCgroups(source)
             case .attributes: return below
             }
         } ?? mounts.count
+    }
+
+    /// A bind source in the cgroup hierarchies (SKIFF_MF_CGROUP_SOURCE): a
+    /// cgroup made after the clone may not exist yet when the child opens
+    /// the other sources, so the child opens these at their turn.
+    static func bindsFromCgroups(_ source: String) -> Bool {
+        source == CgroupDir.mountPoint || source.hasPrefix(CgroupDir.mountPoint + "/")
     }
 
     // MARK: the root filesystem
@@ -294,6 +301,7 @@ struct CPlanBuilder {
             c.kind = UInt32(SKIFF_MOUNT_BIND.rawValue)
             c.source = arena.string(source)
             if recursive { c.flags |= UInt32(SKIFF_MF_RECURSIVE.rawValue) }
+            if bindsFromCgroups(source) { c.flags |= UInt32(SKIFF_MF_CGROUP_SOURCE.rawValue) }
         case .attributes:
             c.kind = UInt32(SKIFF_MOUNT_ATTR.rawValue)
         }
