@@ -129,6 +129,9 @@ for target in package.targets where target.type != .test && target.type != .syst
                 "-Xfrontend", "-disable-implicit-string-processing-module-import",
                 "-Xfrontend", "-disable-implicit-concurrency-module-import",
                 "-Xfrontend", "-function-sections",
+                // Generic types' metadata through their accessors, not
+                // demangled from a name at first use (docs/design-notes.md).
+                "-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors",
             ])
         ]
 }
