@@ -13,14 +13,43 @@ enum Proc {
     /// and parentheses). nil if the process is gone.
     static func stat(_ pid: Int32) -> Stat? {
         guard let bytes = try? Sys.readFile("/proc/\(pid)/stat"),
-            let close = bytes.lastIndex(of: UInt8(ascii: ")"))
-        else { return nil }
-        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state); field 22 is fields[19].
-        guard fields.count > 19, let state = fields[0].first,
-            let start = UInt64(String(decoding: fields[19], as: UTF8.self))
+            let state = statField(3, bytes)?.first,
+            let start = statField(22, bytes).flatMap(decimal)
         else { return nil }
         return Stat(state: Character(Unicode.Scalar(state)), startTime: start)
+    }
+
+    /// Field `n` (from 1; n >= 3) of a /proc/PID/stat line, counted after
+    /// the last ')': the command name (field 2) may hold spaces and
+    /// parentheses. A scan, not split: status, kill and exec read this
+    /// each time, and split's generic code is the costlier part.
+    static func statField(_ n: Int, _ b: [UInt8]) -> ArraySlice<UInt8>? {
+        guard let close = b.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        var field = 2
+        var i = close + 1
+        while i < b.count {
+            if b[i] == UInt8(ascii: " ") {
+                field += 1
+                if field == n {
+                    var end = i + 1
+                    while end < b.count && b[end] != UInt8(ascii: " ") && b[end] != UInt8(ascii: "\n") { end += 1 }
+                    return end > i + 1 ? b[(i + 1)..<end] : nil
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// An unsigned decimal of at most 19 digits (no overflow), nothing else.
+    static func decimal(_ s: ArraySlice<UInt8>) -> UInt64? {
+        guard !s.isEmpty, s.count <= 19 else { return nil }
+        var v: UInt64 = 0
+        for c in s {
+            guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+            v = v * 10 + UInt64(c - UInt8(ascii: "0"))
+        }
+        return v
     }
 
     /// Threads of this process: must be 1 when it clones (DESIGN: only C
@@ -48,12 +77,8 @@ enum Proc {
     }
 
     static func threadCount() -> Int {
-        guard let bytes = try? Sys.readFile("/proc/self/stat"),
-            let close = bytes.lastIndex(of: UInt8(ascii: ")"))
-        else { return -1 }
-        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        guard fields.count > 17 else { return -1 }
-        return Int(String(decoding: fields[17], as: UTF8.self)) ?? -1
+        guard let bytes = try? Sys.readFile("/proc/self/stat"), let n = statField(20, bytes).flatMap(decimal) else { return -1 }
+        return Int(n)
     }
 
     /// The process's pid in each pid namespace it is in, outermost first

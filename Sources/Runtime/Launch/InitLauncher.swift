@@ -73,6 +73,7 @@ enum InitLauncher {
         do throws(RuntimeError) {
             try setUp(launched, o, parentTrees: built.parentTrees, arena: arena, log: log)
             try Launcher.awaitReady(launched, id: o.id, bundle: o.bundle)
+            try Launcher.pinStartTime(launched)
         } catch {
             launched.kill()
             throw error

@@ -9,7 +9,8 @@ final class Launched {
     private(set) var pid: Int32
     private(set) var pidfd: FileDescriptor
     let sync: SyncChannel
-    /// Its start time (/proc/PID/stat), known once it is READY.
+    /// Its start time (/proc/PID/stat): the container's first process's,
+    /// known once it is READY (Launcher.pinStartTime).
     var startTime: UInt64 = 0
     let plan: LaunchPlan
     private let renderer: FailureRenderer

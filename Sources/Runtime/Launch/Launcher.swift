@@ -85,8 +85,7 @@ enum Launcher {
     }
 
     /// READY: the child is set up and waits for START (or COMMIT). A
-    /// seccomp listener comes with it and goes to the agent; the start time
-    /// pins the pid from now on.
+    /// seccomp listener comes with it and goes to the agent.
     static func awaitReady(_ launched: Launched, id: String, bundle: String) throws(RuntimeError) {
         guard let ready = try launched.receive() else {
             let status = (try? Sys.waitExit(pidfd: launched.pidfd.raw, "container process")) ?? -1
@@ -102,6 +101,12 @@ enum Launcher {
                 ready.fd, to: path, metadata: plan.seccomp?.listenerMetadata,
                 id: id, pid: launched.pid, bundle: bundle, annotations: plan.annotations)
         }
+    }
+
+    /// The container's first process, READY: its start time pins the pid
+    /// in the record from now on. (exec's process is skiff's own child,
+    /// unreaped: its pid cannot be reused, and nothing records it.)
+    static func pinStartTime(_ launched: Launched) throws(RuntimeError) {
         guard let st = Proc.stat(launched.pid) else {
             throw RuntimeError.message("the container process \(launched.pid) vanished after setup")
         }

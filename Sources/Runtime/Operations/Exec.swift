@@ -118,7 +118,10 @@ extension Runtime {
     func lockedExecTarget(id: String, ignorePaused: Bool) throws(RuntimeError) -> ExecTarget {
         let dir = try store.open(id)
         let r = try dir.read()
-        let status = Runtime.status(r)
+        // The pidfd first: it pins the pid, so the one look at the process
+        // that status takes after it cannot be raced by pid reuse.
+        let initPidfd = try? Sys.pidfdOpen(r.pid)
+        let status = initPidfd == nil ? .stopped : Runtime.status(r)
         switch status {
         case .stopped, .creating:
             throw .message("exec: container `\(id)` is \(status.rawValue): only a created or running container can run a new process")
@@ -127,9 +130,7 @@ extension Runtime {
         default:
             break
         }
-        guard let initPidfd = Runtime.pidfd(r) else {
-            throw .message("exec: container `\(id)` is stopped")
-        }
+        guard let initPidfd else { throw .message("exec: container `\(id)` is stopped") }
         let spec = try keptConfig(dir)
         return ExecTarget(
             record: r, status: status, initPidfd: initPidfd, spec: spec, configPath: dir.path + "/" + ContainerDir.configFile)
