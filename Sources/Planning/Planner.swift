@@ -53,10 +53,7 @@ public enum Planner {
         var denySetgroups = false
         // Root of a user namespace writes maps of ids it has, directly.
         if host.euid != 0 {
-            let selfOnly =
-                uids.count == 1 && gids.count == 1 && uids[0].size == 1 && gids[0].size == 1
-                && uids[0].hostID == host.euid && gids[0].hostID == host.egid
-            if selfOnly {
+            if mapsOnlyOwnIDs(spec, euid: host.euid, egid: host.egid) {
                 denySetgroups = true
             } else {
                 try checkSubordinate(
@@ -74,6 +71,16 @@ public enum Planner {
         return UserNamespacePlan(
             uidMappings: uids, gidMappings: gids, writer: writer,
             denySetgroups: denySetgroups, rootMapped: maps0(uids) && maps0(gids))
+    }
+
+    /// A user namespace that maps the caller's own uid and gid and nothing
+    /// else: an unprivileged caller writes those maps itself, with no
+    /// subordinate ids and no helpers (runc spec --rootless's config).
+    public static func mapsOnlyOwnIDs(_ spec: Spec, euid: UInt32, egid: UInt32) -> Bool {
+        let uids = spec.linux?.uidMappings ?? []
+        let gids = spec.linux?.gidMappings ?? []
+        return uids.count == 1 && gids.count == 1 && uids[0].size == 1 && gids[0].size == 1
+            && uids[0].hostID == euid && gids[0].hostID == egid
     }
 
     static func checkSubordinate(

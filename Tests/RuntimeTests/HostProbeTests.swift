@@ -21,4 +21,11 @@ import Testing
         #expect(process.cgroups == .none && process.ownCgroups.isEmpty, "\(process.cgroups)")
         #expect(process.subUIDs.isEmpty && process.subGIDs.isEmpty && !process.haveIDMapHelpers)
     }
+
+    @Test("a uid's name from /etc/passwd, and the number itself for a uid with no entry")
+    func userNames() {
+        #expect(HostProbe.userName(0) == "root")
+        #expect(HostProbe.userName(65534) == "nobody")
+        #expect(HostProbe.userName(4_000_000_123) == "4000000123")
+    }
 }

@@ -27,7 +27,8 @@ enum HostProbe {
                 facts.cgroupDelegated = delegated(CgroupLowering.parent(own), euid)
             }
         }
-        if euid != 0 && userNS {
+        // Subordinate ids only matter for maps beyond the caller's own ids.
+        if euid != 0 && userNS && !Planner.mapsOnlyOwnIDs(spec, euid: euid, egid: facts.egid) {
             facts.subUIDs = subordinate("/etc/subuid", user: name, id: euid)
             facts.subGIDs = subordinate("/etc/subgid", user: name, id: euid)
             facts.haveIDMapHelpers = access("/usr/bin/newuidmap", X_OK) == 0 && access("/usr/bin/newgidmap", X_OK) == 0
@@ -92,11 +93,17 @@ enum HostProbe {
     /// The user name of a uid, from /etc/passwd (no NSS: one static binary).
     static func userName(_ uid: UInt32) -> String {
         guard let b = try? Sys.readFile("/etc/passwd") else { return "\(uid)" }
-        for line in b.split(separator: UInt8(ascii: "\n")) {
-            let f = line.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-            if f.count > 2, UInt32(String(decoding: f[2], as: UTF8.self)) == uid {
-                return String(decoding: f[0], as: UTF8.self)
+        // "name:password:uid:...", line by line; a scan, not split: every
+        // unprivileged create reads this file.
+        let colon = UInt8(ascii: ":")
+        var start = 0
+        while start < b.count {
+            let end = b[start...].firstIndex(of: UInt8(ascii: "\n")) ?? b.count
+            if let c1 = b[start..<end].firstIndex(of: colon), let c2 = b[(c1 + 1)..<end].firstIndex(of: colon) {
+                let c3 = b[(c2 + 1)..<end].firstIndex(of: colon) ?? end
+                if Proc.decimal(b[(c2 + 1)..<c3]) == UInt64(uid) { return String(decoding: b[start..<c1], as: UTF8.self) }
             }
+            start = end + 1
         }
         return "\(uid)"
     }
