@@ -109,7 +109,7 @@ public enum Sys {
         var tmp = ""
         var made: FileDescriptor? = nil
         for _ in 0..<8 {
-            tmp = ".\(name).\(String(skiff_random64(), radix: 36)).tmp"
+            tmp = ".\(name).\(hex(skiff_random64())).tmp"
             do {
                 made = try openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode, display: display)
                 break
@@ -125,6 +125,19 @@ public enum Sys {
             _ = Glibc.unlinkat(dir, tmp, 0)
             throw error
         }
+    }
+
+    /// Sixteen lowercase hex digits: String(_:radix:) is generic code,
+    /// unspecialised, and each state write names a temporary file.
+    static func hex(_ v: UInt64) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: 16)
+        var n = v
+        for i in (0..<16).reversed() {
+            out[i] = digits[Int(n & 15)]
+            n >>= 4
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func mkdir(_ path: String, _ mode: mode_t) throws(SysError) {

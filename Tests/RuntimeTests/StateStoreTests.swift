@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import LinuxSys
 @testable import Runtime
 
 /// The state store without a container: what it accepts as --root and as an
@@ -36,6 +37,19 @@ import Testing
         let m = message { () throws(RuntimeError) in try StateStore.checkID(c.id) }
         #expect((m == nil) == c.valid, "\(c.id): \(m ?? "accepted")")
         if !c.valid { #expect(m?.contains("invalid container id") == true) }
+    }
+
+    @Test("an atomic write leaves only the file: its temporary name (sixteen hex digits) is gone")
+    func atomicWrite() throws {
+        #expect(Sys.hex(0xdead_beef) == "00000000deadbeef" && Sys.hex(.max) == "ffffffffffffffff" && Sys.hex(0) == "0000000000000000")
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let dir = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { close(dir) }
+        try Sys.writeAtomically(dir, "state.json", Array("{}".utf8), display: base + "/state.json")
+        try Sys.writeAtomically(dir, "state.json", Array("{\"a\":1}".utf8), display: base + "/state.json")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: base) == ["state.json"])
+        #expect(try String(contentsOfFile: base + "/state.json", encoding: .utf8) == "{\"a\":1}")
     }
 
     @Test("a --root that is a symlink, or writable by others, is refused; a missing one is made 0700 by create")
