@@ -136,7 +136,18 @@ enum EngineChecks {
         #expect(waited.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "137", "\(e.name): \(waited)")
         if e.reportsOOMKilled {
             let reported = (try? waitFor(seconds: 10) { (try? e.inspect(name, "{{.State.OOMKilled}}")) == "true" }) != nil
-            #expect(reported, "\(e.name): OOMKilled is \((try? e.inspect(name, "{{.State.OOMKilled}}")) ?? "?")")
+            if !reported && inSystemdGuest {
+                // As in CRITests: with the systemd driver containerd can lose
+                // the TaskOOM event, systemd removing the scope (memory.events
+                // with it) before the shim reads it; seen twice in CI under
+                // TCG load. The kernel's record of the kill in the
+                // container's scope is then the proof it was the OOM killer.
+                let id = try e.inspect(name, "{{.Id}}")
+                let kernel = try Harness.sh("dmesg | grep 'oom-kill:' | grep -c 'task_memcg=[^,]*\(id)[.]scope' || true").stdout
+                #expect(Int(kernel.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 > 0, "\(e.name): OOMKilled false and no kernel record: \(kernel)")
+            } else {
+                #expect(reported, "\(e.name): OOMKilled is \((try? e.inspect(name, "{{.State.OOMKilled}}")) ?? "?")")
+            }
         }
 
         let r = try e.run(["--memory", "64m", "--pids-limit", "20", "--cpus", "0.5", "--cpuset-cpus", "0"], "sh", "-c", readLimits)
