@@ -89,7 +89,7 @@ enum { NO_CREATE = 0, CREATE_DIR = 1, CREATE_FILE = 2, NO_SYMLINKS = 8 };
 extern const uint64_t in_root;
 int open_in_root(int rootfd, const char *path, int create);
 int open_parent_in_root(int rootfd, const char *path, const char **name);
-int remember_root(int rootfd);
+void remember_root(int rootfd);
 const char *root_host_path(void);
 int path_in_root(int fd, char buf[PATH_MAX], const char **rel);
 void forget_parent(void);

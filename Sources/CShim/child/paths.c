@@ -271,24 +271,31 @@ static int open_parent_uncached(int rootfd, const char *path, const char **name)
 }
 
 /* The host path of the rootfs (after it was bound onto itself), to tell
- * where a resolved fd is inside the container. */
+ * where a resolved fd is inside the container. Asked of the kernel (a
+ * readlink through /proc, whose first use in a new process builds its
+ * /proc entries) only when a check needs it: runc spec's config never
+ * does. The fd stays open until pivot_root. */
+static int root_fd = -1;
 static char root_prefix[PATH_MAX];
 static size_t root_prefix_len;
 
-int remember_root(int rootfd)
+void remember_root(int rootfd)
 {
-    char proc[32];
-    fd_path(proc, rootfd);
-    ssize_t n = readlink(proc, root_prefix, sizeof root_prefix - 1);
-    if (n <= 0)
-        return -1;
-    root_prefix[n] = '\0';
-    root_prefix_len = (size_t)n;
-    return 0;
+    root_fd = rootfd;
+    root_prefix_len = 0;
 }
 
 const char *root_host_path(void)
 {
+    if (root_prefix_len == 0) {
+        char proc[32];
+        fd_path(proc, root_fd);
+        ssize_t n = readlink(proc, root_prefix, sizeof root_prefix - 1);
+        if (n <= 0)
+            return NULL;
+        root_prefix[n] = '\0';
+        root_prefix_len = (size_t)n;
+    }
     return root_prefix;
 }
 
@@ -303,8 +310,10 @@ int path_in_root(int fd, char buf[PATH_MAX], const char **rel)
     if (n < 0)
         return -1;
     buf[n] = '\0';
+    if (!root_host_path())
+        return -1;
     size_t l = root_prefix_len;
-    if (l == 0 || (size_t)n < l || memcmp(buf, root_prefix, l) != 0 ||
+    if ((size_t)n < l || memcmp(buf, root_prefix, l) != 0 ||
         (buf[l] != '\0' && buf[l] != '/' && !(l == 1 && root_prefix[0] == '/'))) {
         errno = EXDEV;
         return -1;

@@ -52,6 +52,8 @@ static void detach_host_kernel_fs(void)
     close(fd);
     mountinfo[len] = '\0';
     const char *rootfs = root_host_path();
+    if (!rootfs)
+        fail(SKIFF_STEP_PIVOT_ROOT, 10);
     size_t rl = strlen(rootfs);
     for (char *line = mountinfo; line && *line;) {
         char *next = strchr(line, '\n');
@@ -329,8 +331,9 @@ static int make_mounts(const struct skiff_plan *p, int rootfd, int *late_fd)
              * (which now leads to the mount made on it). */
             close(rootfd);
             rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (rootfd < 0 || remember_root(rootfd) < 0)
+            if (rootfd < 0)
                 fail(SKIFF_STEP_ROOTFS_OPEN, -1);
+            remember_root(rootfd);
         }
         for (uint32_t k = 0; k < p->n_late_readonly && fd >= 0; k++) {
             if (p->late_readonly[k] == i) {
@@ -445,8 +448,9 @@ void setup_rootfs(const struct skiff_plan *p)
     if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
         fail(SKIFF_STEP_ROOTFS_BIND, -1);
     int rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0 || remember_root(rootfd) < 0)
+    if (rootfd < 0)
         fail(SKIFF_STEP_ROOTFS_OPEN, -1);
+    remember_root(rootfd);
     if (p->n_late_readonly > SKIFF_MAX_LATE_READONLY) {
         errno = E2BIG;
         fail(SKIFF_STEP_MOUNT_ATTR, -1);
