@@ -124,8 +124,11 @@ import Testing
         try started.send(SKIFF_SYNC_READY)
         try Launcher.awaitReady(started.launched, id: "t", bundle: "/b")
         #expect(started.launched.startTime == 0, "exec's process is not pinned: nothing records it")
-        try Launcher.pinStartTime(started.launched)
-        #expect(started.launched.startTime != 0, "the container's first process is pinned once it is READY")
+        Launcher.pin(started.launched)
+        #expect(started.launched.startTime != 0, "the container's first process is pinned")
+        #expect(
+            (started.launched.pidNamespace != nil) == p.creates(.pid),
+            "its pid namespace is read when the plan makes one: \(String(describing: started.launched.pidNamespace))")
         try started.launched.send(SKIFF_SYNC_START)
         #expect(try started.received() == SKIFF_SYNC_START.rawValue)
         _ = Glibc.shutdown(started.peer, Int32(SHUT_WR))

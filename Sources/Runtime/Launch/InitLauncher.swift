@@ -72,8 +72,9 @@ enum InitLauncher {
             pidNamespace: namespaces.pid, log: log)
         do throws(RuntimeError) {
             try setUp(launched, o, parentTrees: built.parentTrees, arena: arena, log: log)
+            Launcher.pin(launched)
             try Launcher.awaitReady(launched, id: o.id, bundle: o.bundle)
-            try Launcher.pinStartTime(launched)
+            try Launcher.pinned(launched)
         } catch {
             launched.kill()
             throw error

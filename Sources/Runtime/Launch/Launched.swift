@@ -9,9 +9,11 @@ final class Launched {
     private(set) var pid: Int32
     private(set) var pidfd: FileDescriptor
     let sync: SyncChannel
-    /// Its start time (/proc/PID/stat): the container's first process's,
-    /// known once it is READY (Launcher.pinStartTime).
+    /// Its start time (/proc/PID/stat) and the inode of its pid namespace:
+    /// the container's first process's, read while it sets itself up
+    /// (Launcher.pin).
     var startTime: UInt64 = 0
+    var pidNamespace: UInt64?
     let plan: LaunchPlan
     private let renderer: FailureRenderer
 

@@ -103,13 +103,26 @@ enum Launcher {
         }
     }
 
-    /// The container's first process, READY: its start time pins the pid
-    /// in the record from now on. (exec's process is skiff's own child,
-    /// unreaped: its pid cannot be reused, and nothing records it.)
-    static func pinStartTime(_ launched: Launched) throws(RuntimeError) {
-        guard let st = Proc.stat(launched.pid) else {
+    /// The container's first process: its start time pins the pid in the
+    /// record, and its pid namespace is what `kill` and `state` compare
+    /// with later. Both are fixed at the clone and the process is our
+    /// unreaped child, so they are read while it sets itself up, off the
+    /// path between READY and START; a process that died meanwhile fails
+    /// READY. (exec's process is skiff's own child too: nothing records
+    /// it.)
+    static func pin(_ launched: Launched) {
+        launched.startTime = Proc.stat(launched.pid)?.startTime ?? 0
+        if launched.plan.creates(.pid) { launched.pidNamespace = Proc.namespaceInode(launched.pid, "pid") }
+    }
+
+    /// After READY: what `pin` could not read then, read again. An
+    /// unprivileged parent may be refused the namespace files of a child
+    /// that is not dumpable or has changed its ids, then and now: the
+    /// record then has no pid namespace. The start time it must have.
+    static func pinned(_ launched: Launched) throws(RuntimeError) {
+        if launched.startTime == 0 || (launched.plan.creates(.pid) && launched.pidNamespace == nil) { pin(launched) }
+        guard launched.startTime != 0 else {
             throw RuntimeError.message("the container process \(launched.pid) vanished after setup")
         }
-        launched.startTime = st.startTime
     }
 }

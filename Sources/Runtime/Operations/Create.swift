@@ -107,16 +107,20 @@ extension Runtime {
             // locked until the process has exec'd (or failed, and everything
             // is removed), so no one can see it between the two; and if
             // skiff dies before the exec the child sees the socket close and
-            // exits.
+            // exits. The record is written while the child execs: what
+            // it holds of the process (stdio) is read before START, and a
+            // failed write kills the process and removes everything as a
+            // failed exec does.
             var rec = record(id: id, bundle: bundle, plan: plan, child, cgroup: made)
             rec.started = starts
             rec.sessionKeyring = !options.noNewKeyring
             rec.stdio = Proc.stdio(child.pid)
-            try dir.write(rec)
+            if !starts { try dir.write(rec) }
             if let pidFile = options.pidFile { try writePidFile(pidFile, child.pid) }
             if let path = options.pidfdSocket { try Terminal.sendPidfd(path, child.pidfd) }
             if starts {
                 try child.send(SKIFF_SYNC_START)
+                try dir.write(rec)
                 try child.awaitExec()
             } else {
                 try child.send(SKIFF_SYNC_COMMIT)
@@ -154,15 +158,19 @@ extension Runtime {
     }
 
     func record(id: String, bundle: String, plan: LaunchPlan, _ child: Launched, cgroup: Cgroup?) -> ContainerRecord {
-        record(id: id, bundle: bundle, plan: plan, pid: child.pid, startTime: child.startTime, cgroup: cgroup)
+        record(
+            id: id, bundle: bundle, plan: plan, pid: child.pid, startTime: child.startTime, pidNamespace: child.pidNamespace,
+            cgroup: cgroup)
     }
 
-    func record(id: String, bundle: String, plan: LaunchPlan, pid: Int32, startTime: UInt64, cgroup: Cgroup?) -> ContainerRecord {
+    func record(
+        id: String, bundle: String, plan: LaunchPlan, pid: Int32, startTime: UInt64, pidNamespace: UInt64?, cgroup: Cgroup?
+    ) -> ContainerRecord {
         ContainerRecord(
             ociVersion: OCISpec.ociVersion, id: id, pid: pid, startTime: startTime,
             bundle: bundle, rootfs: plan.rootfs, created: Time.rfc3339Now(),
             annotations: plan.annotations, started: false, ownPidNamespace: plan.creates(.pid),
-            pidNamespace: plan.creates(.pid) ? Proc.namespaceInode(pid, "pid") : nil,
+            pidNamespace: plan.creates(.pid) ? pidNamespace : nil,
             netDevices: plan.netDevices.isEmpty ? nil : plan.netDevices.map { [$0.host, $0.name] },
             cgroupVersion: plan.cgroup.map { $0.version == .v2 ? 2 : 1 },
             cgroupPaths: plan.cgroup?.dirs.map(\.hostPath),

@@ -94,7 +94,9 @@ extension Runtime {
             }
             restored = pid
             guard let st = Proc.stat(pid) else { throw RuntimeError.message("restore: the restored process \(pid) is gone") }
-            var rec = record(id: id, bundle: bundle, plan: plan, pid: pid, startTime: st.startTime, cgroup: cgroup)
+            var rec = record(
+                id: id, bundle: bundle, plan: plan, pid: pid, startTime: st.startTime,
+                pidNamespace: plan.creates(.pid) ? Proc.namespaceInode(pid, "pid") : nil, cgroup: cgroup)
             rec.started = true
             rec.stdio = Proc.stdio(pid)
             try dir.write(rec)
