@@ -107,8 +107,10 @@ void make_symlink(int rootfd, const struct skiff_symlink *l, int32_t i);
  * is the userfaultfd that does it (-1 if none). exeswap.c makes
  * /proc/self/exe fd (a copy of the same bytes) without a second execve: 0,
  * or -1 with errno and nothing changed. exe.c's overlay_copy opens the
- * binary through a detached read-only overlay. startup.c runs them. */
+ * binary through a detached read-only overlay. argv.c keeps the command
+ * line for Swift's CommandLine. startup.c runs them. */
 void limit_fault_around(void);
+void skiff_keep_args(int argc, char **argv);
 void skiff_hot_text_end(void);
 extern int skiff_fault_fd;
 int swap_image_file(int fd);

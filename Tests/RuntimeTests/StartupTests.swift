@@ -77,6 +77,31 @@ import Testing
         #expect(Self.commandIndex(["skiff", "--root", "r"]) == -1)
     }
 
+    @Test("Swift's CommandLine is the argv the kernel gave, kept by the start-up (argv.c), whatever the arguments hold")
+    func commandLine() throws {
+        let cmdline = try Sys.readFile("/proc/self/cmdline")
+        let kernel = cmdline.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
+        #expect(CommandLine.arguments == kernel)
+        #expect(Int(CommandLine.argc) == kernel.count)
+        // The binary: spaces and non-ASCII reach the parser as given (the id
+        // is echoed in its refusal), and an empty argument is one.
+        func refusal(_ args: [String]) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Self.skiff)
+            p.arguments = ["--root", "/nonexistent-root-\(getpid())", "state"] + args
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return p.terminationStatus != 0 ? text : "status 0: \(text)"
+        }
+        let spaced = try refusal(["a b\u{e9}"])
+        #expect(spaced.hasPrefix("invalid container id `a b\u{e9}`"), "\(spaced)")
+        let empty = try refusal(["x", ""])
+        #expect(empty.contains("got 2 argument(s)"), "\(empty)")
+    }
+
     @Test("create, run and exec are protected, every other command is not")
     func protectedCommands() throws {
         // A new command whose process a container can reach (a clone of

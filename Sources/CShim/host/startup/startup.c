@@ -102,9 +102,8 @@ static int in_user_namespace(void)
 }
 
 /* Re-executes from the overlay's copy; returns only if that failed. The
- * marker goes into a copy of the environment: setenv would move environ
- * to the heap, and the Swift runtime finds argv by walking the stack back
- * from environ, so a failed re-exec would start Swift with no arguments. */
+ * marker goes into a copy of the environment: if the exec fails, skiff
+ * goes on with its own environment as it was. */
 static void reexecute(char **argv, char **envp)
 {
     size_t n = 0;
@@ -155,6 +154,7 @@ int skiff_startup_fd(void)
  * initialisers. */
 __attribute__((constructor(101))) static void skiff_startup(int argc, char **argv, char **envp)
 {
+    skiff_keep_args(argc, argv);
     protect(argc, argv, envp);
     /* After protect: swapping the image maps it again. */
     if (!switched_off("SKIFF_NO_FAULTAROUND"))
