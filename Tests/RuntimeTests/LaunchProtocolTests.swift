@@ -107,6 +107,28 @@ import Testing
         }
     }
 
+    @Test("a child that fails with a message of the parent's unread: its failure record, not the kernel's connection reset")
+    func failureAfterUnreadMessage() throws {
+        let p = try Self.plan()
+        let child = try FakeChild(p)
+        // The parent has sent something (the v1 cgroup's tasks files, say)
+        // that the child never reads: it fails at its first mount and exits.
+        try child.launched.send(SKIFF_SYNC_CGROUP_ACK)
+        try child.send(SKIFF_SYNC_ERROR, step: SKIFF_STEP_CHDIR, error: ENOENT)
+        // Its end closes when it exits (the stand-in holds a copy): only
+        // then does the kernel reset ours.
+        _ = Glibc.kill(child.launched.pid, SIGKILL)
+        var exited = pollfd(fd: child.launched.pidfd.raw, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&exited, 1, 5000) == 1)
+        child.hangUp()
+        do {
+            try Launcher.awaitReady(child.launched, id: "t", bundle: "/b")
+            Issue.record("a failure record must be an error")
+        } catch {
+            #expect("\(error)".contains("process.cwd: chdir `/`"), "\(error)")
+        }
+    }
+
     @Test("READY ends the setup; end of file before it is the child exiting, and after START it means execve succeeded")
     func ready() throws {
         let p = try Self.plan()

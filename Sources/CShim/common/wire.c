@@ -44,6 +44,16 @@ int skiff_send_with_fd(int sock, const void *bytes, size_t len, int fd)
     return r < 0 ? -errno : 0;
 }
 
+/* A peer that closes its end with a message of ours unread (a child that
+ * failed before reading what the parent sent) makes the kernel report
+ * ECONNRESET on our end once, before what the peer sent earlier: that
+ * is still queued (its failure record), and the next recvmsg returns it,
+ * then end of file. */
+static int reset_once(int *resets)
+{
+    return errno == ECONNRESET && (*resets)++ == 0;
+}
+
 int skiff_recv_with_fd(int sock, skiff_msg *m, int *fd)
 {
     char control[CMSG_SPACE(sizeof(int))];
@@ -51,9 +61,10 @@ int skiff_recv_with_fd(int sock, skiff_msg *m, int *fd)
     struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
     *fd = -1;
     ssize_t r;
+    int resets = 0;
     do {
         r = recvmsg(sock, &h, MSG_CMSG_CLOEXEC | MSG_TRUNC);
-    } while (r < 0 && errno == EINTR);
+    } while (r < 0 && (errno == EINTR || reset_once(&resets)));
     if (r < 0)
         return -errno;
     struct cmsghdr *c = CMSG_FIRSTHDR(&h);
@@ -77,9 +88,10 @@ ssize_t skiff_recv_packet(int sock, void *buf, size_t len, int *fd)
     struct iovec iov = { .iov_base = buf, .iov_len = len };
     struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
     ssize_t r;
+    int resets = 0;
     do {
         r = recvmsg(sock, &h, MSG_CMSG_CLOEXEC);
-    } while (r < 0 && errno == EINTR);
+    } while (r < 0 && (errno == EINTR || reset_once(&resets)));
     if (r < 0)
         return -errno;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
