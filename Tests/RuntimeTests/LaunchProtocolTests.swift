@@ -47,6 +47,18 @@ import Testing
         #expect(missing.exitCode == 127 && denied.exitCode == 126, "\(missing) / \(denied)")
     }
 
+    /// `body` must fail with an error whose text contains `text`.
+    static func expectFailure(
+        _ text: String, _ why: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    ) {
+        do {
+            try body()
+            Issue.record(Comment(rawValue: why), sourceLocation: sourceLocation)
+        } catch {
+            #expect("\(error)".contains(text), "\(error)", sourceLocation: sourceLocation)
+        }
+    }
+
     /// A launched "child" that is really a sleeping process of ours, with
     /// the test playing the child's end of the socket pair.
     final class FakeChild {
@@ -90,20 +102,15 @@ import Testing
         let wrong = try FakeChild(p)
         try wrong.send(SKIFF_SYNC_READY)
         #expect(throws: RuntimeError.self) { try wrong.launched.expect(SKIFF_SYNC_TIMEOFFSETS_PLS) }
-        do {
+        Self.expectFailure("expected SKIFF_SYNC_TIMEOFFSETS_PLS, got SKIFF_SYNC_READY", "another message must be an error") {
             try wrong.send(SKIFF_SYNC_READY)
             try wrong.launched.expect(SKIFF_SYNC_TIMEOFFSETS_PLS)
-        } catch {
-            #expect("\(error)".contains("expected SKIFF_SYNC_TIMEOFFSETS_PLS, got SKIFF_SYNC_READY"), "\(error)")
         }
 
         let failed = try FakeChild(p)
         try failed.send(SKIFF_SYNC_ERROR, step: SKIFF_STEP_CHDIR, error: ENOENT)
-        do {
+        Self.expectFailure("process.cwd: chdir `/`", "a failure record must be an error") {
             try failed.launched.expect(SKIFF_SYNC_READY)
-            Issue.record("a failure record must be an error")
-        } catch {
-            #expect("\(error)".contains("process.cwd: chdir `/`"), "\(error)")
         }
     }
 
@@ -121,11 +128,8 @@ import Testing
         var exited = pollfd(fd: child.launched.pidfd.raw, events: Int16(POLLIN), revents: 0)
         #expect(poll(&exited, 1, 5000) == 1)
         child.hangUp()
-        do {
+        Self.expectFailure("process.cwd: chdir `/`", "a failure record must be an error") {
             try Launcher.awaitReady(child.launched, id: "t", bundle: "/b")
-            Issue.record("a failure record must be an error")
-        } catch {
-            #expect("\(error)".contains("process.cwd: chdir `/`"), "\(error)")
         }
     }
 
@@ -136,11 +140,8 @@ import Testing
         // As a real child does: it exits, and its end closes.
         _ = Glibc.kill(eof.launched.pid, SIGKILL)
         eof.hangUp()
-        do {
+        Self.expectFailure("exited during setup", "end of file before READY must fail") {
             try Launcher.awaitReady(eof.launched, id: "t", bundle: "/b")
-            Issue.record("end of file before READY must fail")
-        } catch {
-            #expect("\(error)".contains("exited during setup"), "\(error)")
         }
         let started = try FakeChild(p)
         try started.send(SKIFF_SYNC_READY)
